@@ -1,0 +1,7 @@
+import type { Knex } from 'knex';
+import * as ledger from './20261124_001_ledger.ts';
+
+/** Every migration, in order. Add new ones at the end. */
+export const migrations: Record<string, Knex.Migration> = {
+  '20261124_001_ledger': ledger,
+};

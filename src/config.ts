@@ -1,0 +1,95 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { temporalConfig, type TemporalConfig } from '../temporal.config.ts';
+import { ConfigError } from './errors.ts';
+
+/** The one typed configuration object, built from the environment and temporal.config.ts. */
+export interface AppConfig {
+  /** Where embedded PostgreSQL and the local Temporal dev server keep their data. */
+  dataDir: string;
+  /** Outside the repo: the built Temporal CLI lives here. */
+  cacheDir: string;
+  database: {
+    /** External PostgreSQL; when absent, an embedded PostgreSQL runs under dataDir. */
+    url: string | undefined;
+    embeddedPort: number;
+    poolMax: number;
+  };
+  temporal: TemporalConfig & {
+    /** External Temporal cluster; when absent, a local dev server is started. */
+    address: string | undefined;
+    namespace: string;
+    cliPath: string | undefined;
+    devServerPort: number;
+  };
+  dashboard: { host: string; port: number };
+  businessTimeZone: 'Asia/Shanghai';
+}
+
+const port = (fallback: number) =>
+  z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  KAMENG_DATA_DIR: z.string().min(1).default('data'),
+  KAMENG_CACHE_DIR: z.string().min(1).optional(),
+  KAMENG_PG_PORT: port(54329),
+  KAMENG_DB_POOL_MAX: z.coerce.number().int().min(2).max(200).default(20),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.\-[\]:]+:\d+$/, 'must be host:port, e.g. temporal.internal:7233')
+    .optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default(temporalConfig.defaultNamespace),
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  KAMENG_TEMPORAL_PORT: port(7233),
+  KAMENG_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port(3000),
+});
+
+const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+/** A five-field cron expression (minute hour day month weekday), as node-cron and Temporal read it. */
+export function isCronExpression(expr: string): boolean {
+  const fields = expr.trim().split(/\s+/);
+  return fields.length === 5 && fields.every((f) => cronField.test(f));
+}
+
+function checkTemporalConfig(problems: string[]): void {
+  for (const [name, expr] of Object.entries(temporalConfig.schedules)) {
+    if (name !== 'timeZone' && !isCronExpression(expr)) {
+      problems.push(`temporal.config.ts schedules.${name}: "${expr}" is not a five-field cron expression`);
+    }
+  }
+  const queues = Object.values(temporalConfig.taskQueues);
+  if (new Set(queues).size !== queues.length) problems.push('temporal.config.ts taskQueues: names must be distinct');
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  checkTemporalConfig(problems);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  const cacheHome = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
+  return {
+    dataDir: path.resolve(cwd, e.KAMENG_DATA_DIR),
+    cacheDir: path.resolve(cwd, e.KAMENG_CACHE_DIR ?? path.join(cacheHome, 'kameng')),
+    database: { url: e.DATABASE_URL, embeddedPort: e.KAMENG_PG_PORT, poolMax: e.KAMENG_DB_POOL_MAX },
+    temporal: {
+      ...temporalConfig,
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      devServerPort: e.KAMENG_TEMPORAL_PORT,
+    },
+    dashboard: { host: e.KAMENG_DASHBOARD_HOST, port: e.PORT },
+    businessTimeZone: 'Asia/Shanghai',
+  };
+}

@@ -1,0 +1,35 @@
+import { ValidationError } from './errors.ts';
+
+/**
+ * Business dates are Asia/Shanghai calendar days. China has kept UTC+8 without daylight saving
+ * since 1991, so a fixed offset is exact for every date this system handles.
+ */
+export const BUSINESS_TZ = 'Asia/Shanghai';
+const OFFSET_MS = 8 * 60 * 60 * 1000;
+
+/** "YYYY-MM-DD" */
+export type BusinessDate = string;
+
+export function businessDateOf(instant: Date): BusinessDate {
+  return new Date(instant.getTime() + OFFSET_MS).toISOString().slice(0, 10);
+}
+
+export function assertBusinessDate(value: string, what = 'date'): BusinessDate {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))
+    || new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) !== value) {
+    throw new ValidationError(`${what}: "${value}" is not a date in YYYY-MM-DD form`);
+  }
+  return value;
+}
+
+/** The half-open instant range [start, end) that a business date covers. */
+export function businessDayRange(date: BusinessDate): { start: Date; end: Date } {
+  assertBusinessDate(date);
+  const start = new Date(Date.parse(`${date}T00:00:00Z`) - OFFSET_MS);
+  return { start, end: new Date(start.getTime() + 24 * 60 * 60 * 1000) };
+}
+
+export function addDays(date: BusinessDate, days: number): BusinessDate {
+  const t = Date.parse(`${assertBusinessDate(date)}T00:00:00Z`) + days * 24 * 60 * 60 * 1000;
+  return new Date(t).toISOString().slice(0, 10);
+}

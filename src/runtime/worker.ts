@@ -1,0 +1,71 @@
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../../activities/index.ts';
+
+export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+/** Bundles workflow code once; every worker in the process (or test run) reuses the bundle. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => {}, trace: () => {}, debug: () => {}, info: () => {},
+  warn: (m: string, meta?: unknown) => console.warn(m, meta ?? ''),
+  error: (m: string, meta?: unknown) => console.error(m, meta ?? ''),
+};
+
+export interface RunningWorkers {
+  /** Resolves when every worker has shut down; rejects if one fails. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export interface WorkerOptions {
+  address: string;
+  namespace: string;
+  taskQueues: string[];
+  deps: ActivityDeps;
+  /** A bundle made earlier (or its file); bundled here when absent. */
+  bundle?: TemporalWorkerOptions['workflowBundle'];
+}
+
+let runtimeInstalled = false;
+
+/** Worker logs at WARN and above: INFO state changes drown the start banner and test output. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.KAMENG_WORKER_LOG_LEVEL as 'WARN') ?? 'WARN') });
+  } catch {
+    // already installed by someone else in this process: keep theirs
+  }
+}
+
+/** One worker per task queue, sharing a connection, the workflow bundle and the activities. */
+export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
+  installRuntime();
+  const connection = await NativeConnection.connect({ address: options.address });
+  const bundle = options.bundle ?? (await bundleWorkflows());
+  const activities = createActivities(options.deps);
+  const workers = await Promise.all(
+    options.taskQueues.map((taskQueue) =>
+      Worker.create({
+        connection,
+        namespace: options.namespace,
+        taskQueue,
+        workflowBundle: bundle,
+        activities,
+      }),
+    ),
+  );
+  const done = Promise.all(workers.map((w) => w.run())).then(() => connection.close());
+  return {
+    done,
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

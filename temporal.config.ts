@@ -1,0 +1,93 @@
+/**
+ * Everything Temporal-shaped about Kameng, in one typed object: task queues, activity timeouts and
+ * retry policies (as named option objects), workflow id conventions and schedule times.
+ *
+ * This file is plain data with no imports so that workflow code may import it too: a workflow
+ * declares its retry policy once, at `proxyActivities`, from here. The parts that come from the
+ * environment (address, namespace, CLI path) are read and validated in `src/config.ts`.
+ */
+
+export interface RetryPolicyConfig {
+  initialInterval: string;
+  backoffCoefficient: number;
+  maximumInterval: string;
+  /** Absent means unlimited (bounded by the timeouts instead). */
+  maximumAttempts?: number;
+  nonRetryableErrorTypes: string[];
+}
+
+export interface ActivityOptionsConfig {
+  startToCloseTimeout: string;
+  scheduleToCloseTimeout?: string;
+  heartbeatTimeout?: string;
+  retry: RetryPolicyConfig;
+}
+
+/** Errors that retrying cannot fix: bad input, broken invariants, business refusals. */
+const businessErrors: string[] = [
+  'ValidationError',
+  'UnbalancedEntryError',
+  'IdempotencyConflictError',
+  'InsufficientFundsError',
+  'UnknownAccountError',
+  'CurrencyMismatchError',
+];
+
+export const temporalConfig = {
+  /** Namespace when TEMPORAL_NAMESPACE is not set. */
+  defaultNamespace: 'default',
+  taskQueues: {
+    /** Ledger-only and housekeeping work. */
+    platform: 'kameng-platform',
+    procurement: 'kameng-procurement',
+    fulfillment: 'kameng-fulfillment',
+    reconciliation: 'kameng-reconciliation',
+    settlement: 'kameng-settlement',
+  },
+  activities: {
+    /** Our own database: short, retried quickly and for long (a DB failover must not lose work). */
+    database: {
+      startToCloseTimeout: '30s',
+      retry: {
+        initialInterval: '200ms',
+        backoffCoefficient: 2,
+        maximumInterval: '30s',
+        nonRetryableErrorTypes: businessErrors,
+      },
+    },
+    /** A call to a supplier: slow, flaky, retried with backoff, then the workflow fails over. */
+    supplierCall: {
+      startToCloseTimeout: '30s',
+      scheduleToCloseTimeout: '10m',
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '1m',
+        maximumAttempts: 5,
+        nonRetryableErrorTypes: [...businessErrors, 'SupplierRejectedError'],
+      },
+    },
+    /** Long file work (statements, imports, exports) heartbeats its progress. */
+    fileWork: {
+      startToCloseTimeout: '30m',
+      heartbeatTimeout: '1m',
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '1m',
+        maximumAttempts: 10,
+        nonRetryableErrorTypes: [...businessErrors, 'StatementFormatError'],
+      },
+    },
+  } satisfies Record<string, ActivityOptionsConfig>,
+  /** Cron expressions (minute hour day month weekday), evaluated in the business time zone. */
+  schedules: {
+    timeZone: 'Asia/Shanghai',
+    supplierReconciliation: '30 2 * * *',
+    resellerSettlement: '0 4 * * *',
+    stockCheck: '*/10 * * * *',
+  },
+};
+
+export type TemporalConfig = typeof temporalConfig;
+export type TaskQueueName = keyof TemporalConfig['taskQueues'];

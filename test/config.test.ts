@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { isCronExpression, loadConfig } from '../src/config.ts';
+import { ConfigError } from '../src/errors.ts';
+
+describe('configuration', () => {
+  it('has working defaults: embedded PostgreSQL and a local Temporal dev server', () => {
+    const config = loadConfig({ HOME: '/home/finance' }, '/srv/kameng');
+    expect(config.database.url).toBeUndefined();
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.dataDir).toBe('/srv/kameng/data');
+    expect(config.cacheDir).toBe('/home/finance/.cache/kameng');
+    expect(config.temporal.namespace).toBe('default');
+    expect(config.dashboard.port).toBe(3000);
+  });
+
+  it('switches to an external PostgreSQL and Temporal cluster from the environment', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u@db.internal:5432/kameng', TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_NAMESPACE: 'kameng-prod' });
+    expect(config.database.url).toBe('postgres://u@db.internal:5432/kameng');
+    expect(config.temporal.address).toBe('temporal.internal:7233');
+    expect(config.temporal.namespace).toBe('kameng-prod');
+  });
+
+  it('lists every problem at once, naming the variable', () => {
+    let error: unknown;
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://x', TEMPORAL_ADDRESS: 'no-port', PORT: '99999' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/DATABASE_URL: must be a postgres:\/\//);
+    expect(problems).toMatch(/TEMPORAL_ADDRESS: must be host:port/);
+    expect(problems).toMatch(/PORT/);
+  });
+
+  it('knows a five-field cron expression from a broken one', () => {
+    expect(isCronExpression('30 2 * * *')).toBe(true);
+    expect(isCronExpression('*/10 * * * 1-5')).toBe(true);
+    expect(isCronExpression('30 2 * *')).toBe(false);
+    expect(isCronExpression('every day')).toBe(false);
+  });
+});

@@ -1,0 +1,48 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../../src/config.ts';
+import { createDb } from '../../src/db/knex.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import { startTestInfrastructure } from '../../src/runtime/infrastructure.ts';
+import { bundleWorkflows } from '../../src/runtime/worker.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    temporalAddress: string;
+    namespace: string;
+    workflowBundlePath: string;
+  }
+}
+
+/**
+ * One real PostgreSQL database and one real Temporal server for the whole run (not per file),
+ * migrated once, with the workflow code bundled once.
+ */
+export default async function setup(project: TestProject) {
+  const log = (line: string) => console.log(`[setup] ${line}`);
+  const config = loadConfig();
+  const infra = await startTestInfrastructure(config, log);
+  const db = createDb(infra.databaseUrl);
+  try {
+    await migrateToLatest(db);
+  } finally {
+    await db.destroy();
+  }
+  const bundle = await bundleWorkflows();
+  const bundleDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-wf-'));
+  const workflowBundlePath = path.join(bundleDir, 'workflows.js');
+  await fs.writeFile(workflowBundlePath, bundle.code);
+
+  project.provide('databaseUrl', infra.databaseUrl);
+  project.provide('temporalAddress', infra.temporalAddress);
+  project.provide('namespace', infra.namespace);
+  project.provide('workflowBundlePath', workflowBundlePath);
+
+  return async () => {
+    await infra.stop();
+    await fs.rm(bundleDir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { inject } from 'vitest';
+import { createDb, type Db } from '../../src/db/knex.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
+import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
+
+export interface Harness {
+  db: Db;
+  ledger: Ledger;
+  client: Client;
+  /** A task queue of this test file's own, polled by a real worker. */
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+/** Real PostgreSQL, a real Temporal server and a real worker, shared by one test file. */
+export async function openHarness(options: { worker?: boolean } = {}): Promise<Harness> {
+  const db = createDb(inject('databaseUrl'), { poolMax: 60 });
+  const ledger = new Ledger(db);
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const client = new Client({ connection, namespace: inject('namespace') });
+  const taskQueue = `test-${randomUUID()}`;
+  let workers: RunningWorkers | undefined;
+  if (options.worker !== false) {
+    workers = await startWorkers({
+      address: inject('temporalAddress'),
+      namespace: inject('namespace'),
+      taskQueues: [taskQueue],
+      deps: { db, ledger },
+      bundle: { codePath: inject('workflowBundlePath') },
+    });
+  }
+  return {
+    db, ledger, client, taskQueue,
+    async close() {
+      await workers?.shutdown();
+      await connection.close();
+      await db.destroy();
+    },
+  };
+}
+
+/** A prefix that keeps one test's accounts and keys apart from every other test's. */
+export const uniq = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;

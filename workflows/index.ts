@@ -1,0 +1,3 @@
+/** Every workflow the workers register. */
+export { platformHealthCheck } from './health-check.ts';
+export { postJournalEntry } from './journal.ts';
