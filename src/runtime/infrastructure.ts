@@ -46,7 +46,7 @@ export async function startInfrastructure(config: AppConfig, log: Log): Promise<
       await fs.mkdir(config.dataDir, { recursive: true });
       const server = await startTemporalDevServer({
         cliPath, port: config.temporal.devServerPort, namespace: config.temporal.namespace,
-        dbFilename: path.join(config.dataDir, 'temporal.db'), log,
+        dbFilename: path.join(config.dataDir, 'temporal.db'), pidFile: path.join(config.dataDir, 'temporal.pid'), log,
       });
       stops.push(server.stop);
       temporalAddress = server.address;

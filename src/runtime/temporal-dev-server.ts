@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
 import net from 'node:net';
 import { Connection } from '@temporalio/client';
 import { KamengError } from '../errors.ts';
+import { stopOrphanedServer } from './orphans.ts';
 
 export interface DevServer {
   address: string;
@@ -15,6 +17,8 @@ export interface DevServerOptions {
   namespace: string;
   /** SQLite file to keep workflow history between runs; in memory when absent. */
   dbFilename?: string;
+  /** Remembers the server's pid so a server orphaned by a crashed run is stopped next time. */
+  pidFile?: string;
   log?: (line: string) => void;
 }
 
@@ -42,6 +46,7 @@ export async function portInUse(port: number, host = '127.0.0.1'): Promise<boole
 /** Starts `temporal server start-dev` on loopback and waits until it answers. */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
   const log = options.log ?? (() => {});
+  if (options.pidFile) await stopOrphan(options.pidFile, log);
   if (await portInUse(options.port)) {
     throw new KamengError(
       'PORT_IN_USE',
@@ -67,6 +72,10 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   child.stdout!.on('data', capture);
   child.stderr!.on('data', capture);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // If this process exits without a graceful stop, do not leave the server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  if (options.pidFile && child.pid) await fs.writeFile(options.pidFile, String(child.pid));
 
   const address = `127.0.0.1:${options.port}`;
   const deadline = Date.now() + 60_000;
@@ -82,7 +91,22 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     }
   }
   log(`Temporal dev server ready on ${address}`);
-  return { address, namespace: options.namespace, stop: () => stopChild(child, exited) };
+  return {
+    address,
+    namespace: options.namespace,
+    stop: async () => {
+      await stopChild(child, exited);
+      process.removeListener('exit', killOnExit);
+      if (options.pidFile) await fs.rm(options.pidFile, { force: true });
+    },
+  };
+}
+
+/** A dev server left running by a run that crashed: stop it if it is really ours. */
+async function stopOrphan(pidFile: string, log: (line: string) => void): Promise<void> {
+  const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
+  await stopOrphanedServer(pid, 'a Temporal dev server', (cmd) => cmd.includes('start-dev'), log);
+  await fs.rm(pidFile, { force: true });
 }
 
 async function answers(address: string, namespace: string): Promise<boolean> {

@@ -1,0 +1,75 @@
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { createDashboardApp } from '../../dashboard/app.ts';
+import { loadConfig } from '../config.ts';
+import { createDb } from '../db/knex.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { seedDemo } from '../demo/seed.ts';
+import { Ledger } from '../ledger/ledger.ts';
+import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts';
+import { startInfrastructure } from '../runtime/infrastructure.ts';
+import { startWorkers } from '../runtime/worker.ts';
+
+const log = (line: string) => console.log(`[kameng] ${line}`);
+
+/**
+ * `npm start`: everything on one machine. Ctrl-C shuts it down in reverse order, letting running
+ * activities finish (Temporal resumes anything that does not on the next start).
+ */
+export async function startCommand(options: { demo: boolean }): Promise<void> {
+  const config = loadConfig();
+  const started = Date.now();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: shutting down...`);
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error('shutdown:', err));
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  const infra = await startInfrastructure(config, log);
+  handleShutdownSignalsOurselves();
+  cleanups.push(infra.stop);
+  const db = createDb(infra.databaseUrl, { poolMax: config.database.poolMax });
+  cleanups.push(() => db.destroy());
+  const applied = await migrateToLatest(db);
+  log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+
+  const ledger = new Ledger(db);
+  await ledger.openPlatformAccounts();
+  if (options.demo) log(await seedDemo({ db, ledger }));
+
+  const workers = await startWorkers({
+    address: infra.temporalAddress,
+    namespace: infra.namespace,
+    taskQueues: Object.values(config.temporal.taskQueues),
+    deps: { db, ledger },
+  });
+  cleanups.push(() => workers.shutdown());
+  const connection = await Connection.connect({ address: infra.temporalAddress });
+  cleanups.push(() => connection.close());
+  const client = new Client({ connection, namespace: infra.namespace });
+
+  const health = await client.workflow.execute('platformHealthCheck', {
+    taskQueue: config.temporal.taskQueues.platform,
+    workflowId: `platform-health-${new Date().toISOString()}`,
+  });
+  log(`health-check workflow ran end to end: PostgreSQL ${health.postgres}, ${health.accounts} ledger accounts, ` +
+    `${health.entries} journal entries, books ${health.healthy ? 'balance' : `OFF BY ${health.ledgerImbalanceFen} fen`}`);
+
+  const app = createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.dashboard.port, config.dashboard.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+
+  for (const line of infra.description) log(line);
+  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  log(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/   (Ctrl-C to stop)`);
+}
