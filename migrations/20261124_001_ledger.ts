@@ -139,43 +139,23 @@ export async function up(knex: Knex): Promise<void> {
         RAISE EXCEPTION USING ERRCODE = 'KM001', MESSAGE = 'a journal entry needs at least two postings';
       END IF;
 
-      INSERT INTO ledger_postings (entry_id, account_id, amount, currency, posted_at)
-        SELECT v_id, a.id, l.amount, l.currency, now()
-          FROM unnest(p_account_codes, p_amounts, p_currencies) AS l (code, amount, currency)
-          JOIN ledger_accounts a ON a.code = l.code;
-      GET DIAGNOSTICS v_count = ROW_COUNT;
-      IF v_count <> array_length(p_account_codes, 1) THEN
-        SELECT l.code INTO r FROM unnest(p_account_codes) AS l (code)
-          WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.code = l.code) LIMIT 1;
-        RAISE EXCEPTION USING ERRCODE = 'KM004', MESSAGE = format('unknown ledger account %L', r.code), DETAIL = r.code;
-      END IF;
-
-      SELECT a.code, a.currency, p.currency AS posted INTO r
-        FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-        WHERE p.entry_id = v_id AND a.currency <> p.currency LIMIT 1;
-      IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'KM005',
-          MESSAGE = format('account %L is kept in %s, not %s', r.code, r.currency, r.posted), DETAIL = r.code;
-      END IF;
-
-      SELECT p.currency, sum(p.amount) AS total INTO r FROM ledger_postings p
-        WHERE p.entry_id = v_id GROUP BY p.currency HAVING sum(p.amount) <> 0 LIMIT 1;
+      SELECT l.currency, sum(l.amount) AS total INTO r FROM unnest(p_amounts, p_currencies) AS l (amount, currency)
+        GROUP BY l.currency HAVING sum(l.amount) <> 0 LIMIT 1;
       IF FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'KM001',
           MESSAGE = format('journal entry does not balance: its %s postings sum to %s fen, not 0', r.currency, r.total);
       END IF;
 
-      -- Guarded accounts: lock in id order (no deadlocks between entries touching two wallets),
-      -- then refuse an overdraft with the account named. NO KEY UPDATE, because the postings'
-      -- foreign keys already hold KEY SHARE on these rows and FOR UPDATE would deadlock with them.
+      -- Guarded accounts first: lock in id order (no deadlocks between entries touching two
+      -- wallets), then refuse an overdraft with the account named. NO KEY UPDATE, because the
+      -- postings' foreign keys take KEY SHARE on these rows and FOR UPDATE would conflict with it.
       FOR r IN
-        SELECT a.id, a.code, a.normal_side, a.guarded_balance, d.delta
+        SELECT a.id, a.code, a.normal_side, a.guarded_balance,
+               (SELECT sum(l.amount) FROM unnest(p_account_codes, p_amounts) AS l (code, amount) WHERE l.code = a.code) AS delta
           FROM ledger_accounts a
-          JOIN (SELECT p.account_id, sum(p.amount) AS delta FROM ledger_postings p
-                 WHERE p.entry_id = v_id GROUP BY p.account_id) d ON d.account_id = a.id
-          WHERE a.no_overdraft
-          ORDER BY a.id
-          FOR NO KEY UPDATE OF a
+         WHERE a.code = ANY (p_account_codes) AND a.no_overdraft
+         ORDER BY a.id
+           FOR NO KEY UPDATE
       LOOP
         IF (CASE r.normal_side WHEN 'credit' THEN -(r.guarded_balance + r.delta) ELSE r.guarded_balance + r.delta END) < 0 THEN
           RAISE EXCEPTION USING ERRCODE = 'KM003',
@@ -187,6 +167,24 @@ export async function up(knex: Knex): Promise<void> {
         END IF;
         UPDATE ledger_accounts SET guarded_balance = guarded_balance + r.delta WHERE id = r.id;
       END LOOP;
+
+      INSERT INTO ledger_postings (entry_id, account_id, amount, currency, posted_at)
+        SELECT v_id, a.id, l.amount, l.currency, now()
+          FROM unnest(p_account_codes, p_amounts, p_currencies) AS l (code, amount, currency)
+          JOIN ledger_accounts a ON a.code = l.code AND a.currency = l.currency;
+      GET DIAGNOSTICS v_count = ROW_COUNT;
+      IF v_count <> array_length(p_account_codes, 1) THEN
+        -- Only on the error path: say which account and why.
+        SELECT l.code, a.currency AS kept, l.currency AS posted INTO r
+          FROM unnest(p_account_codes, p_currencies) AS l (code, currency)
+          LEFT JOIN ledger_accounts a ON a.code = l.code
+         WHERE a.id IS NULL OR a.currency <> l.currency LIMIT 1;
+        IF r.kept IS NULL THEN
+          RAISE EXCEPTION USING ERRCODE = 'KM004', MESSAGE = format('unknown ledger account %L', r.code), DETAIL = r.code;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'KM005',
+          MESSAGE = format('account %L is kept in %s, not %s', r.code, r.kept, r.posted), DETAIL = r.code;
+      END IF;
 
       RETURN QUERY SELECT v_id, true;
     END $$;

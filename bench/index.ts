@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- NAME`: prints the figures an issue names, each next to the same-run baseline
+ * it is judged against. Benchmarks never fail a build; they report.
+ */
+const benches: Record<string, { about: string; load: () => Promise<{ run: (args: string[]) => Promise<void> }> }> = {
+  ledger: { about: 'ledger postings/s from 16 clients vs bare INSERT throughput', load: () => import('./ledger.ts') },
+};
+
+const [name, ...args] = process.argv.slice(2);
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  console.error(`usage: npm run bench -- NAME [options]\n\n${Object.entries(benches).map(([n, b]) => `  ${n.padEnd(10)} ${b.about}`).join('\n')}`);
+  process.exit(name ? 2 : 0);
+}
+await (await bench.load()).run(args);
+process.exit(0);

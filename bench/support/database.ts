@@ -1,0 +1,52 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createDb, type Db } from '../../src/db/knex.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import { dropDatabase, ensureDatabase, startEmbeddedPostgres } from '../../src/runtime/embedded-postgres.ts';
+import { freePort } from '../../src/runtime/temporal-dev-server.ts';
+
+export interface BenchDatabase {
+  url: string;
+  /** Where it runs, for the report. */
+  where: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A scratch database for one benchmark run, migrated: on DATABASE_URL's server when set (how to
+ * measure the real thing), else on an embedded PostgreSQL in a temp dir. Dropped afterwards.
+ */
+export async function benchDatabase(): Promise<BenchDatabase> {
+  const name = `kameng_bench_${Date.now()}`;
+  let url: string;
+  let where: string;
+  let stop: () => Promise<void>;
+  if (process.env.DATABASE_URL) {
+    const admin = new URL(process.env.DATABASE_URL);
+    await ensureDatabase(admin.toString(), name);
+    const target = new URL(admin.toString());
+    target.pathname = `/${name}`;
+    url = target.toString();
+    where = `PostgreSQL at ${admin.host} (DATABASE_URL), scratch database ${name}`;
+    stop = () => dropDatabase(admin.toString(), name);
+  } else {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-bench-pg-'));
+    const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), database: name, persistent: false });
+    url = pg.url;
+    where = 'embedded PostgreSQL (set DATABASE_URL to measure another server)';
+    stop = async () => { await pg.stop(); await fs.rm(dir, { recursive: true, force: true }); };
+  }
+  const db = createDb(url);
+  try {
+    await migrateToLatest(db);
+  } finally {
+    await db.destroy();
+  }
+  return { url, where, stop };
+}
+
+export async function serverVersion(db: Db): Promise<string> {
+  const { rows } = await db.raw("SELECT current_setting('server_version') AS v, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc");
+  return `PostgreSQL ${rows[0].v} (fsync=${rows[0].fsync}, synchronous_commit=${rows[0].sc})`;
+}
