@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<void> {
     await db.raw('CREATE TABLE bench_insert (id bigserial PRIMARY KEY, account text NOT NULL, amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
 
     const baseline = async () => closedLoop(clients, seconds, async (c, i) => {
-      await db.raw('INSERT INTO bench_insert (account, amount) VALUES (?, ?)', [walletCodes[(c * 7919 + i) % wallets], 100]);
+      await db.raw('INSERT INTO bench_insert (account, amount) VALUES (?, ?)', [walletCodes[(c * 7919 + i) % wallets]!, 100]);
     });
     const before = await baseline();
     const ledgerRun = await closedLoop(clients, seconds, async (c, i) => {

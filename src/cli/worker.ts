@@ -1,0 +1,26 @@
+import { loadConfig } from '../config.ts';
+import { ConfigError } from '../errors.ts';
+import { createActivityDeps } from '../runtime/deps.ts';
+import { startWorkers } from '../runtime/worker.ts';
+
+/**
+ * `kameng worker`: workers only, against an existing PostgreSQL and Temporal. Run as many as the
+ * load needs; kill any of them at any time: Temporal hands their work to the others.
+ */
+export async function workerCommand(options: { taskQueues?: string }): Promise<void> {
+  const config = loadConfig();
+  const missing = [!config.database.url && 'DATABASE_URL', !config.temporal.address && 'TEMPORAL_ADDRESS'].filter(Boolean);
+  if (missing.length) throw new ConfigError(missing.map((name) => `${name} is required for \`kameng worker\` (it joins an existing deployment)`));
+  const queues = options.taskQueues ? options.taskQueues.split(',').map((q) => q.trim()) : Object.values(config.temporal.taskQueues);
+  const deps = createActivityDeps({ databaseUrl: config.database.url!, poolMax: config.database.poolMax });
+  const workers = await startWorkers({ address: config.temporal.address!, namespace: config.temporal.namespace, taskQueues: queues, deps });
+  console.log(`[kameng worker ${process.pid}] polling ${queues.join(', ')}`);
+  const stop = async () => {
+    await workers.shutdown();
+    await deps.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  await workers.done;
+}
