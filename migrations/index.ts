@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import * as ledger from './20261124_001_ledger.ts';
+import * as resellersOrders from './20261124_003_resellers_orders.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
   '20261124_001_ledger': ledger,
+  '20261124_003_resellers_orders': resellersOrders,
 };

@@ -1,0 +1,93 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
+import { ApiAuthError } from '../resellers/errors.ts';
+import type { RequestAuthenticator } from '../resellers/authenticate.ts';
+import type { Reseller } from '../resellers/registry.ts';
+
+/** What the API needs from the order side; implemented by src/orders. */
+export interface ResellerOrderService {
+  placeOrder(reseller: Reseller, request: unknown): Promise<{ order: unknown; replayed: boolean }>;
+  getOrder(reseller: Reseller, resellerOrderId: string): Promise<unknown>;
+  balance(reseller: Reseller): Promise<{ balanceFen: number; currency: string }>;
+  listSkus(reseller: Reseller): Promise<unknown[]>;
+}
+
+type AuthedRequest = Request & { reseller?: Reseller; rawBody?: Buffer };
+
+/** HTTP status for each stable error code; anything unlisted that is a KamengError is a 400/422. */
+const statusByCode: Record<string, number> = {
+  MISSING_SIGNATURE: 401, UNKNOWN_API_KEY: 401, STALE_TIMESTAMP: 401, BAD_SIGNATURE: 401, REPLAYED_NONCE: 409,
+  RESELLER_SUSPENDED: 403, NOT_FOUND: 404, IDEMPOTENCY_CONFLICT: 409, INSUFFICIENT_FUNDS: 402,
+  OUT_OF_STOCK: 409, UNKNOWN_SKU: 422, VALIDATION_ERROR: 422, MALFORMED_JSON: 400, BODY_TOO_LARGE: 413,
+};
+
+/**
+ * The signed reseller API, JSON over HTTP. Every request is authenticated from the raw bytes it
+ * arrived as, before anything is parsed or written.
+ */
+export function resellerApi(deps: { auth: RequestAuthenticator; orders: ResellerOrderService }): express.Router {
+  const router = express.Router();
+  router.use(express.raw({ type: () => true, limit: '64kb' }));
+  router.use(async (req: AuthedRequest, _res, next) => {
+    try {
+      req.rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      req.reseller = await deps.auth.authenticate({ method: req.method, path: req.originalUrl, headers: req.headers, rawBody: req.rawBody });
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  const handle = (fn: (req: AuthedRequest, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
+    fn(req as AuthedRequest, res).catch(next);
+  };
+
+  router.post('/orders', handle(async (req, res) => {
+    const { order, replayed } = await deps.orders.placeOrder(req.reseller!, parseJson(req.rawBody!));
+    res.status(replayed ? 200 : 201).json({ order, replayed });
+  }));
+  router.get('/orders/:resellerOrderId', handle(async (req, res) => {
+    res.json({ order: await deps.orders.getOrder(req.reseller!, String(req.params.resellerOrderId)) });
+  }));
+  router.get('/balance', handle(async (req, res) => {
+    res.json(await deps.orders.balance(req.reseller!));
+  }));
+  router.get('/skus', handle(async (req, res) => {
+    res.json({ skus: await deps.orders.listSkus(req.reseller!) });
+  }));
+  router.use((_req, _res, next) => next(new NotFoundError('API endpoint', _req.originalUrl)));
+
+  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (isBodyTooLarge(err)) {
+      res.status(413).json({ error: { code: 'BODY_TOO_LARGE', message: 'request body is larger than 64 KB' } });
+      return;
+    }
+    if (err instanceof KamengError) {
+      const status = statusByCode[err.code] ?? (err instanceof ApiAuthError ? 401 : 422);
+      res.status(status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+      return;
+    }
+    console.error('reseller API: unexpected error', err);
+    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error; it has been logged' } });
+  });
+  return router;
+}
+
+class MalformedJsonError extends KamengError {
+  constructor(message: string) {
+    super('MALFORMED_JSON', message);
+  }
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new ValidationError('request body is empty; expected a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new MalformedJsonError(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function isBodyTooLarge(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { type?: string }).type === 'entity.too.large';
+}

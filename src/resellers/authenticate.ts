@@ -1,0 +1,61 @@
+import type { Db } from '../db/knex.ts';
+import { ApiAuthError } from './errors.ts';
+import type { Reseller, ResellerRegistry } from './registry.ts';
+import { MAX_CLOCK_SKEW_MS, SIGNATURE_HEADERS, sign, signatureMatches } from './signature.ts';
+
+export interface IncomingRequest {
+  method: string;
+  /** Path with query string, exactly as sent. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+}
+
+const header = (req: IncomingRequest, name: string) => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * Verifies a signed reseller request: known key, fresh timestamp, valid signature, unused nonce,
+ * active reseller, in that order. The nonce is recorded only for a correctly signed request, so a
+ * forger cannot burn a reseller's nonces.
+ */
+export class RequestAuthenticator {
+  constructor(private readonly db: Db, private readonly resellers: ResellerRegistry, private readonly now = () => Date.now()) {}
+
+  async authenticate(req: IncomingRequest): Promise<Reseller> {
+    const apiKey = header(req, SIGNATURE_HEADERS.key);
+    const timestamp = header(req, SIGNATURE_HEADERS.timestamp);
+    const nonce = header(req, SIGNATURE_HEADERS.nonce);
+    const signature = header(req, SIGNATURE_HEADERS.signature);
+    const missing = Object.entries({ [SIGNATURE_HEADERS.key]: apiKey, [SIGNATURE_HEADERS.timestamp]: timestamp, [SIGNATURE_HEADERS.nonce]: nonce, [SIGNATURE_HEADERS.signature]: signature })
+      .filter(([, v]) => !v)
+      .map(([k]) => k);
+    if (missing.length) throw new ApiAuthError('MISSING_SIGNATURE', `missing header(s): ${missing.join(', ')}`);
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(nonce!)) throw new ApiAuthError('MISSING_SIGNATURE', `${SIGNATURE_HEADERS.nonce} must be 8-64 letters, digits, _ or -`);
+
+    const ts = Number(timestamp);
+    if (!Number.isSafeInteger(ts) || Math.abs(this.now() - ts) > MAX_CLOCK_SKEW_MS) {
+      throw new ApiAuthError('STALE_TIMESTAMP', `${SIGNATURE_HEADERS.timestamp} must be Unix milliseconds within 5 minutes of server time (server time ${this.now()})`);
+    }
+    const credentials = await this.resellers.credentialsFor(apiKey!);
+    if (!credentials) throw new ApiAuthError('UNKNOWN_API_KEY', 'unknown API key');
+    const expected = sign(credentials.apiSecret, req.method, req.path, timestamp!, nonce!, req.rawBody);
+    if (!signatureMatches(expected, signature!)) {
+      throw new ApiAuthError('BAD_SIGNATURE', 'signature does not match: sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(sha256(body)) with HMAC-SHA256 and your secret');
+    }
+    const fresh = await this.db.raw(
+      'INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1',
+      [credentials.reseller.id, nonce],
+    );
+    if (fresh.rowCount === 0) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
+    if (credentials.reseller.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
+    return credentials.reseller;
+  }
+
+  /** Nonces older than the signature window can never be accepted again anyway. */
+  async pruneNonces(): Promise<number> {
+    return this.db('api_nonces').where('seen_at', '<', new Date(this.now() - 2 * MAX_CLOCK_SKEW_MS)).delete();
+  }
+}

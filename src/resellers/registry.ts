@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { open, seal } from '../crypto/sealed-box.ts';
+import type { Db } from '../db/knex.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { accountCode } from '../ledger/accounts.ts';
+import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import { assertFen, type Fen } from '../money.ts';
+
+export type ResellerTier = 'default' | 'silver' | 'gold';
+
+export interface Reseller {
+  id: number;
+  code: string;
+  name: string;
+  tier: ResellerTier;
+  status: 'active' | 'suspended';
+  callbackUrl: string | null;
+  apiKey: string;
+}
+
+export interface NewReseller {
+  code: string;
+  name: string;
+  tier?: ResellerTier;
+  callbackUrl?: string;
+}
+
+const columns = ['id', 'code', 'name', 'tier', 'status', 'callback_url', 'api_key'];
+const toReseller = (r: Record<string, any>): Reseller => ({
+  id: r.id, code: r.code, name: r.name, tier: r.tier, status: r.status, callbackUrl: r.callback_url, apiKey: r.api_key,
+});
+
+/** Reseller accounts: credentials, tier, callback URL, status, and the prepaid wallet in the ledger. */
+export class ResellerRegistry {
+  constructor(private readonly db: Db, private readonly ledger: Ledger, private readonly secretKey: Buffer) {}
+
+  /** Creates a reseller and its wallet. The API secret is returned here, once, and never again. */
+  async create(input: NewReseller): Promise<{ reseller: Reseller; apiSecret: string }> {
+    if (!/^[A-Za-z0-9_-]{2,40}$/.test(input.code)) throw new ValidationError(`reseller code "${input.code}" must be 2-40 letters, digits, _ or -`);
+    if (input.callbackUrl !== undefined) assertHttpUrl(input.callbackUrl);
+    const apiKey = `rk_${randomBytes(12).toString('hex')}`;
+    const apiSecret = randomBytes(32).toString('base64url');
+    const reseller = await this.db.transaction(async (trx) => {
+      const [row] = await trx('resellers')
+        .insert({
+          code: input.code, name: input.name, tier: input.tier ?? 'default', callback_url: input.callbackUrl ?? null,
+          api_key: apiKey, api_secret_sealed: seal(this.secretKey, apiSecret),
+        })
+        .returning(columns);
+      const created = toReseller(row);
+      await this.ledger.openAccount(
+        { code: accountCode.resellerWallet(created.id), kind: 'reseller_wallet', name: `${created.name} 钱包 wallet`, ownerType: 'reseller', ownerId: created.id },
+        trx,
+      );
+      return created;
+    });
+    return { reseller, apiSecret };
+  }
+
+  async byId(id: number): Promise<Reseller> {
+    const row = await this.db('resellers').where({ id }).first(columns);
+    if (!row) throw new NotFoundError('reseller', id);
+    return toReseller(row);
+  }
+
+  async byCode(code: string): Promise<Reseller> {
+    const row = await this.db('resellers').where({ code }).first(columns);
+    if (!row) throw new NotFoundError('reseller', code);
+    return toReseller(row);
+  }
+
+  /** For signature verification only: the reseller and its secret, unsealed. */
+  async credentialsFor(apiKey: string): Promise<{ reseller: Reseller; apiSecret: string } | undefined> {
+    const row = await this.db('resellers').where({ api_key: apiKey }).first([...columns, 'api_secret_sealed']);
+    return row && { reseller: toReseller(row), apiSecret: open(this.secretKey, row.api_secret_sealed) };
+  }
+
+  async list(options: { limit: number; offset: number }): Promise<{ rows: Reseller[]; total: number }> {
+    const [rows, [{ count }]] = await Promise.all([
+      this.db('resellers').orderBy('code').limit(options.limit).offset(options.offset).select(columns),
+      this.db('resellers').count<{ count: string }[]>('* as count'),
+    ]);
+    return { rows: rows.map(toReseller), total: Number(count) };
+  }
+
+  async setStatus(id: number, status: Reseller['status']): Promise<void> {
+    const updated = await this.db('resellers').where({ id }).update({ status });
+    if (!updated) throw new NotFoundError('reseller', id);
+  }
+
+  /** A prepaid top-up: money received into platform cash, credited to the wallet. `reference` makes it idempotent. */
+  async topUpWallet(resellerId: number, amountFen: Fen, reference: string): Promise<{ entryId: number; created: boolean }> {
+    assertFen(amountFen, 'top-up amount');
+    if (amountFen <= 0) throw new ValidationError('a wallet top-up must be a positive amount');
+    const posted = await this.ledger.post({
+      idempotencyKey: `wallet-topup:${resellerId}:${reference}`,
+      kind: 'wallet_topup',
+      description: `钱包充值 wallet top-up ${reference}`,
+      metadata: { resellerId, reference },
+      postings: [debit(accountCode.platform('platform_cash'), amountFen), credit(accountCode.resellerWallet(resellerId), amountFen)],
+    });
+    return { entryId: posted.id, created: posted.created };
+  }
+
+  walletBalance(resellerId: number): Promise<Fen> {
+    return this.ledger.balance(accountCode.resellerWallet(resellerId));
+  }
+}
+
+function assertHttpUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ValidationError(`callback URL "${url}" is not a URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ValidationError(`callback URL "${url}" must be http(s)`);
+}
