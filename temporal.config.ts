@@ -67,6 +67,17 @@ export const temporalConfig = {
         nonRetryableErrorTypes: [...businessErrors, 'SupplierRejectedError'],
       },
     },
+    /** Telling a reseller: retried patiently, for a day, because their endpoint may be down. */
+    callbackDelivery: {
+      startToCloseTimeout: '15s',
+      scheduleToCloseTimeout: '24h',
+      retry: {
+        initialInterval: '5s',
+        backoffCoefficient: 2,
+        maximumInterval: '10m',
+        nonRetryableErrorTypes: [...businessErrors, 'CallbackRefusedError'],
+      },
+    },
     /** Long file work (statements, imports, exports) heartbeats its progress. */
     fileWork: {
       startToCloseTimeout: '30m',

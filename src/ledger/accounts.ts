@@ -7,7 +7,8 @@ export type AccountKind =
   | 'revenue'
   | 'cost_of_goods'
   | 'refunds'
-  | 'adjustments';
+  | 'adjustments'
+  | 'order_holds';
 
 export type PlatformAccountKind = Exclude<AccountKind, 'reseller_wallet' | 'supplier_payable'>;
 
@@ -29,4 +30,5 @@ export const PLATFORM_ACCOUNTS: { kind: PlatformAccountKind; name: string }[] = 
   { kind: 'cost_of_goods', name: '销售成本 Cost of goods sold' },
   { kind: 'refunds', name: '退款 Refunds' },
   { kind: 'adjustments', name: '调账 Adjustments' },
+  { kind: 'order_holds', name: '待履约订单 Orders in progress' },
 ];

@@ -1,0 +1,102 @@
+import { parseYuan, type Fen } from '../../money.ts';
+import type { StatementField } from './columns.ts';
+import type { StatementProblem } from './errors.ts';
+
+/** One line of a supplier statement, checked and in our units. */
+export interface StatementLine {
+  line: number;
+  supplierTxnId: string;
+  /** Our request ids this line covers: usually one; several when the supplier aggregates. */
+  merchantOrderNos: string[];
+  sku: string;
+  quantity: number;
+  amountFen: Fen;
+  status: 'success' | 'failed';
+  completedAt: Date;
+}
+
+/** A cell as the file gave it: text from CSV; text, number, Date or a formula from XLSX. */
+export type Cell = string | number | Date | { formula: string } | null | undefined;
+
+const STATUS: Record<string, StatementLine['status']> = {
+  success: 'success', succeeded: 'success', ok: 'success', '成功': 'success', '已完成': 'success', '交易成功': 'success',
+  failed: 'failed', fail: 'failed', failure: 'failed', '失败': 'failed', '交易失败': 'failed',
+};
+
+const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;
+
+/** "2026-11-24 23:59:58" or "2026/11/24 23:59:58" (Asia/Shanghai), or ISO 8601 with an offset. */
+export function parseStatementTime(text: string): Date | undefined {
+  const m = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text.trim());
+  if (m) {
+    const [, y, mo, d, h, mi, s] = m;
+    const utc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0));
+    const check = new Date(utc);
+    if (check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h)) return undefined;
+    return new Date(utc - SHANGHAI_OFFSET_MS);
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text.trim())) {
+    const t = Date.parse(text.trim());
+    return Number.isNaN(t) ? undefined : new Date(t);
+  }
+  return undefined;
+}
+
+/** Checks one row; returns the line, or the problems with it (each naming its column). */
+export function checkRow(
+  cells: Cell[], line: number, file: string, header: string[], index: Record<StatementField, number>,
+): { value: StatementLine } | { problems: StatementProblem[] } {
+  const problems: StatementProblem[] = [];
+  const at = (field: StatementField) => ({ file, line, column: header[index[field]], columnNumber: index[field] + 1 });
+  const text = (field: StatementField): string | undefined => {
+    const cell = cells[index[field]];
+    if (cell !== null && typeof cell === 'object' && !(cell instanceof Date)) {
+      problems.push({ ...at(field), message: `formulas are not accepted in a statement (found =${cell.formula})` });
+      return undefined;
+    }
+    if (cell === undefined || cell === null || String(cell).trim() === '') {
+      problems.push({ ...at(field), message: 'is empty' });
+      return undefined;
+    }
+    return cell instanceof Date ? cell.toISOString() : String(cell).trim();
+  };
+
+  const supplierTxnId = text('supplierTxnId');
+  const merchant = text('merchantOrderNo');
+  const sku = text('sku');
+  const quantityText = text('quantity');
+  const amountText = text('amount');
+  const statusText = text('status');
+  const completedCell = cells[index.completedAt];
+  const completedText = text('completedAt');
+
+  let quantity = 0;
+  if (quantityText !== undefined) {
+    quantity = Number(quantityText);
+    if (!/^\d+$/.test(quantityText) || quantity < 1) problems.push({ ...at('quantity'), message: `"${quantityText}" is not a positive whole number` });
+  }
+  let amountFen = 0;
+  if (amountText !== undefined) {
+    try {
+      amountFen = parseYuan(amountText);
+    } catch {
+      problems.push({ ...at('amount'), message: `"${amountText}" is not an amount in yuan with at most two decimals` });
+    }
+  }
+  const status = statusText === undefined ? undefined : STATUS[statusText.toLowerCase()];
+  if (statusText !== undefined && !status) problems.push({ ...at('status'), message: `"${statusText}" is not a known status (成功/SUCCESS or 失败/FAILED)` });
+  let completedAt: Date | undefined;
+  if (completedCell instanceof Date) {
+    // XLSX stores wall-clock time; exceljs reads it as if it were UTC. The supplier meant Shanghai time.
+    completedAt = new Date(completedCell.getTime() - SHANGHAI_OFFSET_MS);
+  } else if (completedText !== undefined) {
+    completedAt = parseStatementTime(completedText);
+    if (!completedAt) problems.push({ ...at('completedAt'), message: `"${completedText}" is not a time like 2026-11-24 23:59:58` });
+  }
+  const merchantOrderNos = merchant?.split(/[|;]/).map((s) => s.trim()).filter(Boolean) ?? [];
+
+  if (problems.length) return { problems };
+  return {
+    value: { line, supplierTxnId: supplierTxnId!, merchantOrderNos, sku: sku!, quantity, amountFen, status: status!, completedAt: completedAt! },
+  };
+}
