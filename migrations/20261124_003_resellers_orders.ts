@@ -60,17 +60,30 @@ export async function up(knex: Knex): Promise<void> {
     CREATE INDEX orders_business_date ON orders (business_date, sku_code);
     CREATE INDEX orders_supplier_request ON orders (supplier_request_id) WHERE supplier_request_id IS NOT NULL;
 
-    -- Every supplier attempt for an order: how a supplier callback finds its order.
-    CREATE TABLE fulfillment_attempts (
-      request_id         text PRIMARY KEY,
-      order_id           bigint NOT NULL REFERENCES orders (id),
-      supplier_id        bigint NOT NULL,
-      supplier_order_id  text,
-      status             text NOT NULL,
-      created_at         timestamptz NOT NULL DEFAULT now(),
-      updated_at         timestamptz NOT NULL DEFAULT now()
+    -- Every order we place with a supplier (a top-up attempt or a card batch), keyed by the request
+    -- id we send as the supplier's idempotency key. How a supplier callback finds its order, and
+    -- what the daily reconciliation compares the supplier's statement against.
+    CREATE TABLE supplier_transactions (
+      request_id          text PRIMARY KEY,
+      supplier_id         bigint NOT NULL,
+      kind                text NOT NULL CHECK (kind IN ('topup', 'card_batch')),
+      order_id            bigint REFERENCES orders (id),
+      procurement_run_id  bigint,
+      sku_code            text NOT NULL,
+      supplier_sku        text NOT NULL,
+      quantity            int NOT NULL CHECK (quantity > 0),
+      cost_fen            bigint NOT NULL CHECK (cost_fen >= 0),
+      status              text NOT NULL CHECK (status IN ('processing', 'success', 'failed', 'unknown')),
+      supplier_order_id   text,
+      supplier_txn_id     text,
+      completed_at        timestamptz,
+      -- the Asia/Shanghai day it completed: which daily statement it belongs to
+      business_date       date,
+      created_at          timestamptz NOT NULL DEFAULT now(),
+      updated_at          timestamptz NOT NULL DEFAULT now()
     );
-    CREATE INDEX fulfillment_attempts_order ON fulfillment_attempts (order_id);
+    CREATE INDEX supplier_transactions_order ON supplier_transactions (order_id);
+    CREATE INDEX supplier_transactions_day ON supplier_transactions (supplier_id, business_date);
 
     CREATE TABLE callback_deliveries (
       id           bigserial PRIMARY KEY,
@@ -103,7 +116,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
-    DROP TABLE IF EXISTS audit_log, callback_deliveries, fulfillment_attempts, orders, api_nonces, resellers CASCADE;
+    DROP TABLE IF EXISTS audit_log, callback_deliveries, supplier_transactions, orders, api_nonces, resellers CASCADE;
     DELETE FROM ledger_account_kinds WHERE kind = 'order_holds';
   `);
 }

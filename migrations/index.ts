@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
 import * as ledger from './20261124_001_ledger.ts';
+import * as catalog from './20261124_002_catalog.ts';
 import * as resellersOrders from './20261124_003_resellers_orders.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
   '20261124_001_ledger': ledger,
+  '20261124_002_catalog': catalog,
   '20261124_003_resellers_orders': resellersOrders,
 };

@@ -24,6 +24,10 @@ export interface AppConfig {
     devServerPort: number;
   };
   dashboard: { host: string; port: number };
+  /** KAMENG_MASTER_KEY; a local install keeps a generated one in <dataDir>/master.key. */
+  masterKey: string | undefined;
+  /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
+  allowPrivateCallbacks: boolean;
   businessTimeZone: 'Asia/Shanghai';
 }
 
@@ -48,6 +52,11 @@ const envSchema = z.object({
   KAMENG_TEMPORAL_PORT: port(7233),
   KAMENG_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port(3000),
+  KAMENG_MASTER_KEY: z
+    .string()
+    .regex(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, 'must be 32 bytes as 64 hex characters or base64')
+    .optional(),
+  KAMENG_ALLOW_PRIVATE_CALLBACKS: z.enum(['true', 'false']).default('false'),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -90,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       devServerPort: e.KAMENG_TEMPORAL_PORT,
     },
     dashboard: { host: e.KAMENG_DASHBOARD_HOST, port: e.PORT },
+    masterKey: e.KAMENG_MASTER_KEY,
+    allowPrivateCallbacks: e.KAMENG_ALLOW_PRIVATE_CALLBACKS === 'true',
     businessTimeZone: 'Asia/Shanghai',
   };
 }

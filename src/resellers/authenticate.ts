@@ -47,7 +47,7 @@ export class RequestAuthenticator {
     }
     const fresh = await this.db.raw(
       'INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1',
-      [credentials.reseller.id, nonce],
+      [credentials.reseller.id, nonce!],
     );
     if (fresh.rowCount === 0) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
     if (credentials.reseller.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');

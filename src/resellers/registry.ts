@@ -76,11 +76,11 @@ export class ResellerRegistry {
   }
 
   async list(options: { limit: number; offset: number }): Promise<{ rows: Reseller[]; total: number }> {
-    const [rows, [{ count }]] = await Promise.all([
+    const [rows, counted] = await Promise.all([
       this.db('resellers').orderBy('code').limit(options.limit).offset(options.offset).select(columns),
       this.db('resellers').count<{ count: string }[]>('* as count'),
     ]);
-    return { rows: rows.map(toReseller), total: Number(count) };
+    return { rows: rows.map(toReseller), total: Number(counted[0]?.count ?? 0) };
   }
 
   async setStatus(id: number, status: Reseller['status']): Promise<void> {

@@ -15,8 +15,7 @@ export interface StatementLine {
   completedAt: Date;
 }
 
-/** A cell as the file gave it: text from CSV; text, number, Date or a formula from XLSX. */
-export type Cell = string | number | Date | { formula: string } | null | undefined;
+import type { Cell } from '../../files/tabular.ts';
 
 const STATUS: Record<string, StatementLine['status']> = {
   success: 'success', succeeded: 'success', ok: 'success', '成功': 'success', '已完成': 'success', '交易成功': 'success',

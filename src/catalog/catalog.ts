@@ -1,0 +1,112 @@
+import type { Knex } from 'knex';
+import type { Db } from '../db/knex.ts';
+import { ValidationError } from '../errors.ts';
+import { assertFen, type Fen } from '../money.ts';
+import { NoPriceError, UnknownSkuError } from './errors.ts';
+
+export type SkuKind = 'card_code' | 'direct_topup';
+export type PriceTier = 'default' | 'silver' | 'gold';
+
+export interface Sku {
+  code: string;
+  nameZh: string;
+  nameEn: string;
+  brand: string;
+  kind: SkuKind;
+  faceValueFen: Fen;
+  currency: string;
+  active: boolean;
+  lowStockThreshold: number;
+  procurementBatch: number;
+}
+
+export interface ResellerPrice {
+  priceFen: Fen;
+  /** The sku_prices row: an order records it and keeps that price whatever changes later. */
+  priceVersionId: number;
+}
+
+type Queryable = Db | Knex.Transaction;
+
+const toSku = (r: Record<string, any>): Sku => ({
+  code: r.code, nameZh: r.name_zh, nameEn: r.name_en, brand: r.brand, kind: r.kind, faceValueFen: r.face_value_fen,
+  currency: r.currency, active: r.active, lowStockThreshold: r.low_stock_threshold, procurementBatch: r.procurement_batch,
+});
+
+/** SKUs and their reseller prices (default, silver, gold, per-reseller override), versioned. */
+export class Catalog {
+  constructor(private readonly db: Db) {}
+
+  async createSku(sku: Omit<Sku, 'currency' | 'active'> & { currency?: string; active?: boolean }): Promise<Sku> {
+    assertFen(sku.faceValueFen, 'face value');
+    if (!/^[A-Z0-9][A-Z0-9_-]{1,39}$/.test(sku.code)) throw new ValidationError(`SKU code "${sku.code}" must be 2-40 capital letters, digits, _ or -`);
+    const [row] = await this.db('skus').insert({
+      code: sku.code, name_zh: sku.nameZh, name_en: sku.nameEn, brand: sku.brand, kind: sku.kind, face_value_fen: sku.faceValueFen,
+      currency: sku.currency ?? 'CNY', active: sku.active ?? true, low_stock_threshold: sku.lowStockThreshold, procurement_batch: sku.procurementBatch,
+    }).onConflict('code').merge(['name_zh', 'name_en', 'brand', 'active', 'low_stock_threshold', 'procurement_batch']).returning('*');
+    return toSku(row);
+  }
+
+  async sku(code: string, trx: Queryable = this.db): Promise<Sku> {
+    const row = await trx('skus').where({ code }).first();
+    if (!row) throw new UnknownSkuError(code);
+    return toSku(row);
+  }
+
+  async list(options: { activeOnly?: boolean } = {}): Promise<Sku[]> {
+    const q = this.db('skus').orderBy('code');
+    if (options.activeOnly) q.where({ active: true });
+    return (await q).map(toSku);
+  }
+
+  /** Closes the current price of (sku, tier[, reseller]) and opens a new version, in one transaction. */
+  async setPrice(input: { sku: string; tier: PriceTier | 'reseller'; resellerId?: number; priceFen: Fen; from?: Date }): Promise<number> {
+    assertFen(input.priceFen, 'price');
+    if (input.priceFen <= 0) throw new ValidationError('a price must be positive');
+    if ((input.tier === 'reseller') !== (input.resellerId !== undefined)) throw new ValidationError('a reseller price needs a reseller id, and only it');
+    await this.sku(input.sku);
+    const from = input.from ?? new Date();
+    return this.db.transaction(async (trx) => {
+      await trx('sku_prices')
+        .where({ sku_code: input.sku, tier: input.tier, reseller_id: input.resellerId ?? null })
+        .whereNull('valid_to')
+        .update({ valid_to: from });
+      const [row] = await trx('sku_prices')
+        .insert({ sku_code: input.sku, tier: input.tier, reseller_id: input.resellerId ?? null, price_fen: input.priceFen, valid_from: from })
+        .returning('id');
+      return row.id as number;
+    });
+  }
+
+  /** The price a reseller pays at an instant: its own override, else its tier, else default. */
+  async priceFor(skuCode: string, who: { tier: PriceTier; resellerId: number }, at: Date = new Date(), trx: Queryable = this.db): Promise<ResellerPrice> {
+    const { rows } = await trx.raw(
+      `SELECT id, price_fen FROM sku_prices
+        WHERE sku_code = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)
+          AND ((tier = 'reseller' AND reseller_id = ?) OR tier = ? OR tier = 'default')
+        ORDER BY CASE WHEN tier = 'reseller' THEN 0 WHEN tier = 'default' THEN 2 ELSE 1 END
+        LIMIT 1`,
+      [skuCode, at, at, who.resellerId, who.tier],
+    );
+    if (!rows[0]) {
+      await this.sku(skuCode, trx);
+      throw new NoPriceError(skuCode, who.tier);
+    }
+    return { priceFen: rows[0].price_fen, priceVersionId: rows[0].id };
+  }
+
+  /** Every active SKU with the price this reseller pays now: the reseller API's product list. */
+  async listForReseller(who: { tier: PriceTier; resellerId: number }): Promise<(Sku & { priceFen: Fen })[]> {
+    const { rows } = await this.db.raw(
+      `SELECT s.*, p.price_fen FROM skus s
+        CROSS JOIN LATERAL (
+          SELECT price_fen FROM sku_prices sp
+           WHERE sp.sku_code = s.code AND sp.valid_to IS NULL
+             AND ((sp.tier = 'reseller' AND sp.reseller_id = ?) OR sp.tier = ? OR sp.tier = 'default')
+           ORDER BY CASE WHEN sp.tier = 'reseller' THEN 0 WHEN sp.tier = 'default' THEN 2 ELSE 1 END LIMIT 1) p
+        WHERE s.active ORDER BY s.code`,
+      [who.resellerId, who.tier],
+    );
+    return rows.map((r: Record<string, any>) => ({ ...toSku(r), priceFen: r.price_fen }));
+  }
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { BusinessDate } from '../dates.ts';
+import { addDays, businessDateOf } from '../dates.ts';
+import type { Db } from '../db/knex.ts';
+import { NotFoundError } from '../errors.ts';
+import { accountCode } from '../ledger/accounts.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { assertFen, type Fen } from '../money.ts';
+import type { ColumnMapping } from '../reconciliation/statement/columns.ts';
+import { SupplierClient } from '../supplier-api/client.ts';
+
+export type StatementFormat = 'csv' | 'csv-gbk' | 'xlsx';
+
+export interface Supplier {
+  id: number;
+  code: string;
+  name: string;
+  apiBaseUrl: string;
+  apiKey: string;
+  callbackSecret: string;
+  statementFormat: StatementFormat;
+  statementColumns: Partial<ColumnMapping>;
+  active: boolean;
+}
+
+export interface QualifiedOffer {
+  supplierId: number;
+  supplierCode: string;
+  supplierSku: string;
+  costFen: Fen;
+  priority: number;
+}
+
+export interface ExpiringQualification {
+  supplierCode: string;
+  supplierName: string;
+  kind: 'business_licence' | 'brand_authorisation';
+  brand: string | null;
+  documentNo: string;
+  expiresOn: BusinessDate;
+  daysLeft: number;
+}
+
+type Queryable = Db | Knex.Transaction;
+
+const toSupplier = (r: Record<string, any>): Supplier => ({
+  id: r.id, code: r.code, name: r.name, apiBaseUrl: r.api_base_url, apiKey: r.api_key, callbackSecret: r.callback_secret,
+  statementFormat: r.statement_format, statementColumns: r.statement_columns ?? {}, active: r.active,
+});
+
+/** Upstream suppliers: how to call them, what they sell us, and whether they may (资质). */
+export class SupplierRegistry {
+  constructor(private readonly db: Db, private readonly ledger: Ledger) {}
+
+  /** Registers (or updates) a supplier and opens its payable account. */
+  async upsert(input: { code: string; name: string; apiBaseUrl: string; apiKey: string; callbackSecret?: string; statementFormat?: StatementFormat; statementColumns?: Partial<ColumnMapping> }): Promise<Supplier> {
+    const [row] = await this.db('suppliers').insert({
+      code: input.code, name: input.name, api_base_url: input.apiBaseUrl, api_key: input.apiKey,
+      callback_secret: input.callbackSecret ?? randomBytes(24).toString('base64url'),
+      statement_format: input.statementFormat ?? 'csv', statement_columns: JSON.stringify(input.statementColumns ?? {}),
+    }).onConflict('code').merge(['name', 'api_base_url', 'api_key', 'statement_format', 'statement_columns']).returning('*');
+    const supplier = toSupplier(row);
+    await this.ledger.openAccount({ code: accountCode.supplierPayable(supplier.id), kind: 'supplier_payable', name: `应付 ${supplier.name} payable`, ownerType: 'supplier', ownerId: supplier.id });
+    return supplier;
+  }
+
+  async byId(id: number, trx: Queryable = this.db): Promise<Supplier> {
+    const row = await trx('suppliers').where({ id }).first();
+    if (!row) throw new NotFoundError('supplier', id);
+    return toSupplier(row);
+  }
+
+  async byCode(code: string, trx: Queryable = this.db): Promise<Supplier> {
+    const row = await trx('suppliers').where({ code }).first();
+    if (!row) throw new NotFoundError('supplier', code);
+    return toSupplier(row);
+  }
+
+  async list(): Promise<Supplier[]> {
+    return (await this.db('suppliers').orderBy('code')).map(toSupplier);
+  }
+
+  async setOffer(input: { supplierId: number; sku: string; supplierSku: string; costFen: Fen; priority?: number; active?: boolean }): Promise<void> {
+    assertFen(input.costFen, 'cost');
+    await this.db('supplier_offers').insert({
+      supplier_id: input.supplierId, sku_code: input.sku, supplier_sku: input.supplierSku, cost_fen: input.costFen,
+      priority: input.priority ?? 100, active: input.active ?? true,
+    }).onConflict(['supplier_id', 'sku_code']).merge();
+  }
+
+  async addQualification(input: { supplierId: number; kind: 'business_licence' | 'brand_authorisation'; brand?: string; documentNo: string; validFrom: BusinessDate; expiresOn: BusinessDate }): Promise<void> {
+    await this.db('supplier_qualifications').insert({
+      supplier_id: input.supplierId, kind: input.kind, brand: input.brand ?? null, document_no: input.documentNo,
+      valid_from: input.validFrom, expires_on: input.expiresOn,
+    });
+  }
+
+  /**
+   * Suppliers that may serve a SKU on a day, best first: active, offering it, with a valid
+   * business licence and a valid authorisation for the SKU's brand. An expired one is never used.
+   */
+  async qualifiedFor(skuCode: string, on: BusinessDate = businessDateOf(new Date()), trx: Queryable = this.db): Promise<QualifiedOffer[]> {
+    const { rows } = await trx.raw(
+      `SELECT s.id, s.code, o.supplier_sku, o.cost_fen, o.priority
+         FROM supplier_offers o
+         JOIN suppliers s ON s.id = o.supplier_id AND s.active
+         JOIN skus k ON k.code = o.sku_code
+        WHERE o.sku_code = ? AND o.active
+          AND EXISTS (SELECT 1 FROM supplier_qualifications q WHERE q.supplier_id = s.id AND q.kind = 'business_licence'
+                        AND ?::date BETWEEN q.valid_from AND q.expires_on)
+          AND EXISTS (SELECT 1 FROM supplier_qualifications q WHERE q.supplier_id = s.id AND q.kind = 'brand_authorisation'
+                        AND q.brand = k.brand AND ?::date BETWEEN q.valid_from AND q.expires_on)
+        ORDER BY o.priority, o.cost_fen, s.code`,
+      [skuCode, on, on],
+    );
+    return rows.map((r: Record<string, any>) => ({ supplierId: r.id, supplierCode: r.code, supplierSku: r.supplier_sku, costFen: r.cost_fen, priority: r.priority }));
+  }
+
+  /** Qualifications that expire within `withinDays` of `today` (the latest document of each kind and brand). */
+  async expiringQualifications(options: { withinDays?: number; today?: BusinessDate } = {}): Promise<ExpiringQualification[]> {
+    const today = options.today ?? businessDateOf(new Date());
+    const until = addDays(today, options.withinDays ?? 30);
+    const { rows } = await this.db.raw(
+      `SELECT DISTINCT ON (q.supplier_id, q.kind, q.brand) s.code, s.name, q.kind, q.brand, q.document_no, q.expires_on,
+              (q.expires_on - ?::date) AS days_left
+         FROM supplier_qualifications q JOIN suppliers s ON s.id = q.supplier_id
+        ORDER BY q.supplier_id, q.kind, q.brand, q.expires_on DESC`,
+      [today],
+    );
+    return rows
+      .filter((r: Record<string, any>) => r.expires_on <= until)
+      .map((r: Record<string, any>) => ({
+        supplierCode: r.code, supplierName: r.name, kind: r.kind, brand: r.brand, documentNo: r.document_no, expiresOn: r.expires_on, daysLeft: r.days_left,
+      }))
+      .sort((a: ExpiringQualification, b: ExpiringQualification) => a.daysLeft - b.daysLeft);
+  }
+
+  /** The HTTP client for a supplier's API. */
+  client(supplier: Supplier, timeoutMs?: number): SupplierClient {
+    return new SupplierClient({ baseUrl: supplier.apiBaseUrl, apiKey: supplier.apiKey, timeoutMs });
+  }
+}
