@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
+import { deriveKeys, type Keys } from '../../src/crypto/keys.ts';
 import { createDb, type Db } from '../../src/db/knex.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
@@ -8,6 +9,8 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
 export interface Harness {
   db: Db;
   ledger: Ledger;
+  /** Keys derived from a master key made for this test file. */
+  keys: Keys;
   client: Client;
   /** A task queue of this test file's own, polled by a real worker. */
   taskQueue: string;
@@ -18,6 +21,7 @@ export interface Harness {
 export async function openHarness(options: { worker?: boolean } = {}): Promise<Harness> {
   const db = createDb(inject('databaseUrl'), { poolMax: 60 });
   const ledger = new Ledger(db);
+  const keys = deriveKeys(randomBytes(32));
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const client = new Client({ connection, namespace: inject('namespace') });
   const taskQueue = `test-${randomUUID()}`;
@@ -32,7 +36,7 @@ export async function openHarness(options: { worker?: boolean } = {}): Promise<H
     });
   }
   return {
-    db, ledger, client, taskQueue,
+    db, ledger, keys, client, taskQueue,
     async close() {
       await workers?.shutdown();
       await connection.close();

@@ -1,0 +1,21 @@
+import { createHmac } from 'node:crypto';
+import { open, seal } from '../crypto/sealed-box.ts';
+import type { Keys } from '../crypto/keys.ts';
+
+/** Card codes at rest: sealed with AES-256-GCM, deduplicated by a keyed fingerprint. */
+export class CodeVault {
+  constructor(private readonly keys: Pick<Keys, 'cardCodes' | 'cardFingerprint'>) {}
+
+  seal(code: string): Buffer {
+    return seal(this.keys.cardCodes, code);
+  }
+
+  open(sealed: Buffer): string {
+    return open(this.keys.cardCodes, sealed);
+  }
+
+  /** Same SKU and code, same fingerprint; nobody without the key can test a guess against it. */
+  fingerprint(skuCode: string, code: string): Buffer {
+    return createHmac('sha256', this.keys.cardFingerprint).update(`${skuCode}\0${code.trim()}`).digest();
+  }
+}
