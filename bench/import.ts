@@ -45,8 +45,9 @@ export async function run(argv: string[]): Promise<void> {
 
     const vault = new CodeVault(deriveKeys(randomBytes(32)));
     const bar = progressBar('importing', rows);
+    const phases: string[] = [];
     const imported = await withPeakRss(() => timed(() => importCardCodes(db, vault, {
-      batchKey: 'bench', sku, unitCostFen: 9_500, source: 'file', fileName: 'codes.csv', rows: readCodeFile(file), onProgress: (n) => bar.update(n),
+      batchKey: 'bench', sku, unitCostFen: 9_500, source: 'file', fileName: 'codes.csv', rows: readCodeFile(file), onProgress: (n) => bar.update(n), onPhase: (name, ms) => phases.push(`${name} ${fmt(ms / 1000, 2)} s`),
     })));
     bar.done();
 
@@ -60,6 +61,7 @@ export async function run(argv: string[]): Promise<void> {
     const importSeconds = imported.result.seconds;
     console.log('');
     console.log(`importer   ${fmt(imported.result.result.imported)} codes in ${fmt(importSeconds, 2)} s = ${fmt(rows / importSeconds)} codes/s, peak RSS ${fmt(imported.peakRssMb)} MB (target < 300 MB)`);
+    console.log(`           phases: ${phases.join(', ')}`);
     console.log(`baseline   bare COPY of the same file into an unlogged table: ${fmt(copy.seconds, 2)} s = ${fmt(rows / copy.seconds)} rows/s`);
     console.log(`ratio      importer time ÷ bare COPY time = ${fmt(importSeconds / copy.seconds, 2)}x (target ≤ 4x)`);
   } finally {
