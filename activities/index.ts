@@ -1,17 +1,25 @@
+import type { Catalog } from '../src/catalog/catalog.ts';
 import type { Db } from '../src/db/knex.ts';
+import type { CodeVault } from '../src/inventory/codes.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
+import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { withTypedFailures } from './adapter.ts';
 import { createPlatformActivities } from './platform.ts';
+import { createProcurementActivities } from './procurement.ts';
 
-/** What activities need from the outside world; built once per worker process. */
+/** What activities need from the outside world; built once per worker process (src/runtime/deps.ts). */
 export interface ActivityDeps {
   db: Db;
   ledger: Ledger;
+  catalog: Catalog;
+  suppliers: SupplierRegistry;
+  vault: CodeVault;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return withTypedFailures({
     ...createPlatformActivities(deps),
+    ...createProcurementActivities(deps),
   });
 }
 

@@ -5,7 +5,8 @@ import { loadConfig } from '../config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { seedDemo } from '../demo/seed.ts';
-import { Ledger } from '../ledger/ledger.ts';
+import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
+import { buildDeps } from '../runtime/deps.ts';
 import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts';
 import { startInfrastructure } from '../runtime/infrastructure.ts';
 import { startWorkers } from '../runtime/worker.ts';
@@ -40,7 +41,9 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const applied = await migrateToLatest(db);
   log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
 
-  const ledger = new Ledger(db);
+  const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
+  const deps = buildDeps(db, keys);
+  const { ledger } = deps;
   await ledger.openPlatformAccounts();
   if (options.demo) log(await seedDemo({ db, ledger }));
 
@@ -48,7 +51,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     address: infra.temporalAddress,
     namespace: infra.namespace,
     taskQueues: Object.values(config.temporal.taskQueues),
-    deps: { db, ledger },
+    deps,
   });
   cleanups.push(() => workers.shutdown());
   const connection = await Connection.connect({ address: infra.temporalAddress });

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
+import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { createActivityDeps } from '../runtime/deps.ts';
 import { startWorkers } from '../runtime/worker.ts';
 
@@ -12,7 +13,8 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   const missing = [!config.database.url && 'DATABASE_URL', !config.temporal.address && 'TEMPORAL_ADDRESS'].filter(Boolean);
   if (missing.length) throw new ConfigError(missing.map((name) => `${name} is required for \`kameng worker\` (it joins an existing deployment)`));
   const queues = options.taskQueues ? options.taskQueues.split(',').map((q) => q.trim()) : Object.values(config.temporal.taskQueues);
-  const deps = createActivityDeps({ databaseUrl: config.database.url!, poolMax: config.database.poolMax });
+  const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
+  const deps = createActivityDeps({ databaseUrl: config.database.url!, keys, poolMax: config.database.poolMax });
   const workers = await startWorkers({ address: config.temporal.address!, namespace: config.temporal.namespace, taskQueues: queues, deps });
   console.log(`[kameng worker ${process.pid}] polling ${queues.join(', ')}`);
   const stop = async () => {

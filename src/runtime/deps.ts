@@ -1,10 +1,18 @@
 import type { ActivityDeps } from '../../activities/index.ts';
-import { createDb } from '../db/knex.ts';
+import { Catalog } from '../catalog/catalog.ts';
+import type { Keys } from '../crypto/keys.ts';
+import { createDb, type Db } from '../db/knex.ts';
+import { CodeVault } from '../inventory/codes.ts';
 import { Ledger } from '../ledger/ledger.ts';
+import { SupplierRegistry } from '../suppliers/registry.ts';
 
-/** Builds what activities need, once per process. The one place that wires dependencies. */
-export function createActivityDeps(options: { databaseUrl: string; poolMax?: number }): ActivityDeps & { close(): Promise<void> } {
-  const db = createDb(options.databaseUrl, { poolMax: options.poolMax, applicationName: 'kameng-worker' });
+/** Builds what activities need, once per process: the one place that wires dependencies. */
+export function buildDeps(db: Db, keys: Keys): ActivityDeps {
   const ledger = new Ledger(db);
-  return { db, ledger, close: () => db.destroy() };
+  return { db, ledger, catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger), vault: new CodeVault(keys) };
+}
+
+export function createActivityDeps(options: { databaseUrl: string; keys: Keys; poolMax?: number }): ActivityDeps & { close(): Promise<void> } {
+  const db = createDb(options.databaseUrl, { poolMax: options.poolMax, applicationName: 'kameng-worker' });
+  return { ...buildDeps(db, options.keys), close: () => db.destroy() };
 }

@@ -3,7 +3,9 @@ import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
 import { deriveKeys, type Keys } from '../../src/crypto/keys.ts';
 import { createDb, type Db } from '../../src/db/knex.ts';
-import { Ledger } from '../../src/ledger/ledger.ts';
+import type { Ledger } from '../../src/ledger/ledger.ts';
+import type { ActivityDeps } from '../../activities/index.ts';
+import { buildDeps } from '../../src/runtime/deps.ts';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
 
 export interface Harness {
@@ -11,6 +13,10 @@ export interface Harness {
   ledger: Ledger;
   /** Keys derived from a master key made for this test file. */
   keys: Keys;
+  /** Hex, for a worker process started by the test. */
+  masterKeyHex: string;
+  /** The same dependencies the worker's activities get. */
+  deps: ActivityDeps;
   client: Client;
   /** A task queue of this test file's own, polled by a real worker. */
   taskQueue: string;
@@ -20,8 +26,10 @@ export interface Harness {
 /** Real PostgreSQL, a real Temporal server and a real worker, shared by one test file. */
 export async function openHarness(options: { worker?: boolean } = {}): Promise<Harness> {
   const db = createDb(inject('databaseUrl'), { poolMax: 60 });
-  const ledger = new Ledger(db);
-  const keys = deriveKeys(randomBytes(32));
+  const masterKey = randomBytes(32);
+  const keys = deriveKeys(masterKey);
+  const deps = buildDeps(db, keys);
+  const { ledger } = deps;
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const client = new Client({ connection, namespace: inject('namespace') });
   const taskQueue = `test-${randomUUID()}`;
@@ -31,12 +39,12 @@ export async function openHarness(options: { worker?: boolean } = {}): Promise<H
       address: inject('temporalAddress'),
       namespace: inject('namespace'),
       taskQueues: [taskQueue],
-      deps: { db, ledger },
+      deps,
       bundle: { codePath: inject('workflowBundlePath') },
     });
   }
   return {
-    db, ledger, keys, client, taskQueue,
+    db, ledger, keys, masterKeyHex: masterKey.toString('hex'), deps, client, taskQueue,
     async close() {
       await workers?.shutdown();
       await connection.close();

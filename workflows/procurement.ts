@@ -1,0 +1,100 @@
+import {
+  ActivityFailure, ApplicationFailure, ParentClosePolicy, proxyActivities, sleep, startChild, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type { ProcurementCandidate, ProcurementFailure, ProcurementResult, SupplierOrderState } from '../src/procurement/types.ts';
+import { temporalConfig } from '../temporal.config.ts';
+
+const store = proxyActivities<Activities>(temporalConfig.activities.database);
+const supplier = proxyActivities<Activities>(temporalConfig.activities.supplierCall);
+const files = proxyActivities<Activities>(temporalConfig.activities.fileWork);
+
+export const procurementWorkflowId = (sku: string) => `procure-${sku}`;
+
+export interface ProcureStockInput {
+  sku: string;
+  /** Defaults to the SKU's procurement batch size. */
+  quantity?: number;
+  reason: 'low_stock' | 'on_demand';
+  /** How often to ask a supplier whether a batch is ready, and for how long. */
+  pollIntervalMs?: number;
+  deliveryTimeoutMs?: number;
+}
+
+/**
+ * Buys a batch of card codes: from the best qualified supplier, falling over to the next when one
+ * fails; waits for delivery; imports the codes; posts what we now owe the supplier. Each supplier
+ * order carries a request id fixed for this run, so a retry or a worker restart never buys twice.
+ */
+export async function procureStock(input: ProcureStockInput): Promise<ProcurementResult> {
+  const { workflowId } = workflowInfo();
+  const plan = await store.planProcurement({ sku: input.sku, quantity: input.quantity });
+  const runId = await store.startProcurementRun({ workflowId, sku: plan.sku, quantity: plan.quantity, reason: input.reason });
+  const failures: ProcurementFailure[] = [];
+
+  for (const candidate of plan.candidates) {
+    const requestId = `${workflowId}-${workflowInfo().runId.slice(0, 8)}-${candidate.supplierCode}`;
+    const delivered = await buyFrom(candidate, requestId).catch((err: unknown) => {
+      failures.push({ supplierCode: candidate.supplierCode, requestId, reason: failureMessage(err) });
+      return undefined;
+    });
+    if (!delivered) continue;
+
+    const batch = await files.importCardBatch({
+      requestId, supplierId: candidate.supplierId, supplierCode: candidate.supplierCode, supplierOrderId: delivered.supplierOrderId!,
+      sku: plan.sku, unitCostFen: candidate.unitCostFen,
+    });
+    await store.postProcurementPayable({ requestId, supplierId: candidate.supplierId, sku: plan.sku, totalCostFen: batch.totalCostFen, batchId: batch.batchId });
+    await store.finishProcurementRun({ workflowId, outcome: 'succeeded', supplierId: candidate.supplierId, requestId, batchId: batch.batchId, totalCostFen: batch.totalCostFen, failures });
+    return { sku: plan.sku, supplierCode: candidate.supplierCode, requestId, batchId: batch.batchId, imported: batch.imported, totalCostFen: batch.totalCostFen };
+  }
+
+  await store.finishProcurementRun({ workflowId, outcome: 'failed', failures });
+  throw ApplicationFailure.nonRetryable(
+    `no supplier delivered ${plan.quantity} × ${plan.sku}: ${failures.map((f) => `${f.supplierCode}: ${f.reason}`).join('; ')}`,
+    'ProcurementFailedError',
+  );
+
+  async function buyFrom(candidate: ProcurementCandidate, requestId: string): Promise<SupplierOrderState> {
+    let order = await supplier.placeCardBatch({ runId, requestId, sku: plan.sku, supplierId: candidate.supplierId, supplierCode: candidate.supplierCode, supplierSku: candidate.supplierSku, quantity: plan.quantity, unitCostFen: candidate.unitCostFen });
+    const pollEvery = input.pollIntervalMs ?? 2_000;
+    const giveUpAt = Date.now() + (input.deliveryTimeoutMs ?? 30 * 60_000);
+    while (order.status === 'PROCESSING') {
+      if (Date.now() >= giveUpAt) throw ApplicationFailure.nonRetryable(`batch not delivered within ${(input.deliveryTimeoutMs ?? 1_800_000) / 1000}s`, 'DeliveryTimeoutError');
+      await sleep(pollEvery);
+      order = await supplier.lookupCardBatch({ requestId, supplierCode: candidate.supplierCode });
+    }
+    if (order.status === 'FAILED') throw ApplicationFailure.nonRetryable(order.failureReason ?? 'the supplier failed the order', 'SupplierOrderFailedError');
+    return order;
+  }
+}
+
+/**
+ * Every few minutes (Temporal Schedule): start a procurement for each card SKU below its stock
+ * threshold, unless one is already running for it.
+ */
+export async function stockCheck(): Promise<{ started: string[]; alreadyRunning: string[] }> {
+  const low = await store.lowStockSkus();
+  const started: string[] = [];
+  const alreadyRunning: string[] = [];
+  for (const { sku } of low) {
+    try {
+      await startChild(procureStock, {
+        workflowId: procurementWorkflowId(sku),
+        args: [{ sku, reason: 'low_stock' }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+      started.push(sku);
+    } catch (err) {
+      // WorkflowExecutionAlreadyStartedError lives in @temporalio/common; workflow code imports only @temporalio/workflow.
+      if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') alreadyRunning.push(sku);
+      else throw err;
+    }
+  }
+  return { started, alreadyRunning };
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
