@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { KamengError } from '../errors.ts';
 import { startCommand } from './start.ts';
 import { workerCommand } from './worker.ts';
+import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
 
 const program = new Command()
   .name('kameng')
@@ -19,6 +20,31 @@ program
   .description('Run workers only, against DATABASE_URL and TEMPORAL_ADDRESS (scale out by running more)')
   .option('--task-queues <list>', 'comma-separated task queues (default: all of them)')
   .action((opts: { taskQueues?: string }) => workerCommand(opts));
+
+program
+  .command('import-codes')
+  .description('Import card codes (CSV or XLSX: sku,serial,code,expires_at or 商品编码,卡号,卡密,有效期) into stock, all or nothing')
+  .requiredOption('--sku <code>', 'the SKU every row belongs to')
+  .requiredOption('--file <path>', 'the CSV or XLSX file')
+  .requiredOption('--unit-cost <yuan>', 'cost per code in yuan, e.g. 94.00')
+  .option('--supplier <code>', 'the supplier that delivered the file')
+  .option('--batch-key <key>', 'idempotency key (default: file:<file name>)')
+  .action(importCodesCommand);
+
+program.command('stock').description('Available card codes per SKU against the low-stock threshold').action(stockCommand);
+
+program
+  .command('qualifications')
+  .description('Supplier licences and brand authorisations (资质) expiring soon')
+  .option('--within <days>', 'days ahead', '30')
+  .action(qualificationsCommand);
+
+program
+  .command('procure')
+  .description('Buy a batch of card codes now (procureStock workflow) and wait for it')
+  .requiredOption('--sku <code>', 'card SKU')
+  .option('--quantity <n>', 'codes to buy (default: the SKU batch size)')
+  .action(procureCommand);
 
 try {
   await program.parseAsync(process.argv);

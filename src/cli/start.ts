@@ -9,6 +9,7 @@ import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { buildDeps } from '../runtime/deps.ts';
 import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts';
 import { startInfrastructure } from '../runtime/infrastructure.ts';
+import { ensureSchedules } from '../runtime/schedules.ts';
 import { startWorkers } from '../runtime/worker.ts';
 
 const log = (line: string) => console.log(`[kameng] ${line}`);
@@ -45,7 +46,11 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const deps = buildDeps(db, keys);
   const { ledger } = deps;
   await ledger.openPlatformAccounts();
-  if (options.demo) log(await seedDemo({ db, ledger }));
+  const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100 }) : undefined;
+  if (demo) {
+    cleanups.push(() => demo.simulator.stop());
+    log(demo.summary);
+  }
 
   const workers = await startWorkers({
     address: infra.temporalAddress,
@@ -57,6 +62,12 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const connection = await Connection.connect({ address: infra.temporalAddress });
   cleanups.push(() => connection.close());
   const client = new Client({ connection, namespace: infra.namespace });
+
+  for (const s of await ensureSchedules(client, config)) log(`schedule: ${s}`);
+  if (demo) {
+    // Do not wait ten minutes for the first stock check: fill the demo's empty shelves now.
+    await client.workflow.start('stockCheck', { taskQueue: config.temporal.taskQueues.procurement, workflowId: `stock-check-start-${Date.now()}` });
+  }
 
   const health = await client.workflow.execute('platformHealthCheck', {
     taskQueue: config.temporal.taskQueues.platform,

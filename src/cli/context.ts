@@ -1,0 +1,43 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig, type AppConfig } from '../config.ts';
+import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
+import { createDb } from '../db/knex.ts';
+import { buildDeps } from '../runtime/deps.ts';
+import { EMBEDDED_CREDENTIALS } from '../runtime/embedded-postgres.ts';
+
+/**
+ * What a CLI command works with: the database and Temporal of a running Kameng. Without
+ * DATABASE_URL / TEMPORAL_ADDRESS that is the local install `npm start` runs.
+ */
+export async function openCliContext() {
+  const config: AppConfig = loadConfig();
+  const databaseUrl = config.database.url
+    ?? `postgres://${EMBEDDED_CREDENTIALS.user}:${EMBEDDED_CREDENTIALS.password}@127.0.0.1:${config.database.embeddedPort}/kameng`;
+  const db = createDb(databaseUrl, { poolMax: 4, applicationName: 'kameng-cli' });
+  const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
+  const deps = buildDeps(db, keys);
+  let connection: Connection | undefined;
+  return {
+    config, db, deps,
+    async temporal(): Promise<Client> {
+      connection ??= await Connection.connect({ address: config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}` });
+      return new Client({ connection, namespace: config.temporal.namespace });
+    },
+    async close() {
+      await connection?.close();
+      await db.destroy();
+    },
+  };
+}
+
+export type CliContext = Awaited<ReturnType<typeof openCliContext>>;
+
+/** Runs a command with a context, closing it whatever happens. */
+export async function withCli<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const ctx = await openCliContext();
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}

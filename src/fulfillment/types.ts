@@ -1,0 +1,46 @@
+/** Shapes shared by the top-up workflow and its activities (types only: workflow code imports them). */
+
+export interface SupplierCandidate {
+  supplierId: number;
+  supplierCode: string;
+  /** The supplier's own product code for our SKU. */
+  supplierSku: string;
+  costFen: number;
+}
+
+export interface TopUpPlan {
+  /** Qualified suppliers for the SKU's brand, best first. */
+  candidates: SupplierCandidate[];
+  /** With no final answer from a supplier for this long, the order is stuck and waits for ops. */
+  stuckAfterMs: number;
+  pollIntervalMs: number;
+}
+
+export interface SupplierResult {
+  requestId: string;
+  status: 'PROCESSING' | 'SUCCESS' | 'FAILED';
+  supplierOrderId?: string;
+  supplierTxnId?: string;
+  failureReason?: string;
+}
+
+export type OpsAction = (
+  | { action: 'retry' }
+  | { action: 'switchSupplier'; supplierCode: string }
+  | { action: 'markSucceeded'; supplierReference: string }
+  | { action: 'refund' }
+) & { actor: string; reason: string };
+
+export interface TopUpAttempt {
+  requestId: string;
+  supplierCode: string;
+  status: SupplierResult['status'] | 'UNKNOWN';
+  failureReason?: string;
+}
+
+export interface TopUpState {
+  orderId: number;
+  status: 'processing' | 'stuck' | 'succeeded' | 'refunded';
+  attempts: TopUpAttempt[];
+  stuck: boolean;
+}
