@@ -2,8 +2,10 @@ import type { Catalog } from '../src/catalog/catalog.ts';
 import type { Db } from '../src/db/knex.ts';
 import type { CodeVault } from '../src/inventory/codes.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
+import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { withTypedFailures } from './adapter.ts';
+import { createFulfillmentActivities, type FulfillmentSettings } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
 import { createProcurementActivities } from './procurement.ts';
 
@@ -14,12 +16,15 @@ export interface ActivityDeps {
   catalog: Catalog;
   suppliers: SupplierRegistry;
   vault: CodeVault;
+  resellers: ResellerRegistry;
+  settings: FulfillmentSettings;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return withTypedFailures({
     ...createPlatformActivities(deps),
     ...createProcurementActivities(deps),
+    ...createFulfillmentActivities(deps),
   });
 }
 

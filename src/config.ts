@@ -26,8 +26,16 @@ export interface AppConfig {
   dashboard: { host: string; port: number };
   /** KAMENG_MASTER_KEY; a local install keeps a generated one in <dataDir>/master.key. */
   masterKey: string | undefined;
-  /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
-  allowPrivateCallbacks: boolean;
+  fulfillment: {
+    /** Where suppliers send callbacks: this deployment's public URL. */
+    publicUrl: string;
+    /** A top-up with no final answer for this long is stuck and waits for ops. */
+    stuckAfterMs: number;
+    pollIntervalMs: number;
+    supplierTimeoutMs: number;
+    /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
+    allowPrivateCallbacks: boolean;
+  };
   businessTimeZone: 'Asia/Shanghai';
 }
 
@@ -57,6 +65,10 @@ const envSchema = z.object({
     .regex(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, 'must be 32 bytes as 64 hex characters or base64')
     .optional(),
   KAMENG_ALLOW_PRIVATE_CALLBACKS: z.enum(['true', 'false']).default('false'),
+  KAMENG_PUBLIC_URL: z.string().regex(/^https?:\/\/[^/]+$/, 'must be an http(s) origin without a path, e.g. https://kameng.example.com').optional(),
+  KAMENG_STUCK_AFTER_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+  KAMENG_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -100,7 +112,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     dashboard: { host: e.KAMENG_DASHBOARD_HOST, port: e.PORT },
     masterKey: e.KAMENG_MASTER_KEY,
-    allowPrivateCallbacks: e.KAMENG_ALLOW_PRIVATE_CALLBACKS === 'true',
+    fulfillment: {
+      publicUrl: e.KAMENG_PUBLIC_URL ?? `http://${e.KAMENG_DASHBOARD_HOST}:${e.PORT}`,
+      stuckAfterMs: e.KAMENG_STUCK_AFTER_MS,
+      pollIntervalMs: e.KAMENG_POLL_INTERVAL_MS,
+      supplierTimeoutMs: e.KAMENG_SUPPLIER_TIMEOUT_MS,
+      allowPrivateCallbacks: e.KAMENG_ALLOW_PRIVATE_CALLBACKS === 'true',
+    },
     businessTimeZone: 'Asia/Shanghai',
   };
 }

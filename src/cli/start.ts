@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { createDashboardApp } from '../../dashboard/app.ts';
+import { mountApis, taskQueuesOf } from '../api/mount.ts';
 import { loadConfig } from '../config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateToLatest } from '../db/migrate.ts';
@@ -43,7 +44,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
 
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
-  const deps = buildDeps(db, keys);
+  const deps = buildDeps(db, keys, config.fulfillment);
   const { ledger } = deps;
   await ledger.openPlatformAccounts();
   const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100 }) : undefined;
@@ -77,6 +78,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     `${health.entries} journal entries, books ${health.healthy ? 'balance' : `OFF BY ${health.ledgerImbalanceFen} fen`}`);
 
   const app = createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health });
+  mountApis(app, deps, client, taskQueuesOf(config));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.dashboard.port, config.dashboard.host, () => resolve(s));
     s.once('error', reject);

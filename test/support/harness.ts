@@ -24,11 +24,16 @@ export interface Harness {
 }
 
 /** Real PostgreSQL, a real Temporal server and a real worker, shared by one test file. */
-export async function openHarness(options: { worker?: boolean } = {}): Promise<Harness> {
+/** Fulfillment timings short enough for tests. */
+export const TEST_SETTINGS = {
+  stuckAfterMs: 3_000, pollIntervalMs: 250, supplierTimeoutMs: 1_000, publicUrl: 'http://127.0.0.1:1', allowPrivateCallbacks: true,
+};
+
+export async function openHarness(options: { worker?: boolean; settings?: Partial<typeof TEST_SETTINGS> } = {}): Promise<Harness> {
   const db = createDb(inject('databaseUrl'), { poolMax: 60 });
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
-  const deps = buildDeps(db, keys);
+  const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings });
   const { ledger } = deps;
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const client = new Client({ connection, namespace: inject('namespace') });

@@ -1,0 +1,139 @@
+import { Context } from '@temporalio/activity';
+import type { Catalog } from '../src/catalog/catalog.ts';
+import { deliverCallback } from '../src/callbacks/deliver.ts';
+import type { Db } from '../src/db/knex.ts';
+import { ValidationError } from '../src/errors.ts';
+import type { OpsAction, SupplierResult, TopUpPlan } from '../src/fulfillment/types.ts';
+import { accountCode } from '../src/ledger/accounts.ts';
+import { credit, debit, type Ledger } from '../src/ledger/ledger.ts';
+import { orders } from '../src/orders/orders.ts';
+import type { ResellerRegistry } from '../src/resellers/registry.ts';
+import type { SupplierOrder } from '../src/supplier-api/client.ts';
+import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
+import type { SupplierRegistry } from '../src/suppliers/registry.ts';
+
+export interface FulfillmentSettings {
+  /** No final answer from a supplier for this long: the order is stuck and waits for ops. */
+  stuckAfterMs: number;
+  pollIntervalMs: number;
+  supplierTimeoutMs: number;
+  /** Where suppliers reach our callback endpoint. */
+  publicUrl: string;
+  allowPrivateCallbacks: boolean;
+}
+
+const asResult = (o: SupplierOrder): SupplierResult => ({
+  requestId: o.requestId, status: o.status, supplierOrderId: o.supplierOrderId, supplierTxnId: o.supplierTxnId, failureReason: o.failureReason,
+});
+
+const ourStatus = (s: SupplierResult['status']) => (s === 'SUCCESS' ? 'success' : s === 'FAILED' ? 'failed' : 'processing');
+
+/** The direct top-up's adapters: suppliers, the orders table, the ledger, reseller callbacks. */
+export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; catalog: Catalog; suppliers: SupplierRegistry; resellers: ResellerRegistry; settings: FulfillmentSettings }) {
+  const clientFor = async (code: string) => deps.suppliers.client(await deps.suppliers.byCode(code), deps.settings.supplierTimeoutMs);
+
+  return {
+    async planTopUp(orderId: number): Promise<TopUpPlan> {
+      const order = await orders.byId(deps.db, orderId);
+      if (order.kind !== 'direct_topup') throw new ValidationError(`order ${orderId} is not a direct top-up`);
+      const offers = await deps.suppliers.qualifiedFor(order.sku);
+      return {
+        candidates: offers.map((o) => ({ supplierId: o.supplierId, supplierCode: o.supplierCode, supplierSku: o.supplierSku, costFen: o.costFen })),
+        stuckAfterMs: deps.settings.stuckAfterMs,
+        pollIntervalMs: deps.settings.pollIntervalMs,
+      };
+    },
+
+    /** Asks a supplier to top up; the request id is its idempotency key, so a retry finds the first order. */
+    async placeTopUp(input: { orderId: number; requestId: string; supplierCode: string; supplierSku: string }): Promise<SupplierResult> {
+      const order = await orders.byId(deps.db, input.orderId);
+      const supplier = await deps.suppliers.byCode(input.supplierCode);
+      const offer = (await deps.suppliers.qualifiedFor(order.sku)).find((o) => o.supplierId === supplier.id);
+      await recordPlacement(deps.db, {
+        requestId: input.requestId, supplierId: supplier.id, kind: 'topup', orderId: order.id, skuCode: order.sku,
+        supplierSku: input.supplierSku, quantity: 1, costFen: offer?.costFen ?? 0,
+      });
+      const client = deps.suppliers.client(supplier, deps.settings.supplierTimeoutMs);
+      const placed = (await client.orderByRequestId(input.requestId)) ?? (await client.placeOrder({
+        requestId: input.requestId, sku: input.supplierSku, kind: 'topup', quantity: 1, account: order.account ?? undefined,
+        callbackUrl: `${deps.settings.publicUrl}/callbacks/suppliers/${supplier.code}`,
+      }));
+      await recordResult(deps.db, input.requestId, { status: ourStatus(placed.status), supplierOrderId: placed.supplierOrderId, supplierTxnId: placed.supplierTxnId });
+      return asResult(placed);
+    },
+
+    /** The status query that covers lost callbacks. */
+    async lookupTopUp(input: { requestId: string; supplierCode: string }): Promise<SupplierResult> {
+      const found = await (await clientFor(input.supplierCode)).orderByRequestId(input.requestId);
+      // An idempotent supplier that has no order for our request id never took it.
+      const result: SupplierResult = found ? asResult(found) : { requestId: input.requestId, status: 'FAILED', failureReason: 'the supplier has no order for this request' };
+      await recordResult(deps.db, input.requestId, { status: ourStatus(result.status), supplierOrderId: result.supplierOrderId, supplierTxnId: result.supplierTxnId });
+      return result;
+    },
+
+    /** Success: the held money becomes revenue, and we owe the supplier its cost. */
+    async completeTopUp(input: { orderId: number; supplierId: number; costFen: number; supplierTxnId: string | null; requestId: string | null; markedBy: string | null }): Promise<void> {
+      await deps.db.transaction(async (trx) => {
+        const order = await orders.byId(trx, input.orderId);
+        await orders.finish(trx, input.orderId, { status: 'succeeded', costFen: input.costFen, supplierId: input.supplierId, supplierTxnId: input.supplierTxnId });
+        await deps.ledger.post({
+          idempotencyKey: `order-complete:${input.orderId}`, kind: 'order_sale',
+          description: `直充成功 top-up succeeded ${order.sku} → ${order.account}${input.markedBy ? ` (marked by ${input.markedBy})` : ''}`,
+          metadata: { orderId: order.id, resellerId: order.resellerId, supplierId: input.supplierId, requestId: input.requestId },
+          postings: [
+            debit(accountCode.platform('order_holds'), order.amountFen), credit(accountCode.platform('revenue'), order.amountFen),
+            debit(accountCode.platform('cost_of_goods'), input.costFen), credit(accountCode.supplierPayable(input.supplierId), input.costFen),
+          ],
+        }, trx);
+        if (input.requestId) await recordResult(trx, input.requestId, { status: 'success', supplierTxnId: input.supplierTxnId });
+      });
+    },
+
+    /** Final failure: the held money goes back to the wallet. */
+    async refundTopUp(input: { orderId: number; reason: string }): Promise<void> {
+      await deps.db.transaction(async (trx) => {
+        const order = await orders.byId(trx, input.orderId);
+        await orders.finish(trx, input.orderId, { status: 'refunded' });
+        await deps.ledger.post({
+          idempotencyKey: `order-refund:${input.orderId}`, kind: 'order_refund',
+          description: `直充退款 top-up refunded: ${input.reason}`,
+          metadata: { orderId: order.id, resellerId: order.resellerId, reason: input.reason },
+          postings: [debit(accountCode.platform('order_holds'), order.amountFen), credit(accountCode.resellerWallet(order.resellerId), order.amountFen)],
+        }, trx);
+      });
+    },
+
+    async markStuck(orderId: number): Promise<void> {
+      await orders.setStatus(deps.db, orderId, 'stuck', ['processing']);
+    },
+
+    async recordOpsAction(input: { orderId: number } & OpsAction): Promise<void> {
+      const { orderId, action, actor, reason, ...details } = input;
+      await deps.db('audit_log').insert({ actor, action: `order.${action}`, subject_type: 'order', subject_id: String(orderId), reason, details: JSON.stringify(details) });
+      if (action !== 'refund' && action !== 'markSucceeded') await orders.setStatus(deps.db, orderId, 'processing', ['stuck']);
+    },
+
+    /** Tells the reseller; every attempt is logged; retried by Temporal until the reseller takes it. */
+    async notifyReseller(input: { orderId: number }): Promise<{ delivered: boolean; skipped?: string }> {
+      const order = await orders.byId(deps.db, input.orderId);
+      const reseller = await deps.resellers.byId(order.resellerId);
+      if (!reseller.callbackUrl) return { delivered: false, skipped: 'the reseller has no callback URL' };
+      const credentials = (await deps.resellers.credentialsFor(reseller.apiKey))!;
+      const body = JSON.stringify({
+        orderNo: order.id, resellerOrderId: order.resellerOrderId, sku: order.sku, account: order.account, amountFen: order.amountFen,
+        status: order.status === 'succeeded' ? 'SUCCESS' : order.status === 'refunded' ? 'REFUNDED' : order.status.toUpperCase(),
+        completedAt: order.completedAt,
+      });
+      const attempt = Context.current().info.attempt;
+      try {
+        const result = await deliverCallback({ url: reseller.callbackUrl, body, secret: credentials.apiSecret, allowPrivateAddresses: deps.settings.allowPrivateCallbacks });
+        await deps.db('callback_deliveries').insert({ order_id: order.id, url: reseller.callbackUrl, attempt, status_code: result.statusCode, delivered: true, duration_ms: result.durationMs });
+        return { delivered: true };
+      } catch (err) {
+        const statusCode = (err as { statusCode?: number }).statusCode ?? null;
+        await deps.db('callback_deliveries').insert({ order_id: order.id, url: reseller.callbackUrl, attempt, status_code: statusCode, error: (err as Error).message, delivered: false });
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { ResellerOrderService } from '../api/reseller-api.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import { businessDateOf } from '../dates.ts';
+import type { Db } from '../db/knex.ts';
+import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
+import type { CodeVault } from '../inventory/codes.ts';
+import { OutOfStockError } from '../inventory/errors.ts';
+import { allocateCodes, codesForOrder } from '../inventory/stock.ts';
+import { accountCode } from '../ledger/accounts.ts';
+import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import type { Reseller } from '../resellers/registry.ts';
+import { formatYuan } from '../money.ts';
+import { orders, type Order } from './orders.ts';
+
+export class OrderConflictError extends KamengError {
+  constructor(resellerOrderId: string) {
+    super('IDEMPOTENCY_CONFLICT', `order id ${resellerOrderId} was already used for a different order (other SKU, quantity or account)`, { details: { resellerOrderId } });
+  }
+}
+
+const orderRequest = z.object({
+  resellerOrderId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits, _ . : or -'),
+  sku: z.string().min(1).max(40),
+  quantity: z.number().int().min(1).max(100).default(1),
+  account: z.string().regex(/^[0-9A-Za-z_@.-]{3,40}$/, 'must be a phone number or game account of 3-40 characters').optional(),
+}).strict();
+
+export type OrderRequest = z.infer<typeof orderRequest>;
+
+export interface OrderServiceDeps {
+  db: Db;
+  ledger: Ledger;
+  catalog: Catalog;
+  vault: CodeVault;
+  temporal: Client;
+  taskQueues: { fulfillment: string; procurement: string };
+}
+
+/**
+ * Orders from resellers. A card order is charged and its codes allocated in one transaction, so a
+ * code is delivered at most once and never without the charge. A top-up holds the money, then a
+ * fulfillment workflow takes over. The reseller's own order id makes a repeat return the original.
+ */
+export class OrderService implements ResellerOrderService {
+  constructor(private readonly deps: OrderServiceDeps) {}
+
+  async placeOrder(reseller: Reseller, body: unknown): Promise<{ order: unknown; replayed: boolean }> {
+    const parsed = orderRequest.safeParse(body);
+    if (!parsed.success) {
+      throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    }
+    const request = parsed.data;
+    const requestHash = createHash('sha256').update(JSON.stringify([request.sku, request.quantity, request.account ?? null])).digest('hex');
+    const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
+    if (existing) return this.replay(reseller, existing, requestHash);
+
+    const sku = await this.deps.catalog.sku(request.sku);
+    if (!sku.active) throw new ValidationError(`SKU ${sku.code} is not on sale`);
+    if (sku.kind === 'direct_topup' && (!request.account || request.quantity !== 1)) {
+      throw new ValidationError(`SKU ${sku.code} is a direct top-up: it needs an account and a quantity of 1`);
+    }
+    if (sku.kind === 'card_code' && request.account) throw new ValidationError(`SKU ${sku.code} is a card code: it takes no account`);
+    const price = await this.deps.catalog.priceFor(sku.code, { tier: reseller.tier, resellerId: reseller.id });
+    const amountFen = price.priceFen * request.quantity;
+    const common = {
+      resellerId: reseller.id, resellerOrderId: request.resellerOrderId, requestHash, sku: sku.code, kind: sku.kind, quantity: request.quantity,
+      account: request.account ?? null, unitPriceFen: price.priceFen, amountFen, priceVersionId: price.priceVersionId, businessDate: businessDateOf(new Date()),
+    };
+    const wallet = accountCode.resellerWallet(reseller.id);
+
+    if (sku.kind === 'card_code') {
+      try {
+        const { order, created } = await this.deps.db.transaction(async (trx) => {
+          const placed = await orders.insertOnce(trx, { ...common, status: 'delivered' });
+          if (!placed.created) return placed;
+          const { costFen } = await allocateCodes(trx, { sku: sku.code, quantity: request.quantity, orderId: placed.order.id });
+          await orders.setCost(trx, placed.order.id, costFen);
+          await this.deps.ledger.post({
+            idempotencyKey: `order:${placed.order.id}`, kind: 'order_sale', businessDate: common.businessDate,
+            description: `卡密销售 card sale ${request.quantity} × ${sku.code}`,
+            metadata: { orderId: placed.order.id, resellerId: reseller.id, sku: sku.code },
+            postings: [
+              debit(wallet, amountFen), credit(accountCode.platform('revenue'), amountFen),
+              debit(accountCode.platform('cost_of_goods'), costFen), credit(accountCode.platform('inventory'), costFen),
+            ],
+          }, trx);
+          return { order: await orders.byId(trx, placed.order.id), created: true };
+        });
+        if (!created) return this.replay(reseller, order, requestHash);
+        return { order: await this.view(order), replayed: false };
+      } catch (err) {
+        if (err instanceof OutOfStockError && sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
+        throw err;
+      }
+    }
+
+    const { order, created } = await this.deps.db.transaction(async (trx) => {
+      const placed = await orders.insertOnce(trx, { ...common, status: 'processing' });
+      if (!placed.created) return placed;
+      await this.deps.ledger.post({
+        idempotencyKey: `order-hold:${placed.order.id}`, kind: 'order_hold', businessDate: common.businessDate,
+        description: `直充预扣 top-up hold ${sku.code} → ${request.account}`,
+        metadata: { orderId: placed.order.id, resellerId: reseller.id, sku: sku.code },
+        postings: [debit(wallet, amountFen), credit(accountCode.platform('order_holds'), amountFen)],
+      }, trx);
+      return placed;
+    });
+    if (!created) return this.replay(reseller, order, requestHash);
+    await this.ensureFulfillmentStarted(order);
+    return { order: await this.view(order), replayed: false };
+  }
+
+  async getOrder(reseller: Reseller, resellerOrderId: string): Promise<unknown> {
+    const order = await orders.byResellerOrderId(this.deps.db, reseller.id, resellerOrderId);
+    if (!order) throw new NotFoundError('order', resellerOrderId);
+    return this.view(order);
+  }
+
+  async balance(reseller: Reseller) {
+    return { balanceFen: await this.deps.ledger.balance(accountCode.resellerWallet(reseller.id)), currency: 'CNY' };
+  }
+
+  async listSkus(reseller: Reseller) {
+    return (await this.deps.catalog.listForReseller({ tier: reseller.tier, resellerId: reseller.id })).map((s) => ({
+      sku: s.code, name: s.nameZh, nameEn: s.nameEn, kind: s.kind, faceValueFen: s.faceValueFen, priceFen: s.priceFen, price: formatYuan(s.priceFen),
+    }));
+  }
+
+  private async replay(reseller: Reseller, order: Order, requestHash: string) {
+    if (order.requestHash !== requestHash) throw new OrderConflictError(order.resellerOrderId);
+    // A crash between the charge and the workflow start must not strand a top-up: start it now.
+    if (order.kind === 'direct_topup' && order.status === 'processing') await this.ensureFulfillmentStarted(order);
+    return { order: await this.view(order), replayed: true };
+  }
+
+  private async ensureFulfillmentStarted(order: Order): Promise<void> {
+    try {
+      await this.deps.temporal.workflow.start('fulfillTopUp', {
+        workflowId: `topup-${order.id}`, taskQueue: this.deps.taskQueues.fulfillment, args: [{ orderId: order.id }],
+      });
+    } catch (err) {
+      if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
+    }
+  }
+
+  private async wakeProcurement(sku: string): Promise<void> {
+    try {
+      await this.deps.temporal.workflow.start('procureStock', {
+        workflowId: `procure-${sku}`, taskQueue: this.deps.taskQueues.procurement, args: [{ sku, reason: 'low_stock' }],
+      });
+    } catch (err) {
+      if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') console.error(`could not start procurement for ${sku}:`, err);
+    }
+  }
+
+  /** What the reseller sees of its order; card codes only ever in answers to their owner. */
+  private async view(order: Order) {
+    return {
+      orderNo: order.id, resellerOrderId: order.resellerOrderId, sku: order.sku, kind: order.kind, quantity: order.quantity,
+      account: order.account ?? undefined, unitPriceFen: order.unitPriceFen, amountFen: order.amountFen,
+      status: order.status, createdAt: order.createdAt, completedAt: order.completedAt ?? undefined,
+      codes: order.kind === 'card_code' ? await codesForOrder(this.deps.db, this.deps.vault, order.id) : undefined,
+    };
+  }
+}
