@@ -232,7 +232,7 @@ describe('direct top-ups', () => {
       world.sim.configure(FAST, { asyncCompletionMs: 50 });
     }
     const handle = h.client.workflow.getHandle(`topup-${orderNo}`);
-    const refused = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: 'ops.li', reason: '' }] }).catch((e) => e);
+    const refused: any = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: 'ops.li', reason: '' }] }).catch((e) => e);
     expect(refused.cause.message).toMatch(/needs an actor and a reason/);
     const state = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: 'ops.li', reason: '供应商确认可重试 supplier asked to retry' }] }) as any;
     expect(state.status).toBe('succeeded');
@@ -240,6 +240,29 @@ describe('direct top-ups', () => {
     const audit = await h.db('audit_log').where({ subject_type: 'order', subject_id: String(orderNo) });
     expect(audit).toEqual([expect.objectContaining({ actor: 'ops.li', action: 'order.retry', reason: '供应商确认可重试 supplier asked to retry' })]);
     expect(await wallet(r)).toBe(20_000 - 4_950);
+  });
+
+  it.each([
+    [{ action: 'markSucceeded', supplierReference: 'HOTLINE-CONFIRMED-778' }, 'succeeded', 4_950],
+    [{ action: 'refund' }, 'refunded', 0],
+  ] as const)('lets ops %o a stuck top-up, with the money following', async (decision, finalStatus, charged) => {
+    const sku = await topUpSku();
+    const r = await reseller(20_000);
+    const id = uniq('O');
+    world.sim.configure(FAST, { asyncCompletionMs: Infinity });
+    try {
+      await call(r, 'POST', '/api/v1/orders', { resellerOrderId: id, sku, account: '13800138005' });
+      const stuck = await untilFinal(r, id);
+      expect(stuck.status).toBe('stuck');
+      const state: any = await h.client.workflow.getHandle(`topup-${stuck.orderNo}`).executeUpdate('opsAction', { args: [{ ...decision, actor: 'finance.wang', reason: '电话确认 confirmed by phone' }] });
+      expect(state.status).toBe(finalStatus);
+      expect(await wallet(r)).toBe(20_000 - charged);
+      if (finalStatus === 'succeeded') {
+        expect((await h.db('orders').where({ id: stuck.orderNo }).first()).supplier_txn_id).toBe('HOTLINE-CONFIRMED-778');
+      }
+    } finally {
+      world.sim.configure(FAST, { asyncCompletionMs: 50 });
+    }
   });
 
   it('loses nothing when its worker process is killed during the top-up', async () => {

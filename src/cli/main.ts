@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { KamengError } from '../errors.ts';
 import { startCommand } from './start.ts';
 import { workerCommand } from './worker.ts';
+import { opsCommand, stuckCommand } from './ops.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
 
 const program = new Command()
@@ -45,6 +46,24 @@ program
   .requiredOption('--sku <code>', 'card SKU')
   .option('--quantity <n>', 'codes to buy (default: the SKU batch size)')
   .action(procureCommand);
+
+program
+  .command('stuck')
+  .description('Stuck direct top-ups waiting for ops (--all: every open top-up)')
+  .option('--all', 'include processing ones')
+  .option('--page <n>', 'page', '1')
+  .action(stuckCommand);
+
+program
+  .command('ops')
+  .description('Act on a stuck top-up: retry | switch --supplier S | succeed --reference R | refund (audited)')
+  .argument('<action>', 'retry, switch, succeed or refund')
+  .requiredOption('--order <n>', 'order number')
+  .requiredOption('--actor <name>', 'who is acting')
+  .requiredOption('--reason <text>', 'why')
+  .option('--supplier <code>', 'for switch: the supplier to try')
+  .option('--reference <ref>', "for succeed: the supplier's transaction reference")
+  .action(opsCommand);
 
 try {
   await program.parseAsync(process.argv);
