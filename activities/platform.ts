@@ -28,6 +28,10 @@ export function createPlatformActivities(deps: { db: Db; ledger: Ledger }) {
       };
     },
 
+    async ping(): Promise<string> {
+      return 'pong';
+    },
+
     /** The one activity that writes journal entries; workflows pass a deterministic idempotency key. */
     async postLedgerEntry(entry: EntryInput): Promise<PostedEntry> {
       return deps.ledger.post(entry);

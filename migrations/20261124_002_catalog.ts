@@ -107,7 +107,9 @@ export async function up(knex: Knex): Promise<void> {
       CHECK ((status = 'delivered') = (order_id IS NOT NULL))
     );
     CREATE UNIQUE INDEX card_codes_fingerprint ON card_codes (sku_code, fingerprint);
-    CREATE INDEX card_codes_available ON card_codes (sku_code, id) WHERE status = 'available';
+    -- allocation order: first expiring, first out (an order the primary key cannot serve, so the
+    -- planner always walks this index and never the delivered rows)
+    CREATE INDEX card_codes_available ON card_codes (sku_code, expires_on, id) WHERE status = 'available';
     CREATE INDEX card_codes_order ON card_codes (order_id) WHERE order_id IS NOT NULL;
   `);
 }

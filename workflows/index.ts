@@ -1,5 +1,5 @@
 /** Every workflow the workers register. */
 export { fulfillTopUp } from './fulfill-topup.ts';
-export { platformHealthCheck } from './health-check.ts';
+export { pingWorkflow, platformHealthCheck } from './health-check.ts';
 export { postJournalEntry } from './journal.ts';
 export { procureStock, stockCheck } from './procurement.ts';

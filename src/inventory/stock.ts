@@ -34,15 +34,15 @@ export async function stockLevels(db: Db, options: { onlyLow?: boolean } = {}): 
 }
 
 /**
- * Takes `quantity` available codes of a SKU for an order, inside the caller's transaction. SKIP
- * LOCKED lets concurrent orders take different codes instead of queueing on the same rows; the
- * status change makes a code deliverable at most once.
+ * Takes `quantity` available codes of a SKU for an order, inside the caller's transaction, first
+ * expiring first. SKIP LOCKED lets concurrent orders take different codes instead of queueing on
+ * the same rows; the status change makes a code deliverable at most once.
  */
 export async function allocateCodes(trx: Knex.Transaction, input: { sku: string; quantity: number; orderId: number }): Promise<{ codeIds: number[]; costFen: Fen }> {
   const { rows } = await trx.raw(
     `WITH picked AS (
        SELECT id FROM card_codes WHERE sku_code = ? AND status = 'available' AND (expires_on IS NULL OR expires_on >= current_date)
-        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+        ORDER BY expires_on, id LIMIT ? FOR UPDATE SKIP LOCKED)
      UPDATE card_codes c SET status = 'delivered', order_id = ?, delivered_at = now()
        FROM picked, card_batches b
       WHERE c.id = picked.id AND b.id = c.batch_id

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import express from 'express';
+import { startSupplierSimulator } from '../fixtures/supplier-simulator/server.ts';
+import { mountApis } from '../src/api/mount.ts';
+import { loadConfig } from '../src/config.ts';
+import { deriveKeys } from '../src/crypto/keys.ts';
+import { createDb } from '../src/db/knex.ts';
+import { importCardCodes } from '../src/inventory/import.ts';
+import { accountCode } from '../src/ledger/accounts.ts';
+import { signedHeaders } from '../src/resellers/signature.ts';
+import { buildDeps } from '../src/runtime/deps.ts';
+import { resolveTemporalCli } from '../src/runtime/temporal-cli.ts';
+import { freePort, startTemporalDevServer } from '../src/runtime/temporal-dev-server.ts';
+import { startWorkers } from '../src/runtime/worker.ts';
+import { benchDatabase, serverVersion } from './support/database.ts';
+import { closedLoop, fmt, percentile, timed } from './support/measure.ts';
+
+/**
+ * Issue figures: card-code orders/s and p50/p99 over the signed HTTP API from 64 clients, next to a
+ * bare SQL transaction doing the same allocation; zero double deliveries. Then direct top-up
+ * workflows completed per second against the simulator, next to an empty one-activity workflow.
+ */
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, topups: { type: 'string', default: '300' } } });
+  const clients = Number(values.clients);
+  const seconds = Number(values.seconds);
+  const topups = Number(values.topups);
+  const config = loadConfig();
+  const database = await benchDatabase();
+  const db = createDb(database.url, { poolMax: 40 });
+  const stops: (() => Promise<unknown>)[] = [() => database.stop(), () => db.destroy()];
+  try {
+    let address = config.temporal.address;
+    if (!address) {
+      const server = await startTemporalDevServer({ cliPath: await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.cacheDir }), port: await freePort(), namespace: 'default' });
+      stops.unshift(server.stop);
+      address = server.address;
+    }
+    const apiPort = await freePort();
+    const deps = buildDeps(db, deriveKeys(randomBytes(32)), { stuckAfterMs: 600_000, pollIntervalMs: 1_000, supplierTimeoutMs: 5_000, publicUrl: `http://127.0.0.1:${apiPort}`, allowPrivateCallbacks: true });
+    const taskQueue = 'bench-orders';
+    const workers = await startWorkers({ address, namespace: 'default', taskQueues: [taskQueue], deps });
+    stops.unshift(() => workers.shutdown());
+    const connection = await Connection.connect({ address });
+    stops.unshift(() => connection.close());
+    const temporal = new Client({ connection });
+    const sim = await startSupplierSimulator({ suppliers: [{ code: 'benchsup', name: 'bench', apiKey: 'k', callbackSecret: 'cb', balanceFen: 1e12, statementFormat: 'csv', products: [{ sku: 'B-TOPUP', costFen: 4_900, kind: 'topup' }] }] });
+    sim.configure('benchsup', { latencyMs: 1, jitterMs: 1, asyncCompletionMs: 10 });
+    stops.unshift(() => sim.stop());
+    const app = express();
+    mountApis(app, deps, temporal, { fulfillment: taskQueue, procurement: taskQueue });
+    const server: Server = app.listen(apiPort, '127.0.0.1');
+    stops.unshift(() => new Promise((r) => server.close(r)));
+
+    console.log(`orders benchmark: ${clients} signed HTTP clients, ${seconds}s per phase; ${topups} direct top-ups`);
+    console.log(`database: ${database.where}; ${await serverVersion(db)}; Temporal at ${address}`);
+
+    await deps.ledger.openPlatformAccounts();
+    const cardSku = await deps.catalog.createSku({ code: 'BENCH-CARD', nameZh: '基准卡', nameEn: 'bench card', brand: 'bench', kind: 'card_code', faceValueFen: 1_000, lowStockThreshold: 0, procurementBatch: 0 });
+    await deps.catalog.setPrice({ sku: cardSku.code, tier: 'default', priceFen: 980 });
+    const stock = 200_000;
+    async function* codes() {
+      const salt = randomBytes(4).toString('hex');
+      for (let i = 0; i < stock; i++) yield { line: i + 2, sku: cardSku.code, serial: `S${i}`, code: `${salt}-${i}`, expiresOn: '' };
+    }
+    await importCardCodes(db, deps.vault, { batchKey: 'bench', sku: cardSku.code, unitCostFen: 940, source: 'file', fileName: 'bench', rows: codes() });
+    const shops: { id: number; credentials: { apiKey: string; apiSecret: string } }[] = [];
+    for (let i = 0; i < clients; i++) {
+      const { reseller, apiSecret } = await deps.resellers.create({ code: `bench-${i}`, name: `bench ${i}`, callbackUrl: undefined });
+      await deps.resellers.topUpWallet(reseller.id, 1e10, 'bench');
+      shops.push({ id: reseller.id, credentials: { apiKey: reseller.apiKey, apiSecret } });
+    }
+
+    // The floor: the same allocation and charge as one SQL transaction, no HTTP, no auth, no ORM.
+    const bare = await closedLoop(clients, seconds, async (c, i) => {
+      const conn = await db.client.acquireConnection();
+      try {
+        await conn.query('BEGIN');
+        const picked = await conn.query(
+          `UPDATE card_codes SET status = 'delivered', order_id = $1, delivered_at = now()
+            WHERE id = (SELECT id FROM card_codes WHERE sku_code = $2 AND status = 'available' ORDER BY expires_on, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id`,
+          [-(c * 1_000_000 + i + 1), cardSku.code]);
+        if (picked.rowCount !== 1) throw new Error('bench ran out of codes');
+        await conn.query(
+          `SELECT ledger_post($1, 'h', 'bench_sale', '', current_date, '{}', $2::text[], $3::bigint[], ARRAY['CNY','CNY','CNY','CNY'])`,
+          [`bare:${c}:${i}`, [accountCode.resellerWallet(shops[c]!.id), accountCode.platform('revenue'), accountCode.platform('cost_of_goods'), accountCode.platform('inventory')], [980, -980, 940, -940]]);
+        await conn.query('COMMIT');
+      } finally {
+        await db.client.releaseConnection(conn);
+      }
+    });
+
+    const http = await closedLoop(clients, seconds, async (c, i) => {
+      const body = JSON.stringify({ resellerOrderId: `h-${i}`, sku: cardSku.code });
+      const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/orders`, { method: 'POST', body, headers: signedHeaders(shops[c]!.credentials, 'POST', '/api/v1/orders', body) });
+      if (res.status !== 201) throw new Error(`order failed: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    });
+
+    const { rows: [check] } = await db.raw(`
+      SELECT (SELECT count(*) FROM orders WHERE kind = 'card_code')::int AS orders,
+             (SELECT count(*) FROM card_codes WHERE order_id > 0)::int AS codes,
+             (SELECT count(*) FROM (SELECT order_id FROM card_codes WHERE order_id > 0 GROUP BY order_id HAVING count(*) > 1) d)::int AS doubled`);
+
+    // Direct top-ups: HTTP order -> workflow -> supplier -> callback -> completion, all of them.
+    const topupSku = await deps.catalog.createSku({ code: 'BENCH-TOPUP', nameZh: '基准直充', nameEn: 'bench top-up', brand: 'bench', kind: 'direct_topup', faceValueFen: 5_000, lowStockThreshold: 0, procurementBatch: 0 });
+    await deps.catalog.setPrice({ sku: topupSku.code, tier: 'default', priceFen: 4_950 });
+    const supplier = await deps.suppliers.upsert({ code: 'benchsup', name: 'bench', apiBaseUrl: sim.baseUrl('benchsup'), apiKey: 'k', callbackSecret: 'cb' });
+    await deps.suppliers.addQualification({ supplierId: supplier.id, kind: 'business_licence', documentNo: 'x', validFrom: '2020-01-01', expiresOn: '2099-01-01' });
+    await deps.suppliers.addQualification({ supplierId: supplier.id, kind: 'brand_authorisation', brand: 'bench', documentNo: 'y', validFrom: '2020-01-01', expiresOn: '2099-01-01' });
+    await deps.suppliers.setOffer({ supplierId: supplier.id, sku: topupSku.code, supplierSku: 'B-TOPUP', costFen: 4_900 });
+    const topupRun = await timed(async () => {
+      const ids: number[] = [];
+      await Promise.all(Array.from({ length: topups }, async (_, i) => {
+        const shop = shops[i % shops.length]!;
+        const body = JSON.stringify({ resellerOrderId: `t-${i}`, sku: topupSku.code, account: `1380000${String(i).padStart(4, '0')}` });
+        const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/orders`, { method: 'POST', body, headers: signedHeaders(shop.credentials, 'POST', '/api/v1/orders', body) });
+        ids.push(((await res.json()) as { order: { orderNo: number } }).order.orderNo);
+      }));
+      await Promise.all(ids.map((id) => temporal.workflow.getHandle(`topup-${id}`).result()));
+    });
+    const succeeded = Number((await db('orders').where({ kind: 'direct_topup', status: 'succeeded' }).count('* as n'))[0]!.n);
+    const empty = await timed(() => Promise.all(Array.from({ length: topups }, (_, i) => temporal.workflow.execute('pingWorkflow', { taskQueue, workflowId: `ping-${i}-${Date.now()}` }))));
+
+    const httpRate = http.ops / http.seconds;
+    const bareRate = bare.ops / bare.seconds;
+    console.log('');
+    console.log(`card orders  HTTP (signed, 64 clients): ${fmt(httpRate)} orders/s, p50 ${fmt(percentile(http.latenciesMs, 50), 1)} ms, p99 ${fmt(percentile(http.latenciesMs, 99), 1)} ms`);
+    console.log(`baseline     bare SQL transaction (allocate + ledger_post): ${fmt(bareRate)} tx/s, p50 ${fmt(percentile(bare.latenciesMs, 50), 1)} ms`);
+    console.log(`ratio        HTTP ÷ bare = ${fmt((httpRate / bareRate) * 100, 1)}% (target ≥ 50%)`);
+    console.log(`deliveries   ${check.orders} card orders, ${check.codes} codes delivered to them, orders holding two codes: ${check.doubled} (must be 0)`);
+    console.log(`top-ups      ${succeeded}/${topups} completed in ${fmt(topupRun.seconds, 2)} s = ${fmt(topups / topupRun.seconds, 1)} workflows/s`);
+    console.log(`baseline     empty one-activity workflow: ${fmt(topups / empty.seconds, 1)} workflows/s`);
+    console.log(`ratio        top-up ÷ empty = ${fmt((topups / topupRun.seconds / (topups / empty.seconds)) * 100, 1)}% (target ≥ 50%)`);
+  } finally {
+    for (const stop of stops) await stop().catch(() => {});
+  }
+}
