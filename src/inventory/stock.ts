@@ -38,7 +38,7 @@ export async function stockLevels(db: Db, options: { onlyLow?: boolean } = {}): 
  * expiring first. SKIP LOCKED lets concurrent orders take different codes instead of queueing on
  * the same rows; the status change makes a code deliverable at most once.
  */
-export async function allocateCodes(trx: Knex.Transaction, input: { sku: string; quantity: number; orderId: number }): Promise<{ codeIds: number[]; costFen: Fen }> {
+export async function allocateCodes(trx: Knex.Transaction, input: { sku: string; quantity: number; orderId: number }): Promise<{ codeIds: number[]; costFen: Fen; sealed: { serial: string; code_sealed: Buffer; expires_on: string | null }[] }> {
   const { rows } = await trx.raw(
     `WITH picked AS (
        SELECT id FROM card_codes WHERE sku_code = ? AND status = 'available' AND (expires_on IS NULL OR expires_on >= current_date)
@@ -46,14 +46,19 @@ export async function allocateCodes(trx: Knex.Transaction, input: { sku: string;
      UPDATE card_codes c SET status = 'delivered', order_id = ?, delivered_at = now()
        FROM picked, card_batches b
       WHERE c.id = picked.id AND b.id = c.batch_id
-     RETURNING c.id, b.unit_cost_fen`,
+     RETURNING c.id, b.unit_cost_fen, c.serial, c.code_sealed, c.expires_on`,
     [input.sku, input.quantity, input.orderId],
   );
   if (rows.length < input.quantity) {
     const { rows: [left] } = await trx.raw(`SELECT count(*)::int AS n FROM card_codes WHERE sku_code = ? AND status = 'available'`, [input.sku]);
     throw new OutOfStockError(input.sku, input.quantity, Math.max(0, left.n));
   }
-  return { codeIds: rows.map((r: { id: number }) => r.id), costFen: rows.reduce((sum: number, r: { unit_cost_fen: number }) => sum + r.unit_cost_fen, 0) };
+  rows.sort((a: { id: number }, b: { id: number }) => a.id - b.id);
+  return {
+    codeIds: rows.map((r: { id: number }) => r.id),
+    costFen: rows.reduce((sum: number, r: { unit_cost_fen: number }) => sum + r.unit_cost_fen, 0),
+    sealed: rows,
+  };
 }
 
 /** The codes delivered for an order, unsealed: only ever for the reseller that owns the order. */

@@ -54,10 +54,13 @@ export class OrderService implements ResellerOrderService {
     }
     const request = parsed.data;
     const requestHash = createHash('sha256').update(JSON.stringify([request.sku, request.quantity, request.account ?? null])).digest('hex');
-    const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
-    if (existing) return this.replay(reseller, existing, requestHash);
-
-    const sku = await this.deps.catalog.sku(request.sku);
+    // No look-up first: the unique (reseller, order id) insert below finds a repeat.
+    const sku = await this.deps.catalog.sku(request.sku).catch(async (err) => {
+      const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
+      if (existing) return undefined;
+      throw err;
+    });
+    if (!sku) return this.replay(reseller, (await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId))!, requestHash);
     if (!sku.active) throw new ValidationError(`SKU ${sku.code} is not on sale`);
     if (sku.kind === 'direct_topup' && (!request.account || request.quantity !== 1)) {
       throw new ValidationError(`SKU ${sku.code} is a direct top-up: it needs an account and a quantity of 1`);
@@ -73,11 +76,12 @@ export class OrderService implements ResellerOrderService {
 
     if (sku.kind === 'card_code') {
       try {
-        const { order, created } = await this.deps.db.transaction(async (trx) => {
+        const { order, created, sealed } = await this.deps.db.transaction(async (trx) => {
           const placed = await orders.insertOnce(trx, { ...common, status: 'delivered' });
-          if (!placed.created) return placed;
-          const { costFen } = await allocateCodes(trx, { sku: sku.code, quantity: request.quantity, orderId: placed.order.id });
-          await orders.setCost(trx, placed.order.id, costFen);
+          if (!placed.created) return { ...placed, sealed: undefined };
+          const allocated = await allocateCodes(trx, { sku: sku.code, quantity: request.quantity, orderId: placed.order.id });
+          const costFen = allocated.costFen;
+          const withCost = await orders.setCost(trx, placed.order.id, costFen);
           await this.deps.ledger.post({
             idempotencyKey: `order:${placed.order.id}`, kind: 'order_sale', businessDate: common.businessDate,
             description: `卡密销售 card sale ${request.quantity} × ${sku.code}`,
@@ -87,10 +91,11 @@ export class OrderService implements ResellerOrderService {
               debit(accountCode.platform('cost_of_goods'), costFen), credit(accountCode.platform('inventory'), costFen),
             ],
           }, trx);
-          return { order: await orders.byId(trx, placed.order.id), created: true };
+          return { order: withCost, created: true, sealed: allocated.sealed };
         });
         if (!created) return this.replay(reseller, order, requestHash);
-        return { order: await this.view(order), replayed: false };
+        const codes = sealed!.map((c) => ({ serial: c.serial, code: this.deps.vault.open(c.code_sealed), expiresOn: c.expires_on }));
+        return { order: await this.view(order, codes), replayed: false };
       } catch (err) {
         if (err instanceof OutOfStockError && sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
         throw err;
@@ -157,12 +162,12 @@ export class OrderService implements ResellerOrderService {
   }
 
   /** What the reseller sees of its order; card codes only ever in answers to their owner. */
-  private async view(order: Order) {
+  private async view(order: Order, codes?: { serial: string; code: string; expiresOn: string | null }[]) {
     return {
       orderNo: order.id, resellerOrderId: order.resellerOrderId, sku: order.sku, kind: order.kind, quantity: order.quantity,
       account: order.account ?? undefined, unitPriceFen: order.unitPriceFen, amountFen: order.amountFen,
       status: order.status, createdAt: order.createdAt, completedAt: order.completedAt ?? undefined,
-      codes: order.kind === 'card_code' ? await codesForOrder(this.deps.db, this.deps.vault, order.id) : undefined,
+      codes: order.kind === 'card_code' ? codes ?? (await codesForOrder(this.deps.db, this.deps.vault, order.id)) : undefined,
     };
   }
 }

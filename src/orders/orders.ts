@@ -61,8 +61,9 @@ export const orders = {
     return toOrder(row);
   },
 
-  async setCost(trx: Queryable, id: number, costFen: number): Promise<void> {
-    await trx('orders').where({ id }).update({ cost_fen: costFen, completed_at: new Date() });
+  async setCost(trx: Queryable, id: number, costFen: number): Promise<Order> {
+    const [row] = await trx('orders').where({ id }).update({ cost_fen: costFen, completed_at: new Date() }).returning('*');
+    return toOrder(row);
   },
 
   /** Moves an open top-up to a final status; false if it was already final (a replayed activity). */
