@@ -5,7 +5,7 @@ import { mountApis, taskQueuesOf } from '../api/mount.ts';
 import { loadConfig } from '../config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateToLatest } from '../db/migrate.ts';
-import { seedDemo } from '../demo/seed.ts';
+import { playDemoOrders, seedDemo } from '../demo/seed.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { buildDeps } from '../runtime/deps.ts';
 import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts';
@@ -47,7 +47,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const deps = buildDeps(db, keys, config.fulfillment);
   const { ledger } = deps;
   await ledger.openPlatformAccounts();
-  const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100 }) : undefined;
+  const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir }) : undefined;
   if (demo) {
     cleanups.push(() => demo.simulator.stop());
     log(demo.summary);
@@ -78,13 +78,17 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     `${health.entries} journal entries, books ${health.healthy ? 'balance' : `OFF BY ${health.ledgerImbalanceFen} fen`}`);
 
   const app = createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health });
-  mountApis(app, deps, client, taskQueuesOf(config));
+  const orderService = mountApis(app, deps, client, taskQueuesOf(config));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.dashboard.port, config.dashboard.host, () => resolve(s));
     s.once('error', reject);
   });
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
 
+  if (demo) {
+    // The first start's stock check is still buying; give it a moment before selling cards.
+    setTimeout(() => void playDemoOrders(deps, orderService).then(log, (err) => log(`demo orders: ${err.message}`)), 5_000);
+  }
   for (const line of infra.description) log(line);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   log(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/   (Ctrl-C to stop)`);

@@ -2,15 +2,16 @@ import { DEMO_SUPPLIERS } from '../../fixtures/supplier-simulator/demo-suppliers
 import { startSupplierSimulator, type SupplierSimulator } from '../../fixtures/supplier-simulator/server.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
 import { addDays, businessDateOf } from '../dates.ts';
-import { accountCode } from '../ledger/accounts.ts';
-import { credit, debit } from '../ledger/ledger.ts';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { OrderService } from '../orders/order-service.ts';
 import { portInUse } from '../runtime/temporal-dev-server.ts';
 
 const DEMO_RESELLERS = [
-  { id: 9001, name: '星辰数码专营店 Xingchen Digital', topupFen: 500_000 },
-  { id: 9002, name: '快充小铺 QuickTop Shop', topupFen: 120_000 },
-  { id: 9003, name: '游戏点卡批发 GameCard Wholesale', topupFen: 2_000_000 },
-];
+  { code: 'xingchen', name: '星辰数码专营店 Xingchen Digital', tier: 'default', topupFen: 500_000 },
+  { code: 'quicktop', name: '快充小铺 QuickTop Shop', tier: 'silver', topupFen: 120_000 },
+  { code: 'gamecard', name: '游戏点卡批发 GameCard Wholesale', tier: 'gold', topupFen: 2_000_000 },
+] as const;
 
 /** SKU, its brand, and which demo supplier product serves it (priority order). */
 const DEMO_SKUS = [
@@ -24,6 +25,7 @@ const DEMO_SKUS = [
 
 export interface Demo {
   simulator: SupplierSimulator;
+  credentialsFile: string;
   summary: string;
 }
 
@@ -32,7 +34,7 @@ export interface Demo {
  * their 资质 (one authorisation expiring soon, one expired), SKUs with tiered prices, resellers'
  * wallets. Idempotent: restarts add nothing twice.
  */
-export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: number }): Promise<Demo> {
+export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: number; dataDir: string }): Promise<Demo> {
   const port = (await portInUse(options.simulatorPort)) ? 0 : options.simulatorPort;
   const simulator = await startSupplierSimulator({ suppliers: DEMO_SUPPLIERS, port });
   const today = businessDateOf(new Date());
@@ -72,18 +74,43 @@ export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: num
     }
   }
 
-  let created = 0;
+  // A reseller's API secret is shown once; the demo keeps its resellers' in data/ so you can use them.
+  const credentialsFile = path.join(options.dataDir, 'demo-resellers.json');
+  const saved: Record<string, { apiKey: string; apiSecret: string; id: number }> = JSON.parse(await fs.readFile(credentialsFile, 'utf8').catch(() => '{}'));
   for (const r of DEMO_RESELLERS) {
-    const wallet = accountCode.resellerWallet(r.id);
-    await deps.ledger.openAccount({ code: wallet, kind: 'reseller_wallet', name: r.name, ownerType: 'reseller', ownerId: r.id });
-    const entry = await deps.ledger.post({
-      idempotencyKey: `demo:wallet-topup:${r.id}`, kind: 'wallet_topup', description: '演示充值 demo wallet top-up',
-      postings: [debit(accountCode.platform('platform_cash'), r.topupFen), credit(wallet, r.topupFen)],
-    });
-    if (entry.created) created++;
+    const existing = await deps.db('resellers').where({ code: r.code }).first();
+    if (!existing) {
+      const { reseller, apiSecret } = await deps.resellers.create({ code: r.code, name: r.name, tier: r.tier });
+      saved[r.code] = { id: reseller.id, apiKey: reseller.apiKey, apiSecret };
+    }
+    const id = existing?.id ?? saved[r.code]!.id;
+    await deps.resellers.topUpWallet(id, r.topupFen, 'demo-opening-balance');
   }
+  await fs.writeFile(credentialsFile, JSON.stringify(saved, null, 2), { mode: 0o600 });
   return {
     simulator,
-    summary: `demo: supplier simulator on ${simulator.url}; ${DEMO_SUPPLIERS.length} suppliers, ${DEMO_SKUS.length} SKUs${created ? `, ${created} reseller wallet top-ups` : ''}`,
+    credentialsFile,
+    summary: `demo: supplier simulator on ${simulator.url}; ${DEMO_SUPPLIERS.length} suppliers, ${DEMO_SKUS.length} SKUs, ${DEMO_RESELLERS.length} resellers (API credentials in ${credentialsFile})`,
   };
+}
+
+/** A few orders through the real order path, so the first look has some life in it. Idempotent. */
+export async function playDemoOrders(deps: ActivityDeps, orders: OrderService): Promise<string> {
+  const plays = [
+    { reseller: 'xingchen', resellerOrderId: 'demo-1', sku: 'QQ-100', quantity: 2 },
+    { reseller: 'gamecard', resellerOrderId: 'demo-2', sku: 'JD-50', quantity: 5 },
+    { reseller: 'quicktop', resellerOrderId: 'demo-3', sku: 'CMCC-50', account: '13800138000' },
+    { reseller: 'quicktop', resellerOrderId: 'demo-4', sku: 'CUCC-50', account: '18600001111' },
+  ];
+  let placed = 0;
+  for (const { reseller, ...request } of plays) {
+    try {
+      const result = await orders.placeOrder(await deps.resellers.byCode(reseller), request);
+      if (!result.replayed) placed++;
+    } catch (err) {
+      // e.g. stock not procured yet on a first start: the demo goes on
+      console.log(`[kameng] demo order ${request.resellerOrderId}: ${(err as Error).message}`);
+    }
+  }
+  return `demo: ${placed} new demo orders placed`;
 }
