@@ -95,7 +95,9 @@ export async function up(knex: Knex): Promise<void> {
     -- The plain code is never stored: AES-256-GCM sealed, plus a keyed fingerprint for dedup.
     CREATE TABLE card_codes (
       id            bigserial PRIMARY KEY,
-      sku_code      text NOT NULL REFERENCES skus (code),
+      -- no foreign key of its own: the batch references the SKU, and every code matches its batch
+      -- (checked on import); a per-row check here would cost a bulk import dearly
+      sku_code      text NOT NULL,
       batch_id      bigint NOT NULL REFERENCES card_batches (id),
       serial        text NOT NULL,
       code_sealed   bytea NOT NULL,
