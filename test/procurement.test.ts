@@ -39,7 +39,7 @@ const procure = (sku: string, taskQueue = h.taskQueue, workflowId = uniq('procur
   h.client.workflow.execute('procureStock', { taskQueue, workflowId, args: [{ sku, reason: 'on_demand', pollIntervalMs: 100 }] });
 
 const available = async (sku: string) => (await stockLevels(h.db)).find((l) => l.sku === sku)!.available;
-const ordersAt = (code: string, sku: string) => [...world.sim.supplier(code).orders.values()].filter((o) => o.requestId.includes('procure'));
+const procurementOrdersAt = (code: string) => [...world.sim.supplier(code).orders.values()].filter((o) => o.requestId.includes('procure'));
 
 describe('procurement', () => {
   it('buys a batch from the best qualified supplier, stocks the codes and posts the payable', async () => {
@@ -105,7 +105,7 @@ describe('procurement', () => {
       const handle = await h.client.workflow.start('procureStock', { taskQueue, workflowId, args: [{ sku, reason: 'on_demand', pollIntervalMs: 200 }] });
       // wait until the supplier has the order, then kill the worker while it waits for delivery
       const deadline = Date.now() + 30_000;
-      while (!ordersAt(A, sku).some((o) => o.requestId.startsWith(workflowId))) {
+      while (!procurementOrdersAt(A).some((o) => o.requestId.startsWith(workflowId))) {
         if (Date.now() > deadline) throw new Error('the supplier never got the order');
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -114,7 +114,7 @@ describe('procurement', () => {
       const result = await handle.result();
 
       expect(result.imported).toBe(30);
-      expect(ordersAt(A, sku).filter((o) => o.requestId.startsWith(workflowId))).toHaveLength(1);
+      expect(procurementOrdersAt(A).filter((o) => o.requestId.startsWith(workflowId))).toHaveLength(1);
       expect(await available(sku)).toBe(30);
       const entries = await h.db('ledger_entries').where('idempotency_key', 'like', `procurement:${workflowId}%`);
       expect(entries).toHaveLength(1);

@@ -54,13 +54,16 @@ export class OrderService implements ResellerOrderService {
     }
     const request = parsed.data;
     const requestHash = createHash('sha256').update(JSON.stringify([request.sku, request.quantity, request.account ?? null])).digest('hex');
-    // No look-up first: the unique (reseller, order id) insert below finds a repeat.
-    const sku = await this.deps.catalog.sku(request.sku).catch(async (err) => {
+    // No look-up first: the unique (reseller, order id) insert below finds a repeat. Only an
+    // unknown SKU asks whether this is a repeat of an order placed when the SKU existed.
+    let sku: Awaited<ReturnType<Catalog['sku']>>;
+    try {
+      sku = await this.deps.catalog.sku(request.sku);
+    } catch (err) {
       const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
-      if (existing) return undefined;
-      throw err;
-    });
-    if (!sku) return this.replay(reseller, (await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId))!, requestHash);
+      if (!existing) throw err;
+      return this.replay(existing, requestHash);
+    }
     if (!sku.active) throw new ValidationError(`SKU ${sku.code} is not on sale`);
     if (sku.kind === 'direct_topup' && (!request.account || request.quantity !== 1)) {
       throw new ValidationError(`SKU ${sku.code} is a direct top-up: it needs an account and a quantity of 1`);
@@ -93,7 +96,7 @@ export class OrderService implements ResellerOrderService {
           }, trx);
           return { order: withCost, created: true, sealed: allocated.sealed };
         });
-        if (!created) return this.replay(reseller, order, requestHash);
+        if (!created) return this.replay(order, requestHash);
         const codes = sealed!.map((c) => ({ serial: c.serial, code: this.deps.vault.open(c.code_sealed), expiresOn: c.expires_on }));
         return { order: await this.view(order, codes), replayed: false };
       } catch (err) {
@@ -113,7 +116,7 @@ export class OrderService implements ResellerOrderService {
       }, trx);
       return placed;
     });
-    if (!created) return this.replay(reseller, order, requestHash);
+    if (!created) return this.replay(order, requestHash);
     await this.ensureFulfillmentStarted(order);
     return { order: await this.view(order), replayed: false };
   }
@@ -134,7 +137,7 @@ export class OrderService implements ResellerOrderService {
     }));
   }
 
-  private async replay(reseller: Reseller, order: Order, requestHash: string) {
+  private async replay(order: Order, requestHash: string) {
     if (order.requestHash !== requestHash) throw new OrderConflictError(order.resellerOrderId);
     // A crash between the charge and the workflow start must not strand a top-up: start it now.
     if (order.kind === 'direct_topup' && order.status === 'processing') await this.ensureFulfillmentStarted(order);
