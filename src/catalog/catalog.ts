@@ -95,6 +95,23 @@ export class Catalog {
     return { priceFen: rows[0].price_fen, priceVersionId: rows[0].id };
   }
 
+  /** The SKU and the price this reseller pays for it at an instant, in one round trip (the order path). */
+  async skuWithPrice(skuCode: string, who: { tier: PriceTier; resellerId: number }, at: Date = new Date()): Promise<{ sku: Sku; price: ResellerPrice }> {
+    const { rows } = await this.db.raw(
+      `SELECT s.*, p.id AS price_id, p.price_fen FROM skus s
+         LEFT JOIN LATERAL (
+           SELECT id, price_fen FROM sku_prices sp
+            WHERE sp.sku_code = s.code AND sp.valid_from <= ? AND (sp.valid_to IS NULL OR sp.valid_to > ?)
+              AND ((sp.tier = 'reseller' AND sp.reseller_id = ?) OR sp.tier = ? OR sp.tier = 'default')
+            ORDER BY CASE WHEN sp.tier = 'reseller' THEN 0 WHEN sp.tier = 'default' THEN 2 ELSE 1 END LIMIT 1) p ON true
+        WHERE s.code = ?`,
+      [at, at, who.resellerId, who.tier, skuCode],
+    );
+    if (!rows[0]) throw new UnknownSkuError(skuCode);
+    if (rows[0].price_id === null) throw new NoPriceError(skuCode, who.tier);
+    return { sku: toSku(rows[0]), price: { priceFen: rows[0].price_fen, priceVersionId: rows[0].price_id } };
+  }
+
   /** Every active SKU with the price this reseller pays now: the reseller API's product list. */
   async listForReseller(who: { tier: PriceTier; resellerId: number }): Promise<(Sku & { priceFen: Fen })[]> {
     const { rows } = await this.db.raw(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { ResellerOrderService } from '../api/reseller-api.ts';
-import type { Catalog } from '../catalog/catalog.ts';
+import type { Catalog, ResellerPrice, Sku } from '../catalog/catalog.ts';
 import { businessDateOf } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
@@ -56,9 +56,10 @@ export class OrderService implements ResellerOrderService {
     const requestHash = createHash('sha256').update(JSON.stringify([request.sku, request.quantity, request.account ?? null])).digest('hex');
     // No look-up first: the unique (reseller, order id) insert below finds a repeat. Only an
     // unknown SKU asks whether this is a repeat of an order placed when the SKU existed.
-    let sku: Awaited<ReturnType<Catalog['sku']>>;
+    let sku: Sku;
+    let price: ResellerPrice;
     try {
-      sku = await this.deps.catalog.sku(request.sku);
+      ({ sku, price } = await this.deps.catalog.skuWithPrice(request.sku, { tier: reseller.tier, resellerId: reseller.id }));
     } catch (err) {
       const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
       if (!existing) throw err;
@@ -69,7 +70,6 @@ export class OrderService implements ResellerOrderService {
       throw new ValidationError(`SKU ${sku.code} is a direct top-up: it needs an account and a quantity of 1`);
     }
     if (sku.kind === 'card_code' && request.account) throw new ValidationError(`SKU ${sku.code} is a card code: it takes no account`);
-    const price = await this.deps.catalog.priceFor(sku.code, { tier: reseller.tier, resellerId: reseller.id });
     const amountFen = price.priceFen * request.quantity;
     const common = {
       resellerId: reseller.id, resellerOrderId: request.resellerOrderId, requestHash, sku: sku.code, kind: sku.kind, quantity: request.quantity,

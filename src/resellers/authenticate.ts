@@ -1,6 +1,6 @@
 import type { Db } from '../db/knex.ts';
 import { ApiAuthError } from './errors.ts';
-import type { Reseller, ResellerRegistry } from './registry.ts';
+import { toReseller, type Reseller, type ResellerRegistry } from './registry.ts';
 import { MAX_CLOCK_SKEW_MS, SIGNATURE_HEADERS, sign, signatureMatches } from './signature.ts';
 
 export interface IncomingRequest {
@@ -22,7 +22,21 @@ const header = (req: IncomingRequest, name: string) => {
  * forger cannot burn a reseller's nonces.
  */
 export class RequestAuthenticator {
+  /** API key -> reseller id and secret. Both never change for a key, so they are safe to keep. */
+  private readonly secrets = new Map<string, { id: number; apiSecret: string }>();
+
   constructor(private readonly db: Db, private readonly resellers: ResellerRegistry, private readonly now = () => Date.now()) {}
+
+  private async secretFor(apiKey: string): Promise<{ id: number; apiSecret: string } | undefined> {
+    const known = this.secrets.get(apiKey);
+    if (known) return known;
+    const credentials = await this.resellers.credentialsFor(apiKey);
+    if (!credentials) return undefined;
+    const entry = { id: credentials.reseller.id, apiSecret: credentials.apiSecret };
+    if (this.secrets.size > 50_000) this.secrets.clear();
+    this.secrets.set(apiKey, entry);
+    return entry;
+  }
 
   async authenticate(req: IncomingRequest): Promise<Reseller> {
     const apiKey = header(req, SIGNATURE_HEADERS.key);
@@ -39,19 +53,23 @@ export class RequestAuthenticator {
     if (!Number.isSafeInteger(ts) || Math.abs(this.now() - ts) > MAX_CLOCK_SKEW_MS) {
       throw new ApiAuthError('STALE_TIMESTAMP', `${SIGNATURE_HEADERS.timestamp} must be Unix milliseconds within 5 minutes of server time (server time ${this.now()})`);
     }
-    const credentials = await this.resellers.credentialsFor(apiKey!);
+    const credentials = await this.secretFor(apiKey!);
     if (!credentials) throw new ApiAuthError('UNKNOWN_API_KEY', 'unknown API key');
     const expected = sign(credentials.apiSecret, req.method, req.path, timestamp!, nonce!, req.rawBody);
     if (!signatureMatches(expected, signature!)) {
       throw new ApiAuthError('BAD_SIGNATURE', 'signature does not match: sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(sha256(body)) with HMAC-SHA256 and your secret');
     }
-    const fresh = await this.db.raw(
-      'INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1',
-      [credentials.reseller.id, nonce!],
+    // One round trip: record the nonce and read the reseller as it is now (status, tier).
+    const { rows } = await this.db.raw(
+      `WITH fresh AS (INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT r.*, (SELECT count(*) FROM fresh)::int AS fresh FROM resellers r WHERE r.id = ?`,
+      [credentials.id, nonce!, credentials.id],
     );
-    if (fresh.rowCount === 0) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
-    if (credentials.reseller.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
-    return credentials.reseller;
+    const row = rows[0];
+    if (!row) throw new ApiAuthError('UNKNOWN_API_KEY', 'unknown API key');
+    if (row.fresh === 0) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
+    if (row.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
+    return toReseller(row);
   }
 
   /** Nonces older than the signature window can never be accepted again anyway. */

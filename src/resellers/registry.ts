@@ -26,7 +26,7 @@ export interface NewReseller {
 }
 
 const columns = ['id', 'code', 'name', 'tier', 'status', 'callback_url', 'api_key'];
-const toReseller = (r: Record<string, any>): Reseller => ({
+export const toReseller = (r: Record<string, any>): Reseller => ({
   id: r.id, code: r.code, name: r.name, tier: r.tier, status: r.status, callbackUrl: r.callback_url, apiKey: r.api_key,
 });
 
