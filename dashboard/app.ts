@@ -10,6 +10,7 @@ import type { Ledger } from '../src/ledger/ledger.ts';
 import { LedgerReports } from '../src/ledger/reports.ts';
 import type { PlatformHealth } from '../activities/platform.ts';
 import { overviewPage } from './pages/overview.ts';
+import { stockPage } from './pages/stock.ts';
 
 export interface DashboardDeps {
   db: Db;
@@ -33,6 +34,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.use('/assets', express.static(chartJsDir, { maxAge: '1d', index: false }));
 
   app.get('/', overviewPage(full));
+  app.get('/stock', stockPage(full));
   app.get('/healthz', async (_req, res) => {
     await deps.db.raw('SELECT 1');
     res.json({ ok: true });

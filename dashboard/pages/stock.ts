@@ -1,0 +1,42 @@
+import type { Request, Response } from 'express';
+import { stockLevels } from '../../src/inventory/stock.ts';
+import { displayYuan } from '../../src/money.ts';
+import { ProcurementRuns } from '../../src/procurement/runs.ts';
+import { SupplierRegistry } from '../../src/suppliers/registry.ts';
+import type { DashboardDeps } from '../app.ts';
+import { html } from '../html.ts';
+import { langOf, translator } from '../i18n.ts';
+import { layout } from '../layout.ts';
+import { pageOf, pager } from '../pagination.ts';
+
+/** Suppliers and stock: what is on the shelf, whose 资质 run out, what procurement did. */
+export function stockPage(deps: DashboardDeps) {
+  const suppliers = new SupplierRegistry(deps.db, deps.ledger);
+  const runs = new ProcurementRuns(deps.db);
+  return async (req: Request, res: Response) => {
+    const lang = langOf(req, res);
+    const t = translator(lang);
+    const p = pageOf(req, 20);
+    const [levels, expiring, recent] = await Promise.all([
+      stockLevels(deps.db), suppliers.expiringQualifications({ withinDays: 30 }), runs.recent({ limit: p.size, offset: p.offset }),
+    ]);
+    const body = html`
+      <section>
+        <h2>${t('stock')}</h2>
+        <table><thead><tr><th>SKU</th><th>${t('name')}</th><th class="num">${t('available')}</th><th class="num">${t('delivered')}</th><th class="num">${t('threshold')}</th><th></th></tr></thead>
+        <tbody>${levels.map((l) => html`<tr><td>${l.sku}</td><td>${lang === 'zh' ? l.nameZh : l.nameEn}</td><td class="num">${l.available}</td><td class="num">${l.delivered}</td><td class="num">${l.threshold}</td><td class="${l.low ? 'bad' : ''}">${l.low ? t('lowStock') : ''}</td></tr>`)}</tbody></table>
+      </section>
+      <section>
+        <h2>${t('expiringQualifications')}</h2>
+        ${expiring.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>${t('supplier')}</th><th>${t('qualification')}</th><th>${t('brand')}</th><th>${t('expires')}</th><th class="num">${t('daysLeft')}</th></tr></thead>
+        <tbody>${expiring.map((q) => html`<tr><td>${q.supplierName}</td><td>${q.kind === 'business_licence' ? t('businessLicence') : t('brandAuthorisation')}</td><td>${q.brand ?? ''}</td><td>${q.expiresOn}</td><td class="num ${q.daysLeft < 0 ? 'bad' : ''}">${q.daysLeft < 0 ? t('expired') : q.daysLeft}</td></tr>`)}</tbody></table>`}
+      </section>
+      <section>
+        <h2>${t('procurementRuns')}</h2>
+        <table><thead><tr><th>SKU</th><th class="num">${t('quantity')}</th><th>${t('supplier')}</th><th>${t('status')}</th><th class="num">${t('cost')}</th><th>${t('startedAt')}</th></tr></thead>
+        <tbody>${recent.rows.map((r: Record<string, any>) => html`<tr><td>${r.sku_code}</td><td class="num">${r.quantity}</td><td>${r.supplier_code ?? ''}</td><td class="${r.status === 'failed' ? 'bad' : ''}">${r.status}</td><td class="num">${r.total_cost_fen === null ? '' : displayYuan(r.total_cost_fen)}</td><td>${new Date(r.started_at).toISOString().replace('T', ' ').slice(0, 19)}</td></tr>`)}</tbody></table>
+        ${pager(p, recent.total, '/stock', t)}
+      </section>`;
+    res.type('html').send(layout({ lang, title: t('stock'), active: 'stock', body, path: '/stock' }).value);
+  };
+}
