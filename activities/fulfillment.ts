@@ -45,13 +45,12 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
     },
 
     /** Asks a supplier to top up; the request id is its idempotency key, so a retry finds the first order. */
-    async placeTopUp(input: { orderId: number; requestId: string; supplierCode: string; supplierSku: string }): Promise<SupplierResult> {
+    async placeTopUp(input: { orderId: number; requestId: string; supplierCode: string; supplierSku: string; costFen: number }): Promise<SupplierResult> {
       const order = await orders.byId(deps.db, input.orderId);
       const supplier = await deps.suppliers.byCode(input.supplierCode);
-      const offer = (await deps.suppliers.qualifiedFor(order.sku)).find((o) => o.supplierId === supplier.id);
       await recordPlacement(deps.db, {
         requestId: input.requestId, supplierId: supplier.id, kind: 'topup', orderId: order.id, skuCode: order.sku,
-        supplierSku: input.supplierSku, quantity: 1, costFen: offer?.costFen ?? 0,
+        supplierSku: input.supplierSku, quantity: 1, costFen: input.costFen,
       });
       const client = deps.suppliers.client(supplier, deps.settings.supplierTimeoutMs);
       const placed = (await client.orderByRequestId(input.requestId)) ?? (await client.placeOrder({

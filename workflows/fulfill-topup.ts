@@ -93,7 +93,7 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
     const record = state.attempts[state.attempts.length - 1]!;
     let placed: SupplierResult | { requestId: string; status: 'UNKNOWN' };
     try {
-      placed = await supplier.placeTopUp({ orderId: input.orderId, requestId, supplierCode: candidate.supplierCode, supplierSku: candidate.supplierSku });
+      placed = await supplier.placeTopUp({ orderId: input.orderId, requestId, supplierCode: candidate.supplierCode, supplierSku: candidate.supplierSku, costFen: candidate.costFen });
     } catch (err) {
       const rejected = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'SupplierRejectedError';
       // A rejection is definite. Anything else is ambiguous: the supplier may have taken the order.
