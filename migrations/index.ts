@@ -3,6 +3,7 @@ import * as ledger from './20261124_001_ledger.ts';
 import * as catalog from './20261124_002_catalog.ts';
 import * as resellersOrders from './20261124_003_resellers_orders.ts';
 import * as procurement from './20261124_004_procurement.ts';
+import * as reconciliation from './20261125_005_reconciliation.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261124_002_catalog': catalog,
   '20261124_003_resellers_orders': resellersOrders,
   '20261124_004_procurement': procurement,
+  '20261125_005_reconciliation': reconciliation,
 };

@@ -40,7 +40,7 @@ export async function* csvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', 
 }
 
 /** UTF-8 if the first 64 KB decode as UTF-8 (a multi-byte character cut at the end is fine), else GBK. */
-async function detectEncoding(file: string): Promise<'utf8' | 'gbk'> {
+export async function detectEncoding(file: string): Promise<'utf8' | 'gbk'> {
   const handle = await fs.open(file);
   try {
     const buffer = Buffer.alloc(65536);

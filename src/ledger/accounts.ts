@@ -8,6 +8,7 @@ export type AccountKind =
   | 'cost_of_goods'
   | 'refunds'
   | 'adjustments'
+  | 'write_offs'
   | 'order_holds';
 
 export type PlatformAccountKind = Exclude<AccountKind, 'reseller_wallet' | 'supplier_payable'>;
@@ -30,5 +31,6 @@ export const PLATFORM_ACCOUNTS: { kind: PlatformAccountKind; name: string }[] = 
   { kind: 'cost_of_goods', name: '销售成本 Cost of goods sold' },
   { kind: 'refunds', name: '退款 Refunds' },
   { kind: 'adjustments', name: '调账 Adjustments' },
+  { kind: 'write_offs', name: '核销损失 Write-offs' },
   { kind: 'order_holds', name: '待履约订单 Orders in progress' },
 ];

@@ -17,7 +17,8 @@ export interface StatementLine {
 
 import type { Cell } from '../../files/tabular.ts';
 
-const STATUS: Record<string, StatementLine['status']> = {
+/** Status words suppliers use (compared lower-cased), and what they mean. */
+export const STATUS: Record<string, StatementLine['status']> = {
   success: 'success', succeeded: 'success', ok: 'success', '成功': 'success', '已完成': 'success', '交易成功': 'success',
   failed: 'failed', fail: 'failed', failure: 'failed', '失败': 'failed', '交易失败': 'failed',
 };
