@@ -21,6 +21,9 @@ export interface Supplier {
   callbackSecret: string;
   statementFormat: StatementFormat;
   statementColumns: Partial<ColumnMapping>;
+  /** A statement amount within the larger of these of ours still matches. */
+  reconToleranceFen: number;
+  reconToleranceBp: number;
   active: boolean;
 }
 
@@ -47,6 +50,7 @@ type Queryable = Db | Knex.Transaction;
 const toSupplier = (r: Record<string, any>): Supplier => ({
   id: r.id, code: r.code, name: r.name, apiBaseUrl: r.api_base_url, apiKey: r.api_key, callbackSecret: r.callback_secret,
   statementFormat: r.statement_format, statementColumns: r.statement_columns ?? {}, active: r.active,
+  reconToleranceFen: r.recon_tolerance_fen ?? 0, reconToleranceBp: r.recon_tolerance_bp ?? 0,
 });
 
 /** Upstream suppliers: how to call them, what they sell us, and whether they may (资质). */
@@ -54,12 +58,13 @@ export class SupplierRegistry {
   constructor(private readonly db: Db, private readonly ledger: Ledger) {}
 
   /** Registers (or updates) a supplier and opens its payable account. */
-  async upsert(input: { code: string; name: string; apiBaseUrl: string; apiKey: string; callbackSecret?: string; statementFormat?: StatementFormat; statementColumns?: Partial<ColumnMapping> }): Promise<Supplier> {
+  async upsert(input: { code: string; name: string; apiBaseUrl: string; apiKey: string; callbackSecret?: string; statementFormat?: StatementFormat; statementColumns?: Partial<ColumnMapping>; reconToleranceFen?: number; reconToleranceBp?: number }): Promise<Supplier> {
     const [row] = await this.db('suppliers').insert({
       code: input.code, name: input.name, api_base_url: input.apiBaseUrl, api_key: input.apiKey,
       callback_secret: input.callbackSecret ?? randomBytes(24).toString('base64url'),
       statement_format: input.statementFormat ?? 'csv', statement_columns: JSON.stringify(input.statementColumns ?? {}),
-    }).onConflict('code').merge(['name', 'api_base_url', 'api_key', 'statement_format', 'statement_columns']).returning('*');
+      recon_tolerance_fen: input.reconToleranceFen ?? 0, recon_tolerance_bp: input.reconToleranceBp ?? 0,
+    }).onConflict('code').merge(['name', 'api_base_url', 'api_key', 'statement_format', 'statement_columns', 'recon_tolerance_fen', 'recon_tolerance_bp']).returning('*');
     const supplier = toSupplier(row);
     await this.ledger.openAccount({ code: accountCode.supplierPayable(supplier.id), kind: 'supplier_payable', name: `应付 ${supplier.name} payable`, ownerType: 'supplier', ownerId: supplier.id });
     return supplier;

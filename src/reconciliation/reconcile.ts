@@ -1,0 +1,109 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type pg from 'pg';
+import type { BusinessDate } from '../dates.ts';
+import type { Db } from '../db/knex.ts';
+import { ValidationError } from '../errors.ts';
+import type { Supplier } from '../suppliers/registry.ts';
+import { matchStatement } from './match.ts';
+import { raiseCases } from './raise-cases.ts';
+import { StatementFormatError } from './statement/errors.ts';
+import { fileSha256 } from './statement/read.ts';
+import { stageStatement, statementFormat } from './statement/stage.ts';
+import type { ReconSummary } from './types.ts';
+
+export interface ReconcileInput {
+  supplier: Supplier;
+  date: BusinessDate;
+  /** The statement file, readable by this process. */
+  file: string;
+  /** The name the supplier gave it (reported in problems); defaults to the file's base name. */
+  fileName?: string;
+  source: 'fetched' | 'uploaded';
+  workflowId: string;
+  triggeredBy: string;
+  /** Originals are kept here, by hash: finance may need the file the supplier sent. */
+  archiveDir: string;
+  windowMinutes: number;
+  onProgress?: (linesRead: number) => void;
+}
+
+/**
+ * Reconciles one supplier's statement for one business date, in one transaction: stage the file,
+ * match, replace the day's previous result, raise cases. A bad file is recorded as a rejected run
+ * and changes nothing else. Re-running with the same file gives the same result.
+ */
+export async function reconcileDay(db: Db, input: ReconcileInput): Promise<ReconSummary> {
+  const started = performance.now();
+  const fileName = input.fileName ?? path.basename(input.file);
+  const sha256 = await fileSha256(input.file);
+  const known = await db('recon_statements').where({ supplier_id: input.supplier.id, sha256 }).first();
+  if (known && known.business_date !== input.date) {
+    throw new ValidationError(`${fileName} was already received as ${input.supplier.code}'s statement for ${known.business_date} (statement #${known.id}); it cannot also be the statement for ${input.date}`, { statementId: known.id });
+  }
+  const storedPath = known?.stored_path ?? (await archive(input, sha256, fileName));
+  const [run] = await db('recon_runs').insert({
+    supplier_id: input.supplier.id, business_date: input.date, workflow_id: input.workflowId, triggered_by: input.triggeredBy,
+  }).returning('id');
+  const runId: number = run.id;
+
+  let lastReport = 0;
+  const progress = (lines: number) => {
+    input.onProgress?.(lines);
+    if (lines - lastReport < 50_000) return;
+    lastReport = lines;
+    void db('recon_runs').where({ id: runId }).update({ lines_read: lines }).catch(() => undefined);
+  };
+
+  const conn = (await db.client.acquireConnection()) as pg.Client;
+  try {
+    await conn.query('BEGIN');
+    // one reconciliation of a supplier-day at a time, whoever starts it
+    await conn.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`recon:${input.supplier.id}:${input.date}`]);
+    const staged = await stageStatement(conn, {
+      path: storedPath, name: fileName, format: statementFormat(fileName), columns: input.supplier.statementColumns, onProgress: progress,
+    });
+    const statementId = known?.id ?? (await conn.query(`
+      INSERT INTO recon_statements (supplier_id, business_date, file_name, sha256, stored_path, source, byte_size, line_count, received_by)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+    [input.supplier.id, input.date, fileName, sha256, storedPath, input.source, (await fs.stat(storedPath)).size, staged.lines, input.triggeredBy])).rows[0].id;
+
+    const counts = await matchStatement(conn, {
+      runId, supplierId: input.supplier.id, date: input.date, windowMinutes: input.windowMinutes,
+      toleranceFen: input.supplier.reconToleranceFen, toleranceBp: input.supplier.reconToleranceBp,
+    });
+    // the day's result is this run's: earlier runs' items go
+    await conn.query(`DELETE FROM recon_items WHERE run_id IN (SELECT id FROM recon_runs WHERE supplier_id = $1 AND business_date = $2 AND id <> $3)`, [input.supplier.id, input.date, runId]);
+    await conn.query('UPDATE recon_runs SET is_current = false WHERE supplier_id = $1 AND business_date = $2 AND is_current', [input.supplier.id, input.date]);
+    const cases = await raiseCases(conn, { runId, supplierId: input.supplier.id, date: input.date });
+    await conn.query(`UPDATE recon_runs SET status = 'completed', is_current = true, statement_id = $2, lines_read = $3, counts = $4, finished_at = now() WHERE id = $1`,
+      [runId, statementId, staged.lines, JSON.stringify({ classes: counts, cases })]);
+    await conn.query('COMMIT');
+    return {
+      runId, supplierCode: input.supplier.code, date: input.date, statementId, statementReused: Boolean(known), lines: staged.lines, counts, cases,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    const rejected = err instanceof StatementFormatError;
+    await db('recon_runs').where({ id: runId }).update({
+      status: rejected ? 'rejected' : 'failed', error: (err as Error).message.slice(0, 4000), finished_at: db.fn.now(),
+      problems: JSON.stringify(rejected ? err.problems : []),
+    });
+    throw err;
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
+async function archive(input: ReconcileInput, sha256: string, fileName: string): Promise<string> {
+  const dir = path.join(input.archiveDir, input.supplier.code);
+  await fs.mkdir(dir, { recursive: true });
+  const target = path.join(dir, `${sha256}${path.extname(fileName).toLowerCase() || '.csv'}`);
+  if (path.resolve(input.file) !== path.resolve(target)) {
+    const tmp = `${target}.${process.pid}.partial`;
+    await fs.copyFile(input.file, tmp);
+    await fs.rename(tmp, target);
+  }
+  return target;
+}
