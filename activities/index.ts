@@ -1,4 +1,5 @@
 import type { Catalog } from '../src/catalog/catalog.ts';
+import type { ReconSettings } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
 import type { CodeVault } from '../src/inventory/codes.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
@@ -8,6 +9,7 @@ import { withTypedFailures } from './adapter.ts';
 import { createFulfillmentActivities, type FulfillmentSettings } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
 import { createProcurementActivities } from './procurement.ts';
+import { createReconciliationActivities } from './reconciliation.ts';
 
 /** What activities need from the outside world; built once per worker process (src/runtime/deps.ts). */
 export interface ActivityDeps {
@@ -18,6 +20,7 @@ export interface ActivityDeps {
   vault: CodeVault;
   resellers: ResellerRegistry;
   settings: FulfillmentSettings;
+  reconciliation: ReconSettings;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -25,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlatformActivities(deps),
     ...createProcurementActivities(deps),
     ...createFulfillmentActivities(deps),
+    ...createReconciliationActivities(deps),
   });
 }
 

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import http, { type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -56,7 +58,8 @@ export async function run(argv: string[]): Promise<void> {
       address = server.address;
     }
     const apiPort = await freePort();
-    const deps = buildDeps(db, deriveKeys(randomBytes(32)), { stuckAfterMs: 600_000, pollIntervalMs: 1_000, supplierTimeoutMs: 5_000, publicUrl: `http://127.0.0.1:${apiPort}`, allowPrivateCallbacks: true });
+    const deps = buildDeps(db, deriveKeys(randomBytes(32)), { stuckAfterMs: 600_000, pollIntervalMs: 1_000, supplierTimeoutMs: 5_000, publicUrl: `http://127.0.0.1:${apiPort}`, allowPrivateCallbacks: true },
+      { archiveDir: path.join(os.tmpdir(), 'kameng-bench-statements'), windowMinutes: 10, statementPollMs: 60_000, statementWaitMs: 0 });
     const taskQueue = 'bench-orders';
     const workers = await startWorkers({ address, namespace: 'default', taskQueues: [taskQueue], deps });
     stops.unshift(() => workers.shutdown());

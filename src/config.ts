@@ -36,7 +36,19 @@ export interface AppConfig {
     /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
     allowPrivateCallbacks: boolean;
   };
+  reconciliation: ReconSettings;
   businessTimeZone: 'Asia/Shanghai';
+}
+
+/** Daily supplier reconciliation (对账). */
+export interface ReconSettings {
+  /** Statement files as received, kept by content hash (shared storage when workers run on several hosts). */
+  archiveDir: string;
+  /** How far across midnight a statement line may land from our record of it. */
+  windowMinutes: number;
+  /** While a supplier has not published a day's statement: ask again this often, for this long. */
+  statementPollMs: number;
+  statementWaitMs: number;
 }
 
 const port = (fallback: number) =>
@@ -69,6 +81,10 @@ const envSchema = z.object({
   KAMENG_STUCK_AFTER_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
   KAMENG_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  KAMENG_STATEMENT_DIR: z.string().min(1).optional(),
+  KAMENG_RECON_WINDOW_MINUTES: z.coerce.number().int().min(0).max(720).default(10),
+  KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
+  KAMENG_STATEMENT_WAIT_MS: z.coerce.number().int().min(0).default(20 * 3600_000),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -118,6 +134,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       pollIntervalMs: e.KAMENG_POLL_INTERVAL_MS,
       supplierTimeoutMs: e.KAMENG_SUPPLIER_TIMEOUT_MS,
       allowPrivateCallbacks: e.KAMENG_ALLOW_PRIVATE_CALLBACKS === 'true',
+    },
+    reconciliation: {
+      archiveDir: path.resolve(cwd, e.KAMENG_STATEMENT_DIR ?? path.join(e.KAMENG_DATA_DIR, 'statements')),
+      windowMinutes: e.KAMENG_RECON_WINDOW_MINUTES,
+      statementPollMs: e.KAMENG_STATEMENT_POLL_MS,
+      statementWaitMs: e.KAMENG_STATEMENT_WAIT_MS,
     },
     businessTimeZone: 'Asia/Shanghai',
   };

@@ -12,6 +12,8 @@ import { SupplierClient, SupplierRejectedError, SupplierUnavailableError } from 
 const base = (code: string, format: SimSupplierConfig['statementFormat']): SimSupplierConfig => ({
   code, name: code, apiKey: `${code}-key`, callbackSecret: `${code}-secret`, balanceFen: 1_000_000, statementFormat: format,
   products: [{ sku: 'CARD-1', costFen: 900, kind: 'card_batch' }, { sku: 'TOPUP-50', costFen: 4_900, kind: 'topup' }],
+  // today's statement, before the day ends
+  behaviour: { statementsBeforeDayEnd: true },
 });
 
 let sim: SupplierSimulator;

@@ -3,3 +3,4 @@ export { fulfillTopUp } from './fulfill-topup.ts';
 export { pingWorkflow, platformHealthCheck } from './health-check.ts';
 export { postJournalEntry } from './journal.ts';
 export { procureStock, stockCheck } from './procurement.ts';
+export { dailyReconciliation, reconcileSupplierDay } from './reconciliation.ts';

@@ -15,7 +15,7 @@ export async function openCliContext() {
     ?? `postgres://${EMBEDDED_CREDENTIALS.user}:${EMBEDDED_CREDENTIALS.password}@127.0.0.1:${config.database.embeddedPort}/kameng`;
   const db = createDb(databaseUrl, { poolMax: 4, applicationName: 'kameng-cli' });
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
-  const deps = buildDeps(db, keys, config.fulfillment);
+  const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);
   let connection: Connection | undefined;
   return {
     config, db, deps,

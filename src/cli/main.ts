@@ -3,6 +3,7 @@ import { KamengError } from '../errors.ts';
 import { startCommand } from './start.ts';
 import { workerCommand } from './worker.ts';
 import { opsCommand, stuckCommand } from './ops.ts';
+import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
 
 const program = new Command()
@@ -64,6 +65,36 @@ program
   .option('--supplier <code>', 'for switch: the supplier to try')
   .option('--reference <ref>', "for succeed: the supplier's transaction reference")
   .action(opsCommand);
+
+program
+  .command('recon')
+  .description('对账: reconcile a supplier\'s statement for a business date (fetched from the supplier, or --file), with a summary per class')
+  .requiredOption('--supplier <code>', 'supplier code')
+  .option('--date <YYYY-MM-DD>', 'business date, Asia/Shanghai (default: yesterday)')
+  .option('--file <path>', 'the statement file (CSV in UTF-8 or GBK, or XLSX) instead of fetching it')
+  .option('--export <file.xlsx>', 'also write the day\'s discrepancy cases to an XLSX file')
+  .option('--actor <name>', 'who is running it (audit)')
+  .action(reconCommand);
+
+program
+  .command('cases')
+  .description('Reconciliation discrepancy cases (default: unresolved), filtered and paginated, or exported to XLSX')
+  .option('--supplier <code>', 'supplier code')
+  .option('--date <YYYY-MM-DD>', 'business date')
+  .option('--state <state>', 'open | investigating | resolved | unresolved', 'unresolved')
+  .option('--class <class>', 'amount_mismatch | status_mismatch | missing_at_supplier | missing_in_ours | duplicate_at_supplier')
+  .option('--page <n>', 'page', '1')
+  .option('--export <file.xlsx>', 'write every matching case to an XLSX file instead')
+  .action(casesCommand);
+
+program
+  .command('resolve')
+  .description('Resolve a discrepancy case: accept_supplier | accept_ours | write_off | carry_forward (audited, idempotent)')
+  .argument('<case>', 'case number')
+  .requiredOption('--resolution <r>', 'accept_supplier, accept_ours, write_off or carry_forward')
+  .requiredOption('--actor <name>', 'who is acting')
+  .requiredOption('--reason <text>', 'why')
+  .action(resolveCommand);
 
 try {
   await program.parseAsync(process.argv);

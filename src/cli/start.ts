@@ -44,7 +44,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
 
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
-  const deps = buildDeps(db, keys, config.fulfillment);
+  const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);
   const { ledger } = deps;
   await ledger.openPlatformAccounts();
   const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir }) : undefined;

@@ -26,6 +26,7 @@ export interface ReconcileInput {
   archiveDir: string;
   windowMinutes: number;
   onProgress?: (linesRead: number) => void;
+  onPhase?: (name: string, ms: number) => void;
 }
 
 /**
@@ -55,6 +56,12 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
     void db('recon_runs').where({ id: runId }).update({ lines_read: lines }).catch(() => undefined);
   };
 
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    input.onPhase?.(name, now - mark);
+    mark = now;
+  };
   const conn = (await db.client.acquireConnection()) as pg.Client;
   try {
     await conn.query('BEGIN');
@@ -68,17 +75,22 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
     [input.supplier.id, input.date, fileName, sha256, storedPath, input.source, (await fs.stat(storedPath)).size, staged.lines, input.triggeredBy])).rows[0].id;
 
+    phase('stage');
     const counts = await matchStatement(conn, {
+      onPhase: (name, ms) => { input.onPhase?.(name, ms); mark = performance.now(); },
       runId, supplierId: input.supplier.id, date: input.date, windowMinutes: input.windowMinutes,
       toleranceFen: input.supplier.reconToleranceFen, toleranceBp: input.supplier.reconToleranceBp,
     });
     // the day's result is this run's: earlier runs' items go
     await conn.query(`DELETE FROM recon_items WHERE run_id IN (SELECT id FROM recon_runs WHERE supplier_id = $1 AND business_date = $2 AND id <> $3)`, [input.supplier.id, input.date, runId]);
     await conn.query('UPDATE recon_runs SET is_current = false WHERE supplier_id = $1 AND business_date = $2 AND is_current', [input.supplier.id, input.date]);
+    phase('replace previous');
     const cases = await raiseCases(conn, { runId, supplierId: input.supplier.id, date: input.date });
+    phase('cases');
     await conn.query(`UPDATE recon_runs SET status = 'completed', is_current = true, statement_id = $2, lines_read = $3, counts = $4, finished_at = now() WHERE id = $1`,
       [runId, statementId, staged.lines, JSON.stringify({ classes: counts, cases })]);
     await conn.query('COMMIT');
+    phase('commit');
     return {
       runId, supplierCode: input.supplier.code, date: input.date, statementId, statementReused: Boolean(known), lines: staged.lines, counts, cases,
       seconds: Math.round(performance.now() - started) / 1000,

@@ -9,6 +9,10 @@ import type { AppConfig } from '../config.ts';
 export async function ensureSchedules(client: Client, config: AppConfig): Promise<string[]> {
   const schedules = [
     { id: 'kameng-stock-check', cron: config.temporal.schedules.stockCheck, workflowType: 'stockCheck', taskQueue: config.temporal.taskQueues.procurement, args: [] as unknown[] },
+    {
+      id: 'kameng-supplier-recon', cron: config.temporal.schedules.supplierReconciliation, workflowType: 'dailyReconciliation', taskQueue: config.temporal.taskQueues.reconciliation,
+      args: [{ pollMs: config.reconciliation.statementPollMs, maxWaitMs: config.reconciliation.statementWaitMs }] as unknown[],
+    },
   ];
   const done: string[] = [];
   for (const s of schedules) {

@@ -1,3 +1,8 @@
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { KamengError } from '../errors.ts';
 
 /** The supplier did not answer usefully (timeout, 5xx, network): retrying may help. */
@@ -83,6 +88,29 @@ export class SupplierClient {
   async statement(date: string): Promise<{ body: Buffer; contentType: string }> {
     const response = await this.fetch('GET', `/statements/${date}`);
     return { body: Buffer.from(await response.arrayBuffer()), contentType: response.headers.get('content-type') ?? '' };
+  }
+
+  /**
+   * Streams the day's statement to a file (never whole in memory). Undefined while the supplier
+   * has not published it yet; written to `<file>.partial` first so a cut download leaves nothing.
+   */
+  async downloadStatement(date: string, file: string): Promise<{ bytes: number; contentType: string } | undefined> {
+    let response: Response;
+    try {
+      response = await this.fetch('GET', `/statements/${date}`);
+    } catch (err) {
+      if (err instanceof SupplierRejectedError && err.details?.status === 404) return undefined;
+      throw err;
+    }
+    const partial = `${file}.partial`;
+    try {
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream), createWriteStream(partial));
+    } catch (err) {
+      await fs.rm(partial, { force: true });
+      throw new SupplierUnavailableError(`statement download for ${date} was cut: ${(err as Error).message}`);
+    }
+    await fs.rename(partial, file);
+    return { bytes: (await fs.stat(file)).size, contentType: response.headers.get('content-type') ?? '' };
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -1,7 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
 import { deriveKeys, type Keys } from '../../src/crypto/keys.ts';
+import type { ReconSettings } from '../../src/config.ts';
 import { createDb, type Db } from '../../src/db/knex.ts';
 import type { Ledger } from '../../src/ledger/ledger.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
@@ -29,11 +32,16 @@ export const TEST_SETTINGS = {
   stuckAfterMs: 3_000, pollIntervalMs: 250, supplierTimeoutMs: 1_000, publicUrl: 'http://127.0.0.1:1', allowPrivateCallbacks: true,
 };
 
-export async function openHarness(options: { worker?: boolean; settings?: Partial<typeof TEST_SETTINGS> } = {}): Promise<Harness> {
+/** Statements wait briefly in tests; each test file archives into a temp dir of its own. */
+export const TEST_RECON_SETTINGS: ReconSettings = {
+  archiveDir: path.join(os.tmpdir(), `kameng-test-statements-${process.pid}`), windowMinutes: 10, statementPollMs: 200, statementWaitMs: 10_000,
+};
+
+export async function openHarness(options: { worker?: boolean; settings?: Partial<typeof TEST_SETTINGS>; reconciliation?: Partial<ReconSettings> } = {}): Promise<Harness> {
   const db = createDb(inject('databaseUrl'), { poolMax: 60 });
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
-  const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings });
+  const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, { ...TEST_RECON_SETTINGS, ...options.reconciliation });
   const { ledger } = deps;
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const client = new Client({ connection, namespace: inject('namespace') });

@@ -1,0 +1,108 @@
+import { ApplicationFailure, ParentClosePolicy, proxyActivities, sleep, startChild, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.ts';
+import type { ReconSummary } from '../src/reconciliation/types.ts';
+import { temporalConfig } from '../temporal.config.ts';
+
+const store = proxyActivities<Activities>(temporalConfig.activities.database);
+const files = proxyActivities<Activities>(temporalConfig.activities.fileWork);
+
+/** One reconciliation of a supplier-day at a time: the id says which. */
+export const reconciliationWorkflowId = (supplierCode: string, date: string) => `recon-${supplierCode}-${date}`;
+
+export interface ReconcileSupplierDayInput {
+  supplierCode: string;
+  /** Business date, YYYY-MM-DD (Asia/Shanghai). */
+  date: string;
+  /** A statement finance uploaded (already archived); absent: fetch it from the supplier. */
+  upload?: { path: string; name: string };
+  triggeredBy: string;
+  /** While the supplier has not published the statement: ask again this often, for this long. */
+  pollMs: number;
+  maxWaitMs: number;
+}
+
+/**
+ * 对账 for one supplier and one business date: get the statement (an upload, or the supplier's
+ * statement endpoint, waiting with durable sleeps until it is published), reconcile it in
+ * PostgreSQL, raise the discrepancy cases, and return the summary.
+ */
+export async function reconcileSupplierDay(input: ReconcileSupplierDayInput): Promise<ReconSummary> {
+  const giveUpAt = Date.now() + input.maxWaitMs;
+  for (;;) {
+    const result = await files.reconcileStatement({ supplierCode: input.supplierCode, date: input.date, upload: input.upload, triggeredBy: input.triggeredBy });
+    if (result.status === 'reconciled') return result.summary;
+    if (Date.now() + input.pollMs > giveUpAt) {
+      throw ApplicationFailure.nonRetryable(
+        `${input.supplierCode} had not published its statement for ${input.date} after ${Math.round(input.maxWaitMs / 60_000)} min; upload it with \`kameng recon --supplier ${input.supplierCode} --date ${input.date} --file F\``,
+        'StatementNotPublishedError',
+      );
+    }
+    await sleep(input.pollMs);
+  }
+}
+
+export interface DailyReconciliationInput {
+  /** Defaults to the business day before the scheduled (or actual) start. */
+  date?: string;
+  pollMs: number;
+  maxWaitMs: number;
+}
+
+export interface DailyReconciliationResult {
+  date: string;
+  reconciled: { supplierCode: string; lines: number; discrepancies: number; openCases: number }[];
+  failed: { supplierCode: string; reason: string }[];
+  alreadyRunning: string[];
+}
+
+/**
+ * Every night (Temporal Schedule, catching up after downtime): reconcile yesterday for every active
+ * supplier, one child workflow per supplier-day so a day is never reconciled twice at once.
+ */
+export async function dailyReconciliation(input: DailyReconciliationInput): Promise<DailyReconciliationResult> {
+  const date = input.date ?? dayBefore(scheduledStart());
+  const result: DailyReconciliationResult = { date, reconciled: [], failed: [], alreadyRunning: [] };
+  const children: { supplierCode: string; done: Promise<ReconSummary> }[] = [];
+  for (const supplierCode of await store.suppliersToReconcile()) {
+    try {
+      const child = await startChild(reconcileSupplierDay, {
+        workflowId: reconciliationWorkflowId(supplierCode, date),
+        args: [{ supplierCode, date, triggeredBy: 'schedule', pollMs: input.pollMs, maxWaitMs: input.maxWaitMs }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+      children.push({ supplierCode, done: child.result() });
+    } catch (err) {
+      // WorkflowExecutionAlreadyStartedError lives in @temporalio/common; workflow code imports only @temporalio/workflow.
+      if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') result.alreadyRunning.push(supplierCode);
+      else throw err;
+    }
+  }
+  for (const { supplierCode, done } of children) {
+    try {
+      const s = await done;
+      const discrepancies = Object.entries(s.counts).reduce((n, [cls, c]) => (cls === 'matched' ? n : n + (c?.items ?? 0)), 0);
+      result.reconciled.push({ supplierCode, lines: s.lines, discrepancies, openCases: s.cases.stillOpen });
+    } catch (err) {
+      result.failed.push({ supplierCode, reason: messageOf(err) });
+    }
+  }
+  return result;
+}
+
+/** The schedule's intended time, so a run caught up after downtime reconciles the right day. */
+function scheduledStart(): Date {
+  const attrs = workflowInfo().searchAttributes as Record<string, unknown[] | undefined> | undefined;
+  const scheduled = attrs?.TemporalScheduledStartTime?.[0];
+  return scheduled ? new Date(scheduled as string | Date) : new Date(workflowInfo().startTime);
+}
+
+/** The Asia/Shanghai (UTC+8, no DST) date of the day before an instant. */
+function dayBefore(at: Date): string {
+  return new Date(at.getTime() + 8 * 3600_000 - 24 * 3600_000).toISOString().slice(0, 10);
+}
+
+function messageOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
