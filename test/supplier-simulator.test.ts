@@ -117,6 +117,15 @@ describe('supplier simulator', () => {
     expect(wb.worksheets[0]!.getRow(2).getCell(2).value).toBe('gamma-1');
   });
 
+  it('publishes a day\'s statement only after the day ends, like a real supplier', async () => {
+    const today = businessDateOf(new Date());
+    sim.configure('alpha', { statementsBeforeDayEnd: false });
+    await expect(client('alpha').statement(today)).rejects.toThrow(/STATEMENT_NOT_READY/);
+    sim.configure('alpha', { statementsBeforeDayEnd: true, statementNotReadyResponses: 1 });
+    await expect(client('alpha').statement(today)).rejects.toThrow(/not published yet/);
+    expect((await client('alpha').statement(today)).body.length).toBeGreaterThan(0);
+  });
+
   it('plants the discrepancies it is told to, and says which', async () => {
     const sup = sim.supplier('alpha');
     for (let i = 0; i < 12; i++) {
