@@ -17,7 +17,8 @@ export interface MatchInput {
 
 /**
  * Classifies every line of the staged statement (table `stmt`) and every one of our transactions
- * with this supplier on this day into exactly one class, writing recon_items for the run. All of
+ * with this supplier on this day into exactly one class, writing recon_items for the run (the
+ * session should have work_mem for hashing a million rows: see reconcile.ts). All of
  * it is joins in PostgreSQL; nothing is matched row by row in JS.
  *
  *  1. Lines find our transactions by our reference (the request id we sent), or by the supplier's
@@ -43,8 +44,6 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     return result;
   };
 
-  // hashes of a million rows must not spill to disk in batches
-  await q(`SET LOCAL work_mem = '${MATCH_WORK_MEM}'`);
   await q(`
     CREATE TEMP TABLE ours ON COMMIT DROP AS
     SELECT request_id, supplier_txn_id, CASE WHEN status IN ('success', 'failed') THEN status ELSE 'pending' END AS status,
@@ -160,8 +159,6 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
 const COUNT_BY_CLASS = `
   SELECT class, count(*)::int AS items, count(their_fen)::int AS lines,
          count(request_id)::int AS transactions, coalesce(sum(their_fen), 0)::bigint AS their_fen, coalesce(sum(our_fen), 0)::bigint AS our_fen`;
-
-const MATCH_WORK_MEM = '256MB';
 
 async function dayReconciled(conn: pg.Client, supplierId: number, date: BusinessDate): Promise<boolean> {
   const { rows } = await conn.query('SELECT 1 FROM recon_runs WHERE supplier_id = $1 AND business_date = $2 AND is_current', [supplierId, date]);

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import type { BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { ValidationError } from '../errors.ts';
@@ -62,7 +62,7 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
     input.onPhase?.(name, now - mark);
     mark = now;
   };
-  const conn = (await db.client.acquireConnection()) as pg.Client;
+  const conn = await reconciliationConnection(db);
   try {
     await conn.query('BEGIN');
     // one reconciliation of a supplier-day at a time, whoever starts it
@@ -104,8 +104,20 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
     });
     throw err;
   } finally {
-    await db.client.releaseConnection(conn);
+    await conn.end().catch(() => undefined);
   }
+}
+
+/**
+ * A connection of its own rather than one from the pool: the million-row temp tables of a large
+ * statement need more than the default 8 MB of temp buffers, which can only be set before a
+ * session first touches a temp table. Memory is taken only as used.
+ */
+async function reconciliationConnection(db: Db): Promise<pg.Client> {
+  const { connectionString } = db.client.config.connection as { connectionString: string };
+  const conn = new pg.Client({ connectionString, application_name: 'kameng-reconciliation', options: '-c temp_buffers=512MB -c work_mem=256MB' });
+  await conn.connect();
+  return conn;
 }
 
 async function archive(input: ReconcileInput, sha256: string, fileName: string): Promise<string> {
