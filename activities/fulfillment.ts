@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { recordAudit } from '../src/audit/audit-log.ts';
 import type { Catalog } from '../src/catalog/catalog.ts';
 import { deliverCallback } from '../src/callbacks/deliver.ts';
 import type { Db } from '../src/db/knex.ts';
@@ -108,7 +109,7 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
 
     async recordOpsAction(input: { orderId: number } & OpsAction): Promise<void> {
       const { orderId, action, actor, reason, ...details } = input;
-      await deps.db('audit_log').insert({ actor, action: `order.${action}`, subject_type: 'order', subject_id: String(orderId), reason, details: JSON.stringify(details) });
+      await recordAudit(deps.db, { actor, action: `order.${action}`, subjectType: 'order', subjectId: orderId, reason, details });
       if (action !== 'refund' && action !== 'markSucceeded') await orders.setStatus(deps.db, orderId, 'processing', ['stuck']);
     },
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
 import { addDays, type BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
@@ -75,7 +76,7 @@ export class ReconCases {
       if (c.state === 'resolved') throw new CaseConflictError(`case #${id} is already resolved (${c.resolution})`);
       if (c.state !== 'investigating') {
         await trx('recon_cases').where({ id }).update({ state: 'investigating', updated_at: trx.fn.now() });
-        await audit(trx, input.actor, 'recon.investigate', id, input.reason, {});
+        await recordAudit(trx, { actor: input.actor, action: 'recon.investigate', subjectType: 'recon_case', subjectId: id, reason: input.reason });
       }
       return this.get(id, trx);
     });
@@ -103,7 +104,7 @@ export class ReconCases {
         state: 'resolved', resolution: input.resolution, resolution_reason: input.reason, resolved_by: input.actor,
         resolved_at: trx.fn.now(), ledger_entry_id: ledgerEntryId, updated_at: trx.fn.now(),
       });
-      await audit(trx, input.actor, `recon.${input.resolution}`, id, input.reason, { deltaFen: c.deltaFen, ledgerEntryId, carriedTo });
+      await recordAudit(trx, { actor: input.actor, action: `recon.${input.resolution}`, subjectType: 'recon_case', subjectId: id, reason: input.reason, details: { deltaFen: c.deltaFen, ledgerEntryId, carriedTo } });
       return this.get(id, trx);
     });
   }
@@ -146,8 +147,4 @@ export class ReconCases {
 
 function requireReason(reason: string) {
   if (typeof reason !== 'string' || reason.trim().length < 3) throw new ValidationError('a reason is required (at least 3 characters): it goes into the audit log');
-}
-
-async function audit(trx: Knex.Transaction, actor: string, action: string, caseId: number, reason: string, details: Record<string, unknown>) {
-  await trx('audit_log').insert({ actor, action, subject_type: 'recon_case', subject_id: String(caseId), reason, details: JSON.stringify(details) });
 }
