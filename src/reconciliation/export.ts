@@ -20,9 +20,15 @@ const COLUMNS: { header: string; key: string; width: number; yuan?: boolean; val
   { header: '供应商金额(元) Supplier (¥)', key: 'theirs', width: 18, yuan: true, value: (c) => c.theirFen / 100 },
   { header: '差额(元) Difference (¥)', key: 'delta', width: 16, yuan: true, value: (c) => c.deltaFen / 100 },
   { header: '状态 State', key: 'state', width: 20, value: (c) => STATE_LABELS[c.state] },
-  { header: '处理结果 Resolution', key: 'resolution', width: 24, value: (c) => (c.resolution ? `${RESOLUTION_LABELS[c.resolution as keyof typeof RESOLUTION_LABELS]?.zh ?? ''} ${RESOLUTION_LABELS[c.resolution as keyof typeof RESOLUTION_LABELS]?.en ?? c.resolution}` : '') },
+  { header: '处理结果 Resolution', key: 'resolution', width: 24, value: (c) => resolutionLabel(c.resolution) },
   { header: '说明 Note', key: 'note', width: 40, value: (c) => [c.note, c.resolutionReason].filter(Boolean).join(' / ') },
 ];
+
+function resolutionLabel(resolution: string | null): string {
+  if (!resolution) return '';
+  const label = RESOLUTION_LABELS[resolution as keyof typeof RESOLUTION_LABELS];
+  return label ? `${label.zh} ${label.en}` : resolution;
+}
 
 /**
  * Writes the discrepancy cases matching a filter to an XLSX stream with exceljs's streaming writer,

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -41,7 +42,8 @@ export async function openHarness(options: { worker?: boolean; settings?: Partia
   const db = createDb(inject('databaseUrl'), { poolMax: 60 });
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
-  const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, { ...TEST_RECON_SETTINGS, ...options.reconciliation });
+  const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
+  const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, reconciliation);
   const { ledger } = deps;
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const client = new Client({ connection, namespace: inject('namespace') });
@@ -62,6 +64,7 @@ export async function openHarness(options: { worker?: boolean; settings?: Partia
       await workers?.shutdown();
       await connection.close();
       await db.destroy();
+      await fs.rm(reconciliation.archiveDir, { recursive: true, force: true });
     },
   };
 }

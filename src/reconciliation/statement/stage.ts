@@ -151,11 +151,7 @@ async function copyCsvTyped(conn: pg.Client, source: StageSource, csv: CsvHeader
   await conn.query(`SET LOCAL TimeZone = '${BUSINESS_TZ}'; SET LOCAL DateStyle = 'ISO, YMD'`);
   await conn.query(`CREATE TEMP TABLE stmt (line_no int NOT NULL, ${columns}) ON COMMIT DROP`);
   try {
-    await pipeline(
-      createReadStream(source.path, { start: csv.bodyStart, highWaterMark: 256 * 1024 }),
-      new NumberedRecords(csv.firstLine, source.onProgress),
-      conn.query(copyFrom(`COPY stmt FROM STDIN WITH (FORMAT csv, ENCODING '${csv.encoding === 'gbk' ? 'GBK' : 'UTF8'}')`)),
-    );
+    await copyCsvBody(conn, source, csv, 'stmt', source.onProgress);
     return true;
   } catch (err) {
     if (!(err as { code?: string }).code) throw err;
@@ -167,14 +163,19 @@ async function copyCsvTyped(conn: pg.Client, source: StageSource, csv: CsvHeader
 async function copyCsvText(conn: pg.Client, source: StageSource, csv: CsvHeader): Promise<void> {
   await createRawStage(conn, csv.header.length);
   try {
-    await pipeline(
-      createReadStream(source.path, { start: csv.bodyStart, highWaterMark: 256 * 1024 }),
-      new NumberedRecords(csv.firstLine),
-      conn.query(copyFrom(`COPY stmt_raw FROM STDIN WITH (FORMAT csv, ENCODING '${csv.encoding === 'gbk' ? 'GBK' : 'UTF8'}')`)),
-    );
+    await copyCsvBody(conn, source, csv, 'stmt_raw');
   } catch (err) {
     throw await diagnose(source, csv.encoding, err as Error & { where?: string });
   }
+}
+
+/** The file after its header, each record prefixed with its file line number, through COPY. */
+function copyCsvBody(conn: pg.Client, source: StageSource, csv: CsvHeader, table: 'stmt' | 'stmt_raw', onProgress?: (lines: number) => void): Promise<void> {
+  return pipeline(
+    createReadStream(source.path, { start: csv.bodyStart, highWaterMark: 256 * 1024 }),
+    new NumberedRecords(csv.firstLine, onProgress),
+    conn.query(copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, ENCODING '${csv.encoding === 'gbk' ? 'GBK' : 'UTF8'}')`)),
+  );
 }
 
 /**
