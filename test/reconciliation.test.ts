@@ -225,6 +225,15 @@ describe('statement formats', () => {
     expect(await h.db('recon_runs').where({ supplier_id: s.id }).first('status')).toEqual({ status: 'rejected' });
   });
 
+  it('refuses a line whose order reference holds only separators, rather than losing it', async () => {
+    const s = await newSupplier('noref');
+    const bad = await file('noref.csv', `${ENGLISH}\nT1,|,CM50,1,48.50,SUCCESS,${D} 10:00:00\n`);
+    const error = await reconcile(s, D, bad, 'noref.csv').catch((e) => e);
+    expect(error).toBeInstanceOf(StatementFormatError);
+    expect(error.message).toMatch(/noref\.csv:2:2 \(merchant_order_no\): .*no order reference/);
+    expect(await h.db('recon_items').where({ supplier_id: s.id }).count({ n: '*' })).toEqual([{ n: 0 }]);
+  });
+
   it('refuses the same file as another day\'s statement', async () => {
     const s = await newSupplier('sameday');
     const f = await file('s.csv', `${ENGLISH}\n`);

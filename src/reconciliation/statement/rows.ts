@@ -94,6 +94,8 @@ export function checkRow(
     if (!completedAt) problems.push({ ...at('completedAt'), message: `"${completedText}" is not a time like 2026-11-24 23:59:58` });
   }
   const merchantOrderNos = merchant?.split(/[|;]/).map((s) => s.trim()).filter(Boolean) ?? [];
+  // a line with no reference would match nothing and be counted nowhere
+  if (merchant !== undefined && merchantOrderNos.length === 0) problems.push({ ...at('merchantOrderNo'), message: `"${merchant}" holds no order reference` });
 
   if (problems.length) return { problems };
   return {

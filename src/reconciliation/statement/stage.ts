@@ -75,7 +75,7 @@ const FAILED_WORDS = quoted(Object.entries(STATUS).filter(([, s]) => s === 'fail
 /** An all-empty row: skipped, as a spreadsheet's trailing rows are. */
 const BLANK = `(supplier_txn_id IS NULL AND merchant_ref IS NULL AND sku IS NULL AND quantity IS NULL AND amount IS NULL AND status_text IS NULL AND completed_at IS NULL)`;
 /** A row that is not acceptable as it stands. */
-const BAD = `(NOT ${BLANK} AND (coalesce(btrim(supplier_txn_id), '') = '' OR coalesce(btrim(merchant_ref), '') = '' OR coalesce(btrim(sku), '') = ''
+const BAD = `(NOT ${BLANK} AND (coalesce(btrim(supplier_txn_id), '') = '' OR coalesce(btrim(merchant_ref, ' |;'), '') = '' OR coalesce(btrim(sku), '') = ''
   OR quantity IS NULL OR quantity < 1 OR amount IS NULL OR amount = 'NaN' OR amount <> trunc(amount, 2) OR abs(amount) >= 1e13
   OR lower(btrim(status_text)) NOT IN (${SUCCESS_WORDS}, ${FAILED_WORDS}) OR status_text IS NULL OR completed_at IS NULL OR NOT isfinite(completed_at)))`;
 
