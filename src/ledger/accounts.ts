@@ -9,7 +9,9 @@ export type AccountKind =
   | 'refunds'
   | 'adjustments'
   | 'write_offs'
-  | 'order_holds';
+  | 'order_holds'
+  | 'rebates'
+  | 'payouts_in_transit';
 
 export type PlatformAccountKind = Exclude<AccountKind, 'reseller_wallet' | 'supplier_payable'>;
 
@@ -33,4 +35,6 @@ export const PLATFORM_ACCOUNTS: { kind: PlatformAccountKind; name: string }[] = 
   { kind: 'adjustments', name: '调账 Adjustments' },
   { kind: 'write_offs', name: '核销损失 Write-offs' },
   { kind: 'order_holds', name: '待履约订单 Orders in progress' },
+  { kind: 'rebates', name: '返利支出 Volume rebates' },
+  { kind: 'payouts_in_transit', name: '在途付款 Payouts in transit' },
 ];
