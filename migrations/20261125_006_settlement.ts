@@ -46,7 +46,7 @@ export async function up(knex: Knex): Promise<void> {
       closing_fen        bigint NOT NULL,
       lines              int NOT NULL,
       late_lines         int NOT NULL,
-      UNIQUE (reseller_id, business_date),
+      UNIQUE (reseller_id, business_date, currency),
       CONSTRAINT reseller_statements_identity CHECK (closing_fen = opening_fen + credits_fen - debits_fen),
       CONSTRAINT reseller_statements_sections CHECK (
         credits_fen - debits_fen = topups_fen - orders_gross_fen + refunds_fen + adjustments_fen + rebates_fen + other_fen

@@ -5,7 +5,7 @@ export interface AuditEntry {
   actor: string;
   /** e.g. `order.retry`, `recon.write_off` */
   action: string;
-  subjectType: 'order' | 'recon_case';
+  subjectType: 'order' | 'recon_case' | 'payout_batch' | 'reseller' | 'settlement_day' | 'rebate_month' | (string & {});
   subjectId: number | string;
   reason: string;
   details?: Record<string, unknown>;

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { recordAudit } from '../audit/audit-log.ts';
+import type { BusinessDate } from '../dates.ts';
 import { open, seal } from '../crypto/sealed-box.ts';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -89,17 +91,46 @@ export class ResellerRegistry {
   }
 
   /** A prepaid top-up: money received into platform cash, credited to the wallet. `reference` makes it idempotent. */
-  async topUpWallet(resellerId: number, amountFen: Fen, reference: string): Promise<{ entryId: number; created: boolean }> {
+  /** `valueDate`: the business day the money arrived, when it is recorded later (a bank statement). */
+  async topUpWallet(resellerId: number, amountFen: Fen, reference: string, options: { valueDate?: BusinessDate } = {}): Promise<{ entryId: number; created: boolean }> {
     assertFen(amountFen, 'top-up amount');
     if (amountFen <= 0) throw new ValidationError('a wallet top-up must be a positive amount');
     const posted = await this.ledger.post({
       idempotencyKey: `wallet-topup:${resellerId}:${reference}`,
       kind: 'wallet_topup',
+      businessDate: options.valueDate,
       description: `钱包充值 wallet top-up ${reference}`,
       metadata: { resellerId, reference },
       postings: [debit(accountCode.platform('platform_cash'), amountFen), credit(accountCode.resellerWallet(resellerId), amountFen)],
     });
     return { entryId: posted.id, created: posted.created };
+  }
+
+  /**
+   * Finance corrects a wallet (compensation, a resolved complaint): positive credits the reseller,
+   * negative debits it (never below zero). `reference` makes it idempotent; the reason is audited.
+   */
+  async adjustWallet(input: { resellerId: number; amountFen: Fen; reference: string; reason: string; actor: string; businessDate?: BusinessDate }): Promise<{ entryId: number; created: boolean }> {
+    assertFen(input.amountFen, 'adjustment amount');
+    if (input.amountFen === 0) throw new ValidationError('an adjustment needs a non-zero amount');
+    if (!input.reason || input.reason.trim().length < 3) throw new ValidationError('an adjustment needs a reason (at least 3 characters): it goes into the audit log');
+    const wallet = accountCode.resellerWallet(input.resellerId);
+    const against = accountCode.platform('adjustments');
+    const amount = Math.abs(input.amountFen);
+    return this.db.transaction(async (trx) => {
+      const posted = await this.ledger.post({
+        idempotencyKey: `wallet-adjustment:${input.resellerId}:${input.reference}`,
+        kind: 'wallet_adjustment',
+        businessDate: input.businessDate,
+        description: `钱包调整 wallet adjustment ${input.reference}: ${input.reason}`,
+        metadata: { resellerId: input.resellerId, reference: input.reference, actor: input.actor },
+        postings: input.amountFen > 0 ? [debit(against, amount), credit(wallet, amount)] : [debit(wallet, amount), credit(against, amount)],
+      }, trx);
+      if (posted.created) {
+        await recordAudit(trx, { actor: input.actor, action: 'wallet.adjust', subjectType: 'reseller', subjectId: input.resellerId, reason: input.reason, details: { amountFen: input.amountFen, reference: input.reference, entryId: posted.id } });
+      }
+      return { entryId: posted.id, created: posted.created };
+    });
   }
 
   walletBalance(resellerId: number): Promise<Fen> {

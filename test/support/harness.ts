@@ -10,6 +10,8 @@ import { createDb, type Db } from '../../src/db/knex.ts';
 import type { Ledger } from '../../src/ledger/ledger.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
 import { buildDeps } from '../../src/runtime/deps.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+import { dropDatabase, ensureDatabase } from '../../src/runtime/embedded-postgres.ts';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
 
 export interface Harness {
@@ -38,8 +40,14 @@ export const TEST_RECON_SETTINGS: ReconSettings = {
   archiveDir: path.join(os.tmpdir(), `kameng-test-statements-${process.pid}`), windowMinutes: 10, statementPollMs: 200, statementWaitMs: 10_000,
 };
 
-export async function openHarness(options: { worker?: boolean; settings?: Partial<typeof TEST_SETTINGS>; reconciliation?: Partial<ReconSettings> } = {}): Promise<Harness> {
-  const db = createDb(inject('databaseUrl'), { poolMax: 60 });
+export async function openHarness(options: {
+  worker?: boolean; settings?: Partial<typeof TEST_SETTINGS>; reconciliation?: Partial<ReconSettings>;
+  /** A database of this harness's own (migrated, dropped on close), for tests of global state such as settled days. */
+  freshDatabase?: boolean;
+} = {}): Promise<Harness> {
+  const fresh = options.freshDatabase ? await createFreshDatabase(inject('databaseUrl')) : undefined;
+  const db = createDb(fresh?.url ?? inject('databaseUrl'), { poolMax: 60 });
+  if (fresh) await migrateToLatest(db);
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
   const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
@@ -64,9 +72,20 @@ export async function openHarness(options: { worker?: boolean; settings?: Partia
       await workers?.shutdown();
       await connection.close();
       await db.destroy();
+      await fresh?.drop();
       await fs.rm(reconciliation.archiveDir, { recursive: true, force: true });
     },
   };
+}
+
+async function createFreshDatabase(sharedUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new URL(sharedUrl);
+  const name = `${admin.pathname.slice(1)}_${randomUUID().slice(0, 8)}`;
+  admin.pathname = '/postgres';
+  await ensureDatabase(admin.toString(), name);
+  const url = new URL(sharedUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => dropDatabase(admin.toString(), name) };
 }
 
 /** A prefix that keeps one test's accounts and keys apart from every other test's. */
