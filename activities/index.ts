@@ -10,6 +10,7 @@ import { createFulfillmentActivities, type FulfillmentSettings } from './fulfill
 import { createPlatformActivities } from './platform.ts';
 import { createProcurementActivities } from './procurement.ts';
 import { createReconciliationActivities } from './reconciliation.ts';
+import { createSettlementActivities } from './settlement.ts';
 
 /** What activities need from the outside world; built once per worker process (src/runtime/deps.ts). */
 export interface ActivityDeps {
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProcurementActivities(deps),
     ...createFulfillmentActivities(deps),
     ...createReconciliationActivities(deps),
+    ...createSettlementActivities(deps),
   });
 }
 

@@ -164,7 +164,7 @@ describe('daily reseller settlement over a simulated week', () => {
     const { rows } = await h.db.raw(
       `SELECT e.kind, sum(-p.amount)::bigint AS fen FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
         JOIN ledger_accounts a ON a.id = p.account_id WHERE a.code = ? AND e.business_date <= ?::date GROUP BY e.kind`,
-      [accountCode.resellerWallet(resellers.a), WEEK[6]],
+      [accountCode.resellerWallet(resellers.a), WEEK[6]!],
     );
     const ledgerBy = Object.fromEntries(rows.map((r: { kind: string; fen: number }) => [r.kind, r.fen]));
     for (const [sheetName, kind] of [['充值 Top-ups', 'wallet_topup'], ['订单 Orders', 'order_sale'], ['调整 Adjustments', 'wallet_adjustment']] as const) {

@@ -4,3 +4,4 @@ export { pingWorkflow, platformHealthCheck } from './health-check.ts';
 export { postJournalEntry } from './journal.ts';
 export { procureStock, stockCheck } from './procurement.ts';
 export { dailyReconciliation, reconcileSupplierDay } from './reconciliation.ts';
+export { dailySettlement } from './settlement.ts';

@@ -1,7 +1,8 @@
-import { ApplicationFailure, ParentClosePolicy, proxyActivities, sleep, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, ParentClosePolicy, proxyActivities, sleep, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { ReconSummary } from '../src/reconciliation/types.ts';
 import { temporalConfig } from '../temporal.config.ts';
+import { dayBefore, scheduledStart } from './scheduled-day.ts';
 
 const store = proxyActivities<Activities>(temporalConfig.activities.database);
 const files = proxyActivities<Activities>(temporalConfig.activities.fileWork);
@@ -87,18 +88,6 @@ export async function dailyReconciliation(input: DailyReconciliationInput): Prom
     }
   }
   return result;
-}
-
-/** The schedule's intended time, so a run caught up after downtime reconciles the right day. */
-function scheduledStart(): Date {
-  const attrs = workflowInfo().searchAttributes as Record<string, unknown[] | undefined> | undefined;
-  const scheduled = attrs?.TemporalScheduledStartTime?.[0];
-  return scheduled ? new Date(scheduled as string | Date) : new Date(workflowInfo().startTime);
-}
-
-/** The Asia/Shanghai (UTC+8, no DST) date of the day before an instant. */
-function dayBefore(at: Date): string {
-  return new Date(at.getTime() + 8 * 3600_000 - 24 * 3600_000).toISOString().slice(0, 10);
 }
 
 function messageOf(err: unknown): string {

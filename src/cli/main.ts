@@ -4,6 +4,7 @@ import { startCommand } from './start.ts';
 import { workerCommand } from './worker.ts';
 import { opsCommand, stuckCommand } from './ops.ts';
 import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
+import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
 
 const program = new Command()
@@ -95,6 +96,60 @@ program
   .requiredOption('--actor <name>', 'who is acting')
   .requiredOption('--reason <text>', 'why')
   .action(resolveCommand);
+
+program
+  .command('settle')
+  .description('结算: settle resellers through a business date (every unsettled day up to it), by the settlement workflow')
+  .option('--date <YYYY-MM-DD>', 'business date, Asia/Shanghai (default: yesterday)')
+  .option('--actor <name>', 'who is settling (audit)')
+  .action(settleCommand);
+
+program
+  .command('statement')
+  .description("A reseller's statement over settled days (--reseller R --from D1 --to D2), or every reseller's statement of a day (--date D), to XLSX or CSV")
+  .option('--reseller <code>', 'reseller code')
+  .option('--from <YYYY-MM-DD>', 'first settled day (default: --to)')
+  .option('--to <YYYY-MM-DD>', 'last settled day (default: yesterday)')
+  .option('--date <YYYY-MM-DD>', 'one settled day (the summary workbook when no --reseller)')
+  .option('--format <xlsx|csv>', 'file format', 'xlsx')
+  .option('--out <file>', 'output file (default: statement-<reseller>-<from>-<to>.<format>)')
+  .action(statementCommand);
+
+program
+  .command('payouts')
+  .description('Supplier payouts: list | show | draft [--from --to --supplier S] | approve | paid --reference R | failed --reason | cancel | export (--batch N)')
+  .argument('<action>', 'list, show, draft, approve, paid, failed, cancel or export')
+  .option('--batch <n>', 'payout batch number')
+  .option('--from <YYYY-MM-DD>', 'draft: period start (default: first of the month of --to)')
+  .option('--to <YYYY-MM-DD>', 'draft: period end (default: yesterday)')
+  .option('--supplier <code...>', 'draft: only these suppliers')
+  .option('--actor <name>', 'who is acting (the approver must not be the creator)')
+  .option('--reference <bank ref>', 'paid: the bank reference')
+  .option('--reason <text>', 'failed / cancel: why')
+  .option('--format <xlsx|csv>', 'export format', 'xlsx')
+  .option('--out <file>', 'export file')
+  .option('--page <n>', 'list page', '1')
+  .action(payoutsCommand);
+
+program
+  .command('rebates')
+  .description('Monthly volume rebates: rules [--tier T --brackets "0:1%,5000:2.5%"] | award --month YYYY-MM | show --month YYYY-MM')
+  .argument('<action>', 'rules, award or show')
+  .option('--tier <tier>', 'default, silver or gold')
+  .option('--brackets <list>', 'marginal brackets: <from yuan>:<rate>%, comma-separated')
+  .option('--month <YYYY-MM>', 'month')
+  .option('--actor <name>', 'who is acting')
+  .action(rebatesCommand);
+
+program
+  .command('adjust')
+  .description("Adjust a reseller's wallet (positive credits it), audited and idempotent by reference")
+  .requiredOption('--reseller <code>', 'reseller code')
+  .requiredOption('--amount <yuan>', 'e.g. 12.50 or -3.00')
+  .requiredOption('--reference <ref>', 'idempotency reference, e.g. the complaint number')
+  .requiredOption('--reason <text>', 'why')
+  .option('--actor <name>', 'who is acting')
+  .action(adjustCommand);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
+import { formatYuan as yuan } from '../money.ts';
 
 /** Yuan with thousands separators: money is kept in fen and shown as yuan. */
 export const YUAN_FORMAT = '#,##0.00';
@@ -109,13 +110,6 @@ export class CsvSection<T> {
   static async blankLine(out: Writable): Promise<void> {
     await write(out, '\r\n');
   }
-}
-
-/** Fen as a yuan string, exactly (no floating point). */
-export function yuan(fen: number): string {
-  const sign = fen < 0 ? '-' : '';
-  const abs = Math.abs(fen);
-  return `${sign}${Math.trunc(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
 
 function csvLine(values: (string | number | null)[]): string {

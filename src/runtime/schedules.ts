@@ -13,6 +13,7 @@ export async function ensureSchedules(client: Client, config: AppConfig): Promis
       id: 'kameng-supplier-recon', cron: config.temporal.schedules.supplierReconciliation, workflowType: 'dailyReconciliation', taskQueue: config.temporal.taskQueues.reconciliation,
       args: [{ pollMs: config.reconciliation.statementPollMs, maxWaitMs: config.reconciliation.statementWaitMs }] as unknown[],
     },
+    { id: 'kameng-reseller-settlement', cron: config.temporal.schedules.resellerSettlement, workflowType: 'dailySettlement', taskQueue: config.temporal.taskQueues.settlement, args: [{}] as unknown[] },
   ];
   const done: string[] = [];
   for (const s of schedules) {

@@ -1,0 +1,26 @@
+import type { BusinessDate } from '../src/dates.ts';
+import type { Db } from '../src/db/knex.ts';
+import type { Ledger } from '../src/ledger/ledger.ts';
+import { Rebates } from '../src/settlement/rebates.ts';
+import { daysToSettle, settleDay } from '../src/settlement/settle.ts';
+import type { SettledDay } from '../src/settlement/types.ts';
+
+/** Settlement's adapters: each step is one transaction in src/settlement, safe to retry. */
+export function createSettlementActivities(deps: { db: Db; ledger: Ledger }) {
+  const rebates = new Rebates(deps.db, deps.ledger);
+  return {
+    async daysToSettle(date: BusinessDate): Promise<BusinessDate[]> {
+      return daysToSettle(deps.db, date);
+    },
+
+    async settleDay(input: { date: BusinessDate; actor: string }): Promise<SettledDay> {
+      return settleDay(deps.db, input.date, { actor: input.actor });
+    },
+
+    async awardMonthlyRebates(input: { month: string; actor: string }): Promise<{ awarded: number; totalFen: number }> {
+      const awards = await rebates.awardMonth(input.month, input.actor);
+      const paid = awards.filter((a) => a.rebateFen > 0);
+      return { awarded: paid.length, totalFen: paid.reduce((n, a) => n + a.rebateFen, 0) };
+    },
+  };
+}
