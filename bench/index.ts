@@ -6,6 +6,7 @@ const benches: Record<string, { about: string; load: () => Promise<{ run: (args:
   ledger: { about: 'ledger postings/s from 16 clients vs bare INSERT throughput', load: () => import('./ledger.ts') },
   orders: { about: 'card orders/s over the signed API (64 clients) vs bare SQL; top-up workflows/s vs an empty workflow', load: () => import('./orders.ts') },
   import: { about: 'card code import of 1,000,000 rows vs bare COPY into an unlogged table', load: () => import('./import.ts') },
+  export: { about: 'write a 1,000,000-line reseller statement to XLSX vs exceljs streaming the same rows from memory', load: () => import('./export.ts') },
   recon: { about: 'reconcile a 1,000,000-line statement vs COPY into an unlogged table + one FULL OUTER JOIN', load: () => import('./recon.ts') },
 };
 

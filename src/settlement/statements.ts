@@ -64,7 +64,7 @@ export class Statements {
    * posting id (keyset, so a million lines never sit in memory); the next page is fetched while the
    * caller writes this one.
    */
-  async *lines(statementIds: number[], section: Section, pageSize = 5_000): AsyncGenerator<StatementLine[]> {
+  async *lines(statementIds: number[], section: Section, pageSize = 2_000): AsyncGenerator<StatementLine[]> {
     for (const statementId of statementIds) {
       let next = this.linesPage(statementId, section, 0, pageSize);
       for (;;) {
