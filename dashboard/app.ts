@@ -10,6 +10,7 @@ import type { Ledger } from '../src/ledger/ledger.ts';
 import { LedgerReports } from '../src/ledger/reports.ts';
 import type { PlatformHealth } from '../activities/platform.ts';
 import { overviewPage } from './pages/overview.ts';
+import { settlementDownloads, settlementPage } from './pages/settlement.ts';
 import { stockPage } from './pages/stock.ts';
 
 export interface DashboardDeps {
@@ -35,6 +36,11 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
 
   app.get('/', overviewPage(full));
   app.get('/stock', stockPage(full));
+  app.get('/settlement', settlementPage(full));
+  const downloads = settlementDownloads(full);
+  app.get('/settlement/statement', downloads.statement);
+  app.get('/settlement/day.xlsx', downloads.day);
+  app.get('/settlement/payouts/:id.:format', downloads.payout);
   app.get('/healthz', async (_req, res) => {
     await deps.db.raw('SELECT 1');
     res.json({ ok: true });

@@ -31,6 +31,7 @@ export function layout(options: { lang: Lang; title: string; active: string; bod
     <strong>${t('appName')}</strong>
     <a href="/" class="${options.active === 'overview' ? 'active' : ''}">${t('overview')}</a>
     <a href="/stock" class="${options.active === 'stock' ? 'active' : ''}">${t('stock')}</a>
+    <a href="/settlement" class="${options.active === 'settlement' ? 'active' : ''}">${t('settlement')}</a>
     <a class="lang" href="${options.path}?lang=${other}">${other === 'en' ? 'English' : '中文'}</a>
   </header>
   <main>${options.body}</main>

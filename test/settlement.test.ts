@@ -294,3 +294,35 @@ describe('supplier payouts', () => {
     expect((await payouts.get(batch.id)).status).toBe('failed');
   });
 });
+
+describe('settlement on the dashboard', () => {
+  it('lists the settled days and statements, and downloads a statement that reads back', async () => {
+    const { createDashboardApp } = await import('../dashboard/app.ts');
+    const { loadConfig } = await import('../src/config.ts');
+    const app = createDashboardApp({
+      db: h.db, ledger: h.ledger, client: h.client, config: loadConfig(), infrastructure: ['test'],
+      health: { postgres: '18', migrations: 6, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+    try {
+      const page = await (await fetch(`${base}/settlement?date=${WEEK[6]}&lang=en`)).text();
+      expect(page).toContain('Settled days');
+      expect(page).toContain('shop-a');
+
+      const res = await fetch(`${base}/settlement/statement?reseller=shop-a&from=${WEEK[0]}&to=${WEEK[6]}&format=xlsx`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-disposition')).toContain('statement-shop-a-');
+      const book = new ExcelJS.Workbook();
+      await book.xlsx.load(Buffer.from(await res.arrayBuffer()) as never);
+      const summary = book.getWorksheet('汇总 Summary')!;
+      expect(summary.rowCount).toBe(1 + 7 + 1);
+
+      const missing = await fetch(`${base}/settlement/statement?reseller=nobody&from=${WEEK[0]}&format=xlsx`);
+      expect(missing.status).toBe(400);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import type { Request, Response } from 'express';
+import { assertBusinessDate } from '../../src/dates.ts';
+import { ValidationError } from '../../src/errors.ts';
+import { displayYuan } from '../../src/money.ts';
+import { exportPayoutBatch } from '../../src/payouts/export.ts';
+import { Payouts } from '../../src/payouts/payouts.ts';
+import { exportDaySummary, exportResellerStatement, type ExportFormat } from '../../src/settlement/export.ts';
+import { lastSettledDay } from '../../src/settlement/settle.ts';
+import { Statements } from '../../src/settlement/statements.ts';
+import type { DashboardDeps } from '../app.ts';
+import { html } from '../html.ts';
+import { langOf, translator } from '../i18n.ts';
+import { layout } from '../layout.ts';
+import { pageOf, pager } from '../pagination.ts';
+
+/** Settlement and payouts: settled days, each reseller's statement with downloads, payout batches. */
+export function settlementPage(deps: DashboardDeps) {
+  const statements = new Statements(deps.db);
+  const payouts = new Payouts(deps.db, deps.ledger);
+  return async (req: Request, res: Response) => {
+    const lang = langOf(req, res);
+    const t = translator(lang);
+    const p = pageOf(req, 50);
+    const days = await deps.db('settlement_days').orderBy('business_date', 'desc').limit(14);
+    const date = req.query.date ? assertBusinessDate(String(req.query.date), 'date') : await lastSettledDay(deps.db);
+    const [day, batches] = await Promise.all([
+      date ? statements.forDay(date, { limit: p.size, offset: p.offset }) : Promise.resolve({ rows: [], total: 0 }),
+      payouts.list({ limit: 10, offset: 0 }),
+    ]);
+    const yuan = (fen: number) => displayYuan(fen);
+    const body = html`
+      <section>
+        <h2>${t('settledDays')}</h2>
+        ${days.length === 0 ? html`<p>${t('notSettledYet')}</p>` : html`<table><thead><tr><th>${t('settlementDate')}</th><th class="num">${t('statements')}</th><th class="num">${t('lines')}</th><th class="num">${t('lateLines')}</th><th>${t('settledBy')}</th><th></th></tr></thead>
+        <tbody>${days.map((d) => html`<tr><td><a href="/settlement?date=${d.business_date}">${d.business_date}</a></td><td class="num">${d.statements}</td><td class="num">${d.lines}</td><td class="num">${d.late_lines}</td><td>${d.settled_by}</td>
+          <td><a href="/settlement/day.xlsx?date=${d.business_date}">${t('daySummary')} (XLSX)</a></td></tr>`)}</tbody></table>`}
+      </section>
+      ${date ? html`<section>
+        <h2>${t('statements')} ${date}</h2>
+        <table><thead><tr><th>${t('reseller')}</th><th class="num">${t('opening')}</th><th class="num">${t('topups')}</th><th class="num">${t('orders')}</th><th class="num">${t('refunds')}</th><th class="num">${t('adjustments')}</th><th class="num">${t('rebates')}</th><th class="num">${t('closing')}</th><th>${t('download')}</th></tr></thead>
+        <tbody>${day.rows.map((s) => html`<tr><td>${s.resellerCode} ${s.resellerName}</td><td class="num">${yuan(s.openingFen)}</td><td class="num">${yuan(s.topupsFen)}</td>
+          <td class="num">${s.ordersCount} / ${yuan(s.ordersGrossFen)}</td><td class="num">${yuan(s.refundsFen)}</td><td class="num">${yuan(s.adjustmentsFen)}</td><td class="num">${yuan(s.rebatesFen)}</td>
+          <td class="num">${yuan(s.closingFen)}</td>
+          <td><a class="download" href="/settlement/statement?reseller=${s.resellerCode}&from=${date}&to=${date}&format=xlsx">XLSX</a> · <a href="/settlement/statement?reseller=${s.resellerCode}&from=${date}&to=${date}&format=csv">CSV</a></td></tr>`)}</tbody></table>
+        ${pager(p, day.total, `/settlement`, t)}
+      </section>` : ''}
+      <section>
+        <h2>${t('payoutBatches')}</h2>
+        ${batches.rows.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>#</th><th>${t('status')}</th><th>${t('period')}</th><th class="num">${t('total')}</th><th>${t('createdBy')}</th><th>${t('approvedBy')}</th><th>${t('bankReference')}</th><th>${t('download')}</th></tr></thead>
+        <tbody>${batches.rows.map((b) => html`<tr><td>${b.id}</td><td class="${b.status === 'failed' ? 'bad' : ''}">${b.status}</td><td>${b.periodFrom} ~ ${b.periodTo}</td><td class="num">${yuan(b.totalFen)}</td><td>${b.createdBy}</td><td>${b.approvedBy ?? ''}</td><td>${b.bankReference ?? ''}</td>
+          <td><a href="/settlement/payouts/${b.id}.xlsx">XLSX</a> · <a href="/settlement/payouts/${b.id}.csv">CSV</a></td></tr>`)}</tbody></table>`}
+      </section>`;
+    res.type('html').send(layout({ lang, title: t('settlement'), active: 'settlement', body, path: '/settlement' }).value);
+  };
+}
+
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  csv: 'text/csv; charset=utf-8',
+};
+
+function formatOf(value: unknown): ExportFormat {
+  if (value !== 'xlsx' && value !== 'csv') throw new ValidationError('format must be xlsx or csv');
+  return value;
+}
+
+function attachment(res: Response, name: string, format: ExportFormat): void {
+  res.setHeader('Content-Type', CONTENT_TYPES[format]);
+  res.setHeader('Content-Disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
+}
+
+/** Downloads stream straight into the HTTP response: a large statement never sits in memory. */
+export function settlementDownloads(deps: DashboardDeps) {
+  const statements = new Statements(deps.db);
+  const payouts = new Payouts(deps.db, deps.ledger);
+  return {
+    statement: async (req: Request, res: Response) => {
+      const format = formatOf(req.query.format ?? 'xlsx');
+      const reseller = String(req.query.reseller ?? '');
+      const from = assertBusinessDate(String(req.query.from ?? ''), 'from');
+      const to = assertBusinessDate(String(req.query.to ?? from), 'to');
+      if ((await statements.forReseller(reseller, from, to)).length === 0) throw new ValidationError(`no settled statement of ${reseller} between ${from} and ${to}`);
+      attachment(res, `statement-${reseller}-${from}-${to}.${format}`, format);
+      await exportResellerStatement(statements, { resellerCode: reseller, from, to, format }, res);
+    },
+    day: async (req: Request, res: Response) => {
+      const date = assertBusinessDate(String(req.query.date ?? ''), 'date');
+      attachment(res, `settlement-${date}.xlsx`, 'xlsx');
+      await exportDaySummary(statements, date, res);
+    },
+    payout: async (req: Request, res: Response) => {
+      const format = formatOf(req.params.format);
+      const batch = await payouts.get(Number(req.params.id));
+      attachment(res, `payout-${batch.id}.${format}`, format);
+      await exportPayoutBatch(batch, format, res);
+    },
+  };
+}
