@@ -14,6 +14,7 @@ import { settleDay } from '../src/settlement/settle.ts';
 import { Statements, type StatementLine } from '../src/settlement/statements.ts';
 import { benchDatabase, serverVersion } from './support/database.ts';
 import { fmt, progressBar, timed, withPeakRss } from './support/measure.ts';
+import { reportInvariants } from './support/invariants.ts';
 
 /**
  * Issue figure: a reseller statement of 1,000,000 lines written to XLSX (rows/s, peak RSS) next to
@@ -63,6 +64,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`ratio: ${fmt(s / floor.seconds, 2)}x the floor (target <= 1.5x)`);
     const wallet = await ledger.balance(accountCode.resellerWallet(reseller.id));
     console.log(`check: exported closing ${fmt(ours.result.result.closingFen)} fen = ledger wallet ${fmt(wallet)} fen: ${ours.result.result.closingFen === wallet ? 'ok' : 'MISMATCH'}`);
+    await reportInvariants(db);
   } finally {
     await db.destroy();
     await database.stop();
@@ -79,12 +81,16 @@ async function seedOrders(db: ReturnType<typeof createDb>, resellerId: number, d
   await db.transaction(async (trx) => {
     // Bulk seeding only: skip the per-row balance trigger (every entry here balances by construction).
     await trx.raw('SET LOCAL session_replication_role = replica');
+    const [batch] = await trx('card_batches').insert({ batch_key: 'bench', sku_code: 'QQ-100', source: 'file', unit_cost_fen: 9400, code_count: n }).returning('id');
     await trx.raw(
       `WITH o AS (
          INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, unit_price_fen, amount_fen, cost_fen, status, business_date, completed_at)
          SELECT ?, 'TB' || lpad(g::text, 9, '0'), 'bench', 'QQ-100', 'card_code', 1, 9800, 9800, 9400, 'delivered', ?::date, now()
            FROM generate_series(1, ?) g
          RETURNING id
+       ), codes AS (
+         INSERT INTO card_codes (sku_code, batch_id, serial, code_sealed, fingerprint, status, order_id, delivered_at)
+         SELECT 'QQ-100', ?, 'S' || o.id, '\\x00'::bytea, sha256(o.id::text::bytea), 'delivered', o.id, now() FROM o
        ), e AS (
          INSERT INTO ledger_entries (idempotency_key, content_hash, kind, description, business_date, metadata)
          SELECT 'order:' || o.id, 'bench', 'order_sale', '卡密销售 card sale 1 × QQ-100', ?::date, jsonb_build_object('orderId', o.id) FROM o
@@ -93,7 +99,7 @@ async function seedOrders(db: ReturnType<typeof createDb>, resellerId: number, d
        INSERT INTO ledger_postings (entry_id, account_id, amount, currency, posted_at)
        SELECT e.id, a.id, CASE WHEN a.code = ? THEN 9800 ELSE -9800 END, 'CNY', now()
          FROM e CROSS JOIN ledger_accounts a WHERE a.code IN (?, ?)`,
-      [resellerId, date, n, date, wallet, wallet, accountCode.platform('revenue')],
+      [resellerId, date, n, batch.id, date, wallet, wallet, accountCode.platform('revenue')],
     );
     await trx.raw(
       `WITH e AS (INSERT INTO ledger_entries (idempotency_key, content_hash, kind, description, business_date)

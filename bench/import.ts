@@ -15,6 +15,7 @@ import { CodeVault } from '../src/inventory/codes.ts';
 import { importCardCodes, readCodeFile } from '../src/inventory/import.ts';
 import { benchDatabase, serverVersion } from './support/database.ts';
 import { fmt, progressBar, timed, withPeakRss } from './support/measure.ts';
+import { reportInvariants } from './support/invariants.ts';
 
 /**
  * Issue figure: import of 1,000,000 card codes from CSV (codes/s, peak RSS) next to a bare COPY of
@@ -64,6 +65,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`           phases: ${phases.join(', ')}`);
     console.log(`baseline   bare COPY of the same file into an unlogged table: ${fmt(copy.seconds, 2)} s = ${fmt(rows / copy.seconds)} rows/s`);
     console.log(`ratio      importer time ÷ bare COPY time = ${fmt(importSeconds / copy.seconds, 2)}x (target ≤ 4x)`);
+    await reportInvariants(db);
   } finally {
     await db.destroy();
     await database.stop();

@@ -17,4 +17,4 @@ if (!bench) {
   process.exit(name ? 2 : 0);
 }
 await (await bench.load()).run(args);
-process.exit(0);
+process.exit(process.exitCode ?? 0);

@@ -4,6 +4,7 @@ import { accountCode } from '../src/ledger/accounts.ts';
 import { credit, debit, Ledger } from '../src/ledger/ledger.ts';
 import { benchDatabase, serverVersion } from './support/database.ts';
 import { closedLoop, fmt, percentile } from './support/measure.ts';
+import { reportInvariants } from './support/invariants.ts';
 
 /**
  * Issue figure: ledger postings/s for single-entry transactions from 16 concurrent clients, next to
@@ -70,6 +71,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`ratio     ledger postings/s ÷ baseline rows/s        = ${fmt((postingsPerSec / baselineTps) * 100, 1)}%  (target ≥ 40%)`);
     console.log(`          ledger transactions/s ÷ baseline transactions/s = ${fmt((entriesPerSec / baselineTps) * 100, 1)}%`);
     console.log(`checks    books imbalance ${check.imbalance} fen; wallets whose running balance drifted from their postings: ${check.drifted}`);
+    await reportInvariants(db);
   } finally {
     await db.destroy();
     await database.stop();

@@ -17,6 +17,7 @@ import { CLASSES } from '../src/reconciliation/types.ts';
 import { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { benchDatabase, serverVersion } from './support/database.ts';
 import { fmt, progressBar, timed, withPeakRss } from './support/measure.ts';
+import { reportInvariants } from './support/invariants.ts';
 
 /**
  * Issue figure: reconcile a 1,000,000-line statement against 1,000,000 of our transactions with
@@ -70,6 +71,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`           phases: ${phases.join(', ')}`);
     console.log(`floor      COPY into an unlogged table ${fmt(copy.seconds, 2)} s + FULL OUTER JOIN ${fmt(join.seconds, 2)} s = ${fmt(floor, 2)} s`);
     console.log(`ratio      reconciliation ÷ floor = ${fmt(seconds / floor, 2)}x (target ≤ 4x)`);
+    await reportInvariants(db);
   } finally {
     await db.destroy();
     await database.stop();

@@ -4,6 +4,7 @@ import { startCommand } from './start.ts';
 import { workerCommand } from './worker.ts';
 import { opsCommand, stuckCommand } from './ops.ts';
 import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
+import { checkCommand } from './check.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
 
@@ -150,6 +151,11 @@ program
   .requiredOption('--reason <text>', 'why')
   .option('--actor <name>', 'who is acting')
   .action(adjustCommand);
+
+program
+  .command('check')
+  .description('Invariant checker: balanced entries, guarded balances, wallets, card codes, order outcomes, reconciliation classes, statement identity; exits 1 on any violation')
+  .action(checkCommand);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.ts';
 import { createDb } from '../../src/db/knex.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { checkInvariants, formatReport, type CheckReport } from '../../src/invariants/check.ts';
 import { startTestInfrastructure } from '../../src/runtime/infrastructure.ts';
 import { bundleWorkflows } from '../../src/runtime/worker.ts';
 
@@ -42,7 +43,17 @@ export default async function setup(project: TestProject) {
   project.provide('workflowBundlePath', workflowBundlePath);
 
   return async () => {
-    await infra.stop();
-    await fs.rm(bundleDir, { recursive: true, force: true });
+    // Whatever the tests did, the books must still hold: the invariant checker has the last word.
+    const checkDb = createDb(infra.databaseUrl);
+    let report: CheckReport;
+    try {
+      report = await checkInvariants(checkDb);
+    } finally {
+      await checkDb.destroy();
+      await infra.stop();
+      await fs.rm(bundleDir, { recursive: true, force: true });
+    }
+    console.log(`[teardown] invariant check of the test database:\n${formatReport(report)}`);
+    if (report.violations > 0) throw new Error(`the invariant checker found ${report.violations} violation(s) after the tests (see above)`);
   };
 }
