@@ -5,12 +5,21 @@ import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppConfig } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
-import { KamengError } from '../src/errors.ts';
+import { KamengError, NotFoundError } from '../src/errors.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
 import { LedgerReports } from '../src/ledger/reports.ts';
 import type { PlatformHealth } from '../activities/platform.ts';
 import { overviewPage } from './pages/overview.ts';
-import { settlementDownloads, settlementPage } from './pages/settlement.ts';
+import { settlementActionsOf, settlementDownloads, settlementPage } from './pages/settlement.ts';
+import { auditPage } from './pages/audit.ts';
+import { fulfillmentPages } from './pages/fulfillment.ts';
+import { loginPages } from './pages/login.ts';
+import { reconciliationPages } from './pages/reconciliation.ts';
+import { ForbiddenError, requireCsrf, requirePermission, requireSession, sessionOf } from './auth.ts';
+import { html } from './html.ts';
+import { langOf } from './i18n.ts';
+import { layout } from './layout.ts';
+import { Users } from '../src/users/users.ts';
 import { stockPage } from './pages/stock.ts';
 
 export interface DashboardDeps {
@@ -34,25 +43,59 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.use(cookieParser());
   app.use('/assets', express.static(chartJsDir, { maxAge: '1d', index: false }));
 
+  app.get('/healthz', async (_req, res) => {
+    await deps.db.raw('SELECT 1');
+    res.json({ ok: true });
+  });
+  // Forms post url-encoded; a statement upload is a raw body, streamed by its own handler.
+  app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  const users = new Users(deps.db);
+  const login = loginPages(users, deps.config);
+  app.get('/login', login.show);
+  app.post('/login', login.submit);
+
+  app.use(requireSession(users), requireCsrf);
+  app.post('/logout', login.logout);
   app.get('/', overviewPage(full));
   app.get('/stock', stockPage(full));
+  app.get('/audit', auditPage(full));
+
+  const fulfillment = fulfillmentPages(full);
+  app.get('/fulfillment', fulfillment.list);
+  app.get('/fulfillment/:id', fulfillment.detail);
+  app.post('/fulfillment/:id/action', requirePermission('fulfillment'), fulfillment.act);
+
+  const recon = reconciliationPages(full);
+  app.get('/reconciliation', recon.page);
+  app.get('/reconciliation/cases.xlsx', recon.exportCases);
+  app.post('/reconciliation/cases/:id/resolve', requirePermission('reconciliation'), recon.resolve);
+  app.post('/reconciliation/upload', requirePermission('reconciliation'), recon.upload);
+  app.post('/reconciliation/rerun', requirePermission('reconciliation'), recon.rerun);
+
   app.get('/settlement', settlementPage(full));
   const downloads = settlementDownloads(full);
   app.get('/settlement/statement', downloads.statement);
   app.get('/settlement/day.xlsx', downloads.day);
   app.get('/settlement/payouts/:id.:format', downloads.payout);
-  app.get('/healthz', async (_req, res) => {
-    await deps.db.raw('SELECT 1');
-    res.json({ ok: true });
-  });
+  const settlementActions = settlementActionsOf(full);
+  app.post('/settlement/settle', requirePermission('settlement'), settlementActions.settle);
+  app.post('/settlement/payouts/:id/:step', requirePermission('settlement'), settlementActions.payout);
 
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof KamengError) {
-      res.status(400).json({ error: { code: err.code, message: err.message } });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? 400 : 500;
+    if (status === 500) console.error('dashboard error:', err);
+    const message = status === 500 ? 'internal error; see the server log' : (err as Error).message;
+    if (res.headersSent) {
+      res.destroy();
       return;
     }
-    console.error('dashboard error:', err);
-    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } });
+    if (req.accepts(['html', 'json']) === 'html') {
+      const lang = langOf(req, res);
+      const body = html`<section><p class="error">${message}</p><p><a href="javascript:history.back()">←</a></p></section>`;
+      res.status(status).type('html').send(layout({ lang, title: String(status), active: '', body, path: req.path, session: sessionOf(res) }).value);
+      return;
+    }
+    res.status(status).json({ error: { code: err instanceof KamengError ? err.code : 'INTERNAL', message } });
   });
   return app;
 }

@@ -64,12 +64,55 @@ const labels = {
   approvedBy: { zh: '审批人', en: 'Approved by' },
   bankReference: { zh: '银行流水', en: 'Bank reference' },
   notSettledYet: { zh: '尚无已结算日：结算在每日 04:00 自动运行，或执行 kameng settle', en: 'No settled day yet: settlement runs daily at 04:00, or run kameng settle' },
+  fulfillment: { zh: '履约', en: 'Fulfillment' },
+  reconciliation: { zh: '对账', en: 'Reconciliation' },
+  auditLog: { zh: '操作日志', en: 'Audit log' },
+  logout: { zh: '退出', en: 'Log out' },
+  login: { zh: '登录', en: 'Log in' },
+  username: { zh: '用户名', en: 'Username' },
+  password: { zh: '密码', en: 'Password' },
+  loginFailed: { zh: '用户名或密码错误', en: 'Wrong username or password' },
+  role_admin: { zh: '管理员', en: 'Admin' },
+  role_finance: { zh: '财务', en: 'Finance' },
+  role_ops: { zh: '运营', en: 'Ops' },
+  role_viewer: { zh: '只读', en: 'Viewer' },
+  reason: { zh: '原因', en: 'Reason' },
+  action: { zh: '操作', en: 'Action' },
+  actor: { zh: '操作人', en: 'Actor' },
+  subject: { zh: '对象', en: 'Subject' },
+  at: { zh: '时间', en: 'At' },
+  details: { zh: '详情', en: 'Details' },
+  retry: { zh: '重试', en: 'Retry' },
+  switchSupplier: { zh: '切换供应商', en: 'Switch supplier' },
+  markSucceeded: { zh: '标记成功', en: 'Mark succeeded' },
+  refund: { zh: '退款', en: 'Refund' },
+  submit: { zh: '提交', en: 'Submit' },
+  order: { zh: '订单', en: 'Order' },
+  rechargeAccount: { zh: '充值账号', en: 'Account' },
+  amount: { zh: '金额', en: 'Amount' },
+  placedAt: { zh: '下单时间', en: 'Placed at' },
+  openTopUps: { zh: '待处理直充订单', en: 'Open top-ups' },
+  workflowHistory: { zh: '工作流历史', en: 'Workflow history' },
+  supplierReference: { zh: '供应商流水号', en: 'Supplier reference' },
+  reconRuns: { zh: '对账批次', en: 'Reconciliation runs' },
+  cases: { zh: '差异', en: 'Discrepancy cases' },
+  resolve: { zh: '处理', en: 'Resolve' },
+  uploadStatement: { zh: '上传对账单', en: 'Upload a statement' },
+  date: { zh: '日期', en: 'Date' },
+  file: { zh: '文件', en: 'File' },
+  exportXlsx: { zh: '导出 XLSX', en: 'Export XLSX' },
+  approve: { zh: '审批', en: 'Approve' },
+  markPaid: { zh: '标记已付', en: 'Mark paid' },
+  settleDay: { zh: '结算', en: 'Settle' },
+  done: { zh: '已完成', en: 'Done' },
+  filter: { zh: '筛选', en: 'Filter' },
+  all: { zh: '全部', en: 'All' },
 } satisfies Record<string, Record<Lang, string>>;
 
 export type LabelKey = keyof typeof labels;
 
 export function translator(lang: Lang) {
-  return (key: LabelKey) => labels[key][lang];
+  return (key: LabelKey | `role_${string}`) => (labels as Record<string, Record<Lang, string>>)[key]?.[lang] ?? key;
 }
 
 /** ?lang=en|zh switches and is remembered in a cookie; Chinese is the default. */

@@ -5,6 +5,7 @@ import * as resellersOrders from './20261124_003_resellers_orders.ts';
 import * as procurement from './20261124_004_procurement.ts';
 import * as reconciliation from './20261125_005_reconciliation.ts';
 import * as settlement from './20261125_006_settlement.ts';
+import * as dashboardUsers from './20261125_007_dashboard_users.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261124_004_procurement': procurement,
   '20261125_005_reconciliation': reconciliation,
   '20261125_006_settlement': settlement,
+  '20261125_007_dashboard_users': dashboardUsers,
 };

@@ -16,6 +16,7 @@ import { Rebates } from '../src/settlement/rebates.ts';
 import { settleDay } from '../src/settlement/settle.ts';
 import { Statements } from '../src/settlement/statements.ts';
 import type { ResellerStatement } from '../src/settlement/types.ts';
+import { loginAs } from './support/dashboard-session.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 
 // A database of this file's own: settled days are global state, and these tests choose the dates.
@@ -307,11 +308,12 @@ describe('settlement on the dashboard', () => {
     await new Promise((r) => server.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
     try {
-      const page = await (await fetch(`${base}/settlement?date=${WEEK[6]}&lang=en`)).text();
+      const finance = await loginAs(base, h.db, 'finance');
+      const page = await (await finance.get(`/settlement?date=${WEEK[6]}&lang=en`)).text();
       expect(page).toContain('Settled days');
       expect(page).toContain('shop-a');
 
-      const res = await fetch(`${base}/settlement/statement?reseller=shop-a&from=${WEEK[0]}&to=${WEEK[6]}&format=xlsx`);
+      const res = await finance.get(`/settlement/statement?reseller=shop-a&from=${WEEK[0]}&to=${WEEK[6]}&format=xlsx`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-disposition')).toContain('statement-shop-a-');
       const book = new ExcelJS.Workbook();
@@ -319,8 +321,8 @@ describe('settlement on the dashboard', () => {
       const summary = book.getWorksheet('汇总 Summary')!;
       expect(summary.rowCount).toBe(1 + 7 + 1);
 
-      const missing = await fetch(`${base}/settlement/statement?reseller=nobody&from=${WEEK[0]}&format=xlsx`);
-      expect(missing.status).toBe(400);
+      const missing = await finance.get(`/settlement/statement?reseller=nobody&from=${WEEK[0]}&format=xlsx`);
+      expect(missing.status).toBe(404);
     } finally {
       server.close();
     }

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { addDays, businessDateOf } from '../../src/dates.ts';
 import { displayYuan } from '../../src/money.ts';
 import type { DashboardDeps } from '../app.ts';
+import { sessionOf } from '../auth.ts';
 import { html, jsonForScript } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -53,6 +54,6 @@ export function overviewPage(deps: DashboardDeps) {
         </table>
         ${pager(p, accounts.total, '/', t)}
       </section>`;
-    res.type('html').send(layout({ lang, title: t('overview'), active: 'overview', body, path: '/' }).value);
+    res.type('html').send(layout({ lang, title: t('overview'), active: 'overview', body, path: '/', session: sessionOf(res) }).value);
   };
 }

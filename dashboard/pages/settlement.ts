@@ -7,7 +7,9 @@ import { Payouts } from '../../src/payouts/payouts.ts';
 import { exportDaySummary, exportResellerStatement, type ExportFormat } from '../../src/settlement/export.ts';
 import { lastSettledDay } from '../../src/settlement/settle.ts';
 import { Statements } from '../../src/settlement/statements.ts';
+import { runSettlement } from '../../src/settlement/trigger.ts';
 import type { DashboardDeps } from '../app.ts';
+import { can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -28,9 +30,12 @@ export function settlementPage(deps: DashboardDeps) {
       payouts.list({ limit: 10, offset: 0 }),
     ]);
     const yuan = (fen: number) => displayYuan(fen);
+    const finance = can(sessionOf(res), 'settlement');
     const body = html`
+      ${req.query.done ? html`<p class="notice">${t('done')}: ${String(req.query.done)}</p>` : ''}
       <section>
         <h2>${t('settledDays')}</h2>
+        ${finance ? html`<form method="post" action="/settlement/settle" class="act">${csrfField(res)}<input type="date" name="date" required><button>${t('settleDay')}</button></form>` : ''}
         ${days.length === 0 ? html`<p>${t('notSettledYet')}</p>` : html`<table><thead><tr><th>${t('settlementDate')}</th><th class="num">${t('statements')}</th><th class="num">${t('lines')}</th><th class="num">${t('lateLines')}</th><th>${t('settledBy')}</th><th></th></tr></thead>
         <tbody>${days.map((d) => html`<tr><td><a href="/settlement?date=${d.business_date}">${d.business_date}</a></td><td class="num">${d.statements}</td><td class="num">${d.lines}</td><td class="num">${d.late_lines}</td><td>${d.settled_by}</td>
           <td><a href="/settlement/day.xlsx?date=${d.business_date}">${t('daySummary')} (XLSX)</a></td></tr>`)}</tbody></table>`}
@@ -48,9 +53,11 @@ export function settlementPage(deps: DashboardDeps) {
         <h2>${t('payoutBatches')}</h2>
         ${batches.rows.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>#</th><th>${t('status')}</th><th>${t('period')}</th><th class="num">${t('total')}</th><th>${t('createdBy')}</th><th>${t('approvedBy')}</th><th>${t('bankReference')}</th><th>${t('download')}</th></tr></thead>
         <tbody>${batches.rows.map((b) => html`<tr><td>${b.id}</td><td class="${b.status === 'failed' ? 'bad' : ''}">${b.status}</td><td>${b.periodFrom} ~ ${b.periodTo}</td><td class="num">${yuan(b.totalFen)}</td><td>${b.createdBy}</td><td>${b.approvedBy ?? ''}</td><td>${b.bankReference ?? ''}</td>
-          <td><a href="/settlement/payouts/${b.id}.xlsx">XLSX</a> · <a href="/settlement/payouts/${b.id}.csv">CSV</a></td></tr>`)}</tbody></table>`}
+          <td><a href="/settlement/payouts/${b.id}.xlsx">XLSX</a> · <a href="/settlement/payouts/${b.id}.csv">CSV</a>
+          ${finance && b.status === 'draft' ? html`<form method="post" action="/settlement/payouts/${b.id}/approve" class="inline">${csrfField(res)}<button>${t('approve')}</button></form>` : ''}
+          ${finance && b.status === 'approved' ? html`<form method="post" action="/settlement/payouts/${b.id}/paid" class="act">${csrfField(res)}<input name="reference" placeholder="${t('bankReference')}" required><button>${t('markPaid')}</button></form>` : ''}</td></tr>`)}</tbody></table>`}
       </section>`;
-    res.type('html').send(layout({ lang, title: t('settlement'), active: 'settlement', body, path: '/settlement' }).value);
+    res.type('html').send(layout({ lang, title: t('settlement'), active: 'settlement', body, path: '/settlement', session: sessionOf(res) }).value);
   };
 }
 
@@ -93,6 +100,28 @@ export function settlementDownloads(deps: DashboardDeps) {
       const batch = await payouts.get(Number(req.params.id));
       attachment(res, `payout-${batch.id}.${format}`, format);
       await exportPayoutBatch(batch, format, res);
+    },
+  };
+}
+
+/** Finance's actions: settle through a date (by the workflow), approve a payout, record its payment. */
+export function settlementActionsOf(deps: DashboardDeps) {
+  const payouts = new Payouts(deps.db, deps.ledger);
+  return {
+    settle: async (req: Request, res: Response) => {
+      const date = assertBusinessDate(String(req.body?.date ?? ''), 'date');
+      const result = await runSettlement(deps.client, deps.config, { date, actor: sessionOf(res)!.user.username });
+      res.redirect(303, `/settlement?date=${date}&done=${encodeURIComponent(`${result.settled.length} day(s) settled`)}`);
+    },
+    payout: async (req: Request, res: Response) => {
+      const id = Number(req.params.id);
+      const actor = sessionOf(res)!.user.username;
+      const batch = req.params.step === 'approve' ? await payouts.approve(id, actor)
+        : req.params.step === 'paid' ? await payouts.markPaid(id, actor, String(req.body?.reference ?? ''))
+          : req.params.step === 'failed' ? await payouts.markFailed(id, actor, String(req.body?.reason ?? ''))
+            : undefined;
+      if (!batch) throw new ValidationError(`unknown payout step ${req.params.step}: approve, paid or failed`);
+      res.redirect(303, `/settlement?done=${encodeURIComponent(`#${batch.id} ${batch.status}`)}`);
     },
   };
 }

@@ -4,6 +4,7 @@ import { displayYuan } from '../../src/money.ts';
 import { ProcurementRuns } from '../../src/procurement/runs.ts';
 import { SupplierRegistry } from '../../src/suppliers/registry.ts';
 import type { DashboardDeps } from '../app.ts';
+import { sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -37,6 +38,6 @@ export function stockPage(deps: DashboardDeps) {
         <tbody>${recent.rows.map((r: Record<string, any>) => html`<tr><td>${r.sku_code}</td><td class="num">${r.quantity}</td><td>${r.supplier_code ?? ''}</td><td class="${r.status === 'failed' ? 'bad' : ''}">${r.status}</td><td class="num">${r.total_cost_fen === null ? '' : displayYuan(r.total_cost_fen)}</td><td>${new Date(r.started_at).toISOString().replace('T', ' ').slice(0, 19)}</td></tr>`)}</tbody></table>
         ${pager(p, recent.total, '/stock', t)}
       </section>`;
-    res.type('html').send(layout({ lang, title: t('stock'), active: 'stock', body, path: '/stock' }).value);
+    res.type('html').send(layout({ lang, title: t('stock'), active: 'stock', body, path: '/stock', session: sessionOf(res) }).value);
   };
 }

@@ -5,6 +5,7 @@ import { workerCommand } from './worker.ts';
 import { opsCommand, stuckCommand } from './ops.ts';
 import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
 import { checkCommand } from './check.ts';
+import { userCommand } from './user.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
 
@@ -156,6 +157,16 @@ program
   .command('check')
   .description('Invariant checker: balanced entries, guarded balances, wallets, card codes, order outcomes, reconciliation classes, statement identity; exits 1 on any violation')
   .action(checkCommand);
+
+program
+  .command('user')
+  .description('Dashboard users: add --username U --role admin|finance|ops|viewer [--password P] (an existing user gets the new role and password)')
+  .argument('<action>', 'add')
+  .requiredOption('--username <name>', 'login name')
+  .requiredOption('--role <role>', 'admin, finance, ops or viewer')
+  .option('--password <p>', 'at least 10 characters (default: generated and shown once)')
+  .option('--name <display name>', 'shown in the dashboard')
+  .action(userCommand);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import { formatYuan } from '../money.ts';
 import { orders } from '../orders/orders.ts';
-import type { OpsAction, TopUpState } from '../fulfillment/types.ts';
+import { applyOpsAction, opsActionFrom } from '../fulfillment/ops.ts';
 import { withCli } from './context.ts';
 
 /** `kameng stuck`: open top-ups, stuck ones first. */
@@ -19,29 +19,9 @@ export async function stuckCommand(options: { all?: boolean; page: string }): Pr
 
 /** `kameng ops ACTION --order N --actor WHO --reason WHY`: an audited action on a stuck top-up, through its workflow. */
 export async function opsCommand(action: string, options: { order: string; actor: string; reason: string; supplier?: string; reference?: string }): Promise<void> {
-  const request = ((): OpsAction => {
-    const base = { actor: options.actor, reason: options.reason };
-    switch (action) {
-      case 'retry': return { action: 'retry', ...base };
-      case 'refund': return { action: 'refund', ...base };
-      case 'switch':
-        if (!options.supplier) throw new Error('switch needs --supplier CODE');
-        return { action: 'switchSupplier', supplierCode: options.supplier, ...base };
-      case 'succeed':
-        if (!options.reference) throw new Error('succeed needs --reference SUPPLIER_REFERENCE');
-        return { action: 'markSucceeded', supplierReference: options.reference, ...base };
-      default: throw new Error(`unknown action ${action}: retry, switch, succeed or refund`);
-    }
-  })();
+  const request = opsActionFrom(action, options);
   await withCli(async (ctx) => {
-    const client = await ctx.temporal();
-    try {
-      const state = await client.workflow.getHandle(`topup-${options.order}`).executeUpdate<TopUpState, [OpsAction]>('opsAction', { args: [request] });
-      console.log(`order ${options.order}: ${state.status} after ${state.attempts.length} supplier attempt(s)`);
-    } catch (err) {
-      const reason = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      console.error(`order ${options.order}: refused: ${reason}`);
-      process.exitCode = 2;
-    }
+    const state = await applyOpsAction(await ctx.temporal(), options.order, request);
+    console.log(`order ${options.order}: ${state.status} after ${state.attempts.length} supplier attempt(s)`);
   });
 }

@@ -12,6 +12,9 @@ import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts'
 import { startInfrastructure } from '../runtime/infrastructure.ts';
 import { ensureSchedules } from '../runtime/schedules.ts';
 import { startWorkers } from '../runtime/worker.ts';
+import express from 'express';
+import { ensureDashboardUsers } from '../users/bootstrap.ts';
+import { Users } from '../users/users.ts';
 
 const log = (line: string) => console.log(`[kameng] ${line}`);
 
@@ -77,8 +80,11 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   log(`health-check workflow ran end to end: PostgreSQL ${health.postgres}, ${health.accounts} ledger accounts, ` +
     `${health.entries} journal entries, books ${health.healthy ? 'balance' : `OFF BY ${health.ledgerImbalanceFen} fen`}`);
 
-  const app = createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health });
+  await ensureDashboardUsers(new Users(db), { demo: Boolean(demo), dataDir: config.dataDir, adminPassword: process.env.KAMENG_ADMIN_PASSWORD, log });
+  // Machine-facing APIs first (their own signatures), then the dashboard behind its login.
+  const app = express();
   const orderService = mountApis(app, deps, client, taskQueuesOf(config));
+  app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health }));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.dashboard.port, config.dashboard.host, () => resolve(s));
     s.once('error', reject);

@@ -1,0 +1,149 @@
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
+import { assertBusinessDate } from '../../src/dates.ts';
+import { ValidationError } from '../../src/errors.ts';
+import { displayYuan } from '../../src/money.ts';
+import { ReconCases, type CaseFilter } from '../../src/reconciliation/cases.ts';
+import { exportDiscrepancies } from '../../src/reconciliation/export.ts';
+import { startReconciliation } from '../../src/reconciliation/trigger.ts';
+import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type DiscrepancyClass, type Resolution } from '../../src/reconciliation/types.ts';
+import type { DashboardDeps } from '../app.ts';
+import { can, csrfField, sessionOf } from '../auth.ts';
+import { html, jsonForScript } from '../html.ts';
+import { langOf, translator, type Lang } from '../i18n.ts';
+import { layout } from '../layout.ts';
+import { pageOf, pager } from '../pagination.ts';
+
+/** Statement uploads from the browser: large, so streamed to disk, never parsed in memory here. */
+const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+function filterOf(req: Request): CaseFilter {
+  const q = req.query;
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const cls = str(q.class);
+  if (cls && !CLASSES.includes(cls as DiscrepancyClass)) throw new ValidationError(`class must be one of ${CLASSES.join(', ')}`);
+  const state = str(q.state) ?? 'unresolved';
+  return { supplierCode: str(q.supplier), date: q.date ? assertBusinessDate(String(q.date), 'date') : undefined, state: state as CaseFilter['state'], class: cls as DiscrepancyClass | undefined };
+}
+
+const label = (l: { zh: string; en: string }, lang: Lang) => (lang === 'zh' ? l.zh : l.en);
+
+/** Reconciliation: runs with counts per class, discrepancy cases to resolve, statement upload, export. */
+export function reconciliationPages(deps: DashboardDeps) {
+  const cases = new ReconCases(deps.db, deps.ledger);
+  return {
+    page: async (req: Request, res: Response) => {
+      const lang = langOf(req, res);
+      const t = translator(lang);
+      const p = pageOf(req, 50);
+      const filter = filterOf(req);
+      const [runs, list, suppliers] = await Promise.all([
+        deps.db('recon_runs as r').join('suppliers as s', 's.id', 'r.supplier_id').orderBy('r.id', 'desc').limit(15)
+          .select('r.id', 's.code as supplier', 'r.business_date', 'r.status', 'r.lines_read', 'r.counts', 'r.is_current', 'r.triggered_by', 'r.error'),
+        cases.list({ ...filter, page: p.page, pageSize: p.size }),
+        deps.db('suppliers').orderBy('code').select('code', 'name'),
+      ]);
+      const finance = can(sessionOf(res), 'reconciliation');
+      const query = new URLSearchParams(Object.entries({ supplier: filter.supplierCode ?? '', date: filter.date ?? '', state: String(filter.state ?? ''), class: filter.class ?? '' }).filter(([, v]) => v));
+      const body = html`
+        ${req.query.done ? html`<p class="notice">${t('done')}: ${String(req.query.done)}</p>` : ''}
+        ${finance ? html`<section>
+          <h2>${t('uploadStatement')}</h2>
+          <form id="upload" class="act">
+            <select name="supplier">${suppliers.map((s) => html`<option value="${s.code}">${s.code} ${s.name}</option>`)}</select>
+            <input type="date" name="date" required>
+            <input type="file" name="file" required accept=".csv,.xlsx">
+            <button type="submit">${t('uploadStatement')}</button>
+            <progress id="upload-progress" value="0" max="100" hidden></progress> <span id="upload-result"></span>
+          </form>
+          <script>
+            (function () {
+              var csrf = ${jsonForScript(sessionOf(res)?.csrfToken ?? '')};
+              var form = document.getElementById('upload');
+              form.addEventListener('submit', function (ev) {
+                ev.preventDefault();
+                var file = form.file.files[0];
+                var xhr = new XMLHttpRequest();
+                var bar = document.getElementById('upload-progress');
+                bar.hidden = false;
+                xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+                xhr.onload = function () {
+                  var answer = JSON.parse(xhr.responseText || '{}');
+                  document.getElementById('upload-result').textContent = xhr.status < 300 ? answer.message : (answer.error && answer.error.message);
+                };
+                xhr.open('POST', '/reconciliation/upload?supplier=' + encodeURIComponent(form.supplier.value) + '&date=' + encodeURIComponent(form.date.value) + '&name=' + encodeURIComponent(file.name));
+                xhr.setRequestHeader('X-CSRF-Token', csrf);
+                xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+                xhr.send(file);
+              });
+            })();
+          </script>
+        </section>` : ''}
+        <section>
+          <h2>${t('reconRuns')}</h2>
+          <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('status')}</th><th class="num">${t('lines')}</th>${CLASSES.map((c) => html`<th class="num">${label(CLASS_LABELS[c], lang)}</th>`)}<th></th></tr></thead>
+          <tbody>${runs.map((r: Record<string, any>) => html`<tr><td>${r.id}</td><td>${r.supplier}</td><td>${r.business_date}</td><td class="${r.status === 'rejected' || r.status === 'failed' ? 'bad' : ''}" title="${r.error ?? ''}">${r.status}${r.is_current ? ' ✓' : ''}</td><td class="num">${r.lines_read}</td>
+            ${CLASSES.map((c) => html`<td class="num">${r.counts?.[c]?.items ?? ''}</td>`)}
+            <td>${finance && r.status !== 'running' ? html`<form method="post" action="/reconciliation/rerun" class="inline">${csrfField(res)}<input type="hidden" name="supplier" value="${r.supplier}"><input type="hidden" name="date" value="${r.business_date}"><button>${t('retry')}</button></form>` : ''}</td></tr>`)}</tbody></table>
+        </section>
+        <section>
+          <h2>${t('cases')} <a href="/reconciliation/cases.xlsx?${query.toString()}">${t('exportXlsx')}</a></h2>
+          <form method="get" action="/reconciliation" class="act">
+            <select name="supplier"><option value="">${t('all')}</option>${suppliers.map((s) => html`<option ${s.code === filter.supplierCode ? 'selected' : ''}>${s.code}</option>`)}</select>
+            <input type="date" name="date" value="${filter.date ?? ''}">
+            <select name="state">${['unresolved', 'open', 'investigating', 'resolved'].map((s) => html`<option ${s === filter.state ? 'selected' : ''}>${s}</option>`)}</select>
+            <select name="class"><option value="">${t('all')}</option>${CLASSES.filter((c) => c !== 'matched').map((c) => html`<option value="${c}" ${c === filter.class ? 'selected' : ''}>${label(CLASS_LABELS[c], lang)}</option>`)}</select>
+            <button>${t('filter')}</button>
+          </form>
+          <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('kind')}</th><th class="num">${t('amount')}</th><th>${t('status')}</th><th>${t('resolve')}</th></tr></thead>
+          <tbody>${list.cases.map((c) => html`<tr id="case-${c.id}"><td>${c.id}</td><td>${c.supplierCode}</td><td>${c.businessDate}</td><td>${label(CLASS_LABELS[c.class], lang)}<br><small>${c.requestIds.join(', ') || c.supplierTxnId || ''}</small></td>
+            <td class="num">${displayYuan(c.ourFen)} / ${displayYuan(c.theirFen)} (${displayYuan(c.deltaFen)})</td><td class="case-state">${c.state}${c.resolution ? `: ${c.resolution}` : ''}</td>
+            <td>${finance && c.state !== 'resolved' ? html`<form method="post" action="/reconciliation/cases/${c.id}/resolve" class="act">${csrfField(res)}
+              <select name="resolution">${RESOLUTIONS.map((r) => html`<option value="${r}">${label(RESOLUTION_LABELS[r], lang)}</option>`)}</select>
+              <input name="reason" placeholder="${t('reason')}" required minlength="3"><button type="submit">${t('resolve')}</button></form>` : ''}</td></tr>`)}</tbody></table>
+          ${pager(p, list.total, `/reconciliation`, t)}
+        </section>`;
+      res.type('html').send(layout({ lang, title: t('reconciliation'), active: 'reconciliation', body, path: '/reconciliation', session: sessionOf(res) }).value);
+    },
+
+    resolve: async (req: Request, res: Response) => {
+      const resolution = String(req.body?.resolution ?? '') as Resolution;
+      if (!RESOLUTIONS.includes(resolution)) throw new ValidationError(`resolution must be one of ${RESOLUTIONS.join(', ')}`);
+      const c = await cases.resolve(Number(req.params.id), { resolution, actor: sessionOf(res)!.user.username, reason: String(req.body?.reason ?? '') });
+      res.redirect(303, `/reconciliation?state=resolved&done=${encodeURIComponent(`#${c.id} ${c.resolution}`)}`);
+    },
+
+    upload: async (req: Request, res: Response) => {
+      const supplier = String(req.query.supplier ?? '');
+      const date = assertBusinessDate(String(req.query.date ?? ''), 'date');
+      const name = path.basename(String(req.query.name ?? 'statement.csv'));
+      const declared = Number(req.get('content-length') ?? 0);
+      if (declared > MAX_UPLOAD_BYTES) throw new ValidationError(`the file is ${declared} bytes; statements up to ${MAX_UPLOAD_BYTES} bytes are accepted`);
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-upload-'));
+      const file = path.join(dir, name);
+      try {
+        await pipeline(req, createWriteStream(file));
+        const handle = await startReconciliation(deps.client, deps.config, { supplierCode: supplier, date, file, fileName: name, triggeredBy: sessionOf(res)!.user.username });
+        res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started: ${handle.workflowId}` });
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+
+    rerun: async (req: Request, res: Response) => {
+      const date = assertBusinessDate(String(req.body?.date ?? ''), 'date');
+      const handle = await startReconciliation(deps.client, deps.config, { supplierCode: String(req.body?.supplier ?? ''), date, triggeredBy: sessionOf(res)!.user.username });
+      res.redirect(303, `/reconciliation?done=${encodeURIComponent(handle.workflowId)}`);
+    },
+
+    exportCases: async (req: Request, res: Response) => {
+      res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+      res.setHeader('Content-Disposition', 'attachment; filename="discrepancies.xlsx"');
+      await exportDiscrepancies(cases, filterOf(req), res);
+    },
+  };
+}
