@@ -107,6 +107,16 @@ const labels = {
   done: { zh: '已完成', en: 'Done' },
   filter: { zh: '筛选', en: 'Filter' },
   all: { zh: '全部', en: 'All' },
+  today: { zh: '今日', en: 'Today' },
+  gross: { zh: '销售额', en: 'Gross' },
+  margin: { zh: '毛利', en: 'Margin' },
+  refundRate: { zh: '直充退款率', en: 'Top-up refund rate' },
+  stuckCount: { zh: '卡单', en: 'Stuck' },
+  openDiscrepancies: { zh: '未处理差异', en: 'Open discrepancies' },
+  dailyMargin: { zh: '每日毛利', en: 'Daily margin' },
+  bySku: { zh: '按商品', en: 'By SKU' },
+  bySupplier: { zh: '按供应商', en: 'By supplier' },
+  byReseller: { zh: '按分销商', en: 'By reseller' },
 } satisfies Record<string, Record<Lang, string>>;
 
 export type LabelKey = keyof typeof labels;

@@ -69,6 +69,15 @@ describe('dashboard pages', () => {
     expect(zh).toContain('借贷平衡');
     const en = await (await ops.get('/?lang=en')).text();
     expect(en).toContain('Trial balance');
+    expect(en).toContain('Open discrepancies');
+    expect(en).toContain('Daily margin');
+  });
+
+  it('charts daily margin by reseller over a chosen range, and refuses a bad date', async () => {
+    const page = await (await ops.get('/?by=reseller&from=2026-01-01&to=2026-01-31&lang=en')).text();
+    expect(page).toContain('"dates":["2026-01-01"');
+    expect(page).toContain('<option value="reseller" selected>');
+    expect((await ops.get('/?from=2026-13-45')).status).toBe(400);
   });
 
   it('shows stock with low-stock warnings on the suppliers and stock page', async () => {

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
-import { addDays, businessDateOf } from '../../src/dates.ts';
+import { addDays, assertBusinessDate, businessDateOf } from '../../src/dates.ts';
+import { OrderReports, type MarginDimension } from '../../src/orders/reports.ts';
 import { displayYuan } from '../../src/money.ts';
 import type { DashboardDeps } from '../app.ts';
 import { sessionOf } from '../auth.ts';
@@ -8,16 +9,24 @@ import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
 
+const COLORS = ['#3e7cb1', '#f4a259', '#5b8e7d', '#bc4b51', '#8e6c8a', '#e0c341', '#9aa5b1'];
+
 export function overviewPage(deps: DashboardDeps) {
+  const orderReports = new OrderReports(deps.db);
   return async (req: Request, res: Response) => {
     const lang = langOf(req, res);
     const t = translator(lang);
     const today = businessDateOf(new Date());
     const p = pageOf(req);
-    const [accounts, daily, imbalance] = await Promise.all([
+    const to = req.query.to ? assertBusinessDate(String(req.query.to), 'to') : today;
+    const from = req.query.from ? assertBusinessDate(String(req.query.from), 'from') : addDays(to, -29);
+    const by: MarginDimension = req.query.by === 'supplier' || req.query.by === 'reseller' ? req.query.by : 'sku';
+    const [accounts, daily, imbalance, figures, margins] = await Promise.all([
       deps.reports.trialBalance({ limit: p.size, offset: p.offset }),
       deps.reports.dailyDebits(addDays(today, -29), today),
       deps.reports.imbalance(),
+      orderReports.day(today),
+      orderReports.dailyMargin(from < addDays(to, -92) ? addDays(to, -92) : from, to, by),
     ]);
     const h = deps.health;
     const body = html`
@@ -26,6 +35,37 @@ export function overviewPage(deps: DashboardDeps) {
         <ul>${deps.infrastructure.map((line) => html`<li>${line}</li>`)}</ul>
         <p>${t('healthCheck')}: PostgreSQL ${h.postgres}, ${h.accounts} accounts, ${h.entries} entries, ${h.checkedAt}</p>
         <p class="${imbalance === 0 ? 'ok' : 'bad'}" id="books">${imbalance === 0 ? t('booksBalance') : `${t('booksOff')}: ${imbalance}`}</p>
+      </section>
+      <section>
+        <h2>${t('today')} ${today}</h2>
+        <table id="kpis"><tbody><tr>
+          <td>${t('orders')}<br><strong>${figures.orders}</strong></td>
+          <td>${t('gross')}<br><strong>${displayYuan(figures.grossFen)}</strong></td>
+          <td>${t('margin')}<br><strong>${displayYuan(figures.marginFen)}</strong></td>
+          <td>${t('refundRate')}<br><strong>${(figures.refundRate * 100).toFixed(1)}%</strong></td>
+          <td>${t('stuckCount')}<br><strong class="${figures.stuck ? 'bad' : ''}"><a href="/fulfillment?status=stuck">${figures.stuck}</a></strong></td>
+          <td>${t('openDiscrepancies')}<br><strong class="${figures.openDiscrepancies ? 'bad' : ''}"><a href="/reconciliation">${figures.openDiscrepancies}</a></strong></td>
+        </tr></tbody></table>
+      </section>
+      <section>
+        <h2>${t('dailyMargin')}</h2>
+        <form method="get" action="/" class="act">
+          <input type="date" name="from" value="${from}"> ~ <input type="date" name="to" value="${to}">
+          <select name="by">${(['sku', 'supplier', 'reseller'] as const).map((d) => html`<option value="${d}" ${d === by ? 'selected' : ''}>${t(d === 'sku' ? 'bySku' : d === 'supplier' ? 'bySupplier' : 'byReseller')}</option>`)}</select>
+          <button>${t('filter')}</button>
+        </form>
+        <canvas id="margins" height="90"></canvas>
+        <script>
+          (function () {
+            const data = ${jsonForScript(margins)};
+            const colors = ${jsonForScript(COLORS)};
+            new Chart(document.getElementById('margins'), {
+              type: 'bar',
+              data: { labels: data.dates, datasets: data.series.map((s, i) => ({ label: s.name, data: s.fen.map(f => f / 100), backgroundColor: colors[i % colors.length] })) },
+              options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true } } }
+            });
+          })();
+        </script>
       </section>
       <section>
         <h2>${t('postingsByDay')}</h2>

@@ -1,0 +1,70 @@
+import type { BusinessDate } from '../dates.ts';
+import type { Db } from '../db/knex.ts';
+
+export type MarginDimension = 'sku' | 'supplier' | 'reseller';
+
+export interface DayFigures {
+  orders: number;
+  grossFen: number;
+  marginFen: number;
+  /** Refunded top-ups over all top-ups placed that day, 0..1. */
+  refundRate: number;
+  stuck: number;
+  openDiscrepancies: number;
+}
+
+const GROUP_SQL: Record<MarginDimension, string> = {
+  sku: 'o.sku_code',
+  supplier: "coalesce(s.code, '—')",
+  reseller: 'r.code',
+};
+
+/** Read side of orders for the dashboard: a day's figures and daily margins by SKU, supplier or reseller. */
+export class OrderReports {
+  constructor(private readonly db: Db) {}
+
+  async day(date: BusinessDate): Promise<DayFigures> {
+    const { rows: [d] } = await this.db.raw(
+      `SELECT count(*) FILTER (WHERE status IN ('delivered', 'succeeded'))::int AS orders,
+              coalesce(sum(amount_fen) FILTER (WHERE status IN ('delivered', 'succeeded')), 0)::bigint AS gross,
+              coalesce(sum(margin_fen) FILTER (WHERE status IN ('delivered', 'succeeded')), 0)::bigint AS margin,
+              count(*) FILTER (WHERE kind = 'direct_topup')::int AS topups,
+              count(*) FILTER (WHERE kind = 'direct_topup' AND status = 'refunded')::int AS refunded,
+              (SELECT count(*) FROM orders WHERE status = 'stuck')::int AS stuck,
+              (SELECT count(*) FROM recon_cases WHERE state <> 'resolved')::int AS open_cases
+         FROM orders WHERE business_date = ?::date`,
+      [date],
+    );
+    return {
+      orders: d.orders, grossFen: d.gross, marginFen: d.margin, refundRate: d.topups ? d.refunded / d.topups : 0, stuck: d.stuck, openDiscrepancies: d.open_cases,
+    };
+  }
+
+  /** Daily margin of the top `top` groups over a range (the rest as one "other" series). */
+  async dailyMargin(from: BusinessDate, to: BusinessDate, by: MarginDimension, top = 6): Promise<{ dates: BusinessDate[]; series: { name: string; fen: number[] }[] }> {
+    const { rows } = await this.db.raw(
+      `WITH g AS (
+         SELECT o.business_date AS date, ${GROUP_SQL[by]} AS name, sum(o.margin_fen)::bigint AS fen
+           FROM orders o
+           JOIN resellers r ON r.id = o.reseller_id
+           LEFT JOIN suppliers s ON s.id = o.supplier_id
+          WHERE o.business_date BETWEEN ?::date AND ?::date AND o.status IN ('delivered', 'succeeded') AND o.margin_fen IS NOT NULL
+          GROUP BY 1, 2
+       ), ranked AS (
+         SELECT name, rank() OVER (ORDER BY sum(fen) DESC, name) AS rk FROM g GROUP BY name
+       )
+       SELECT g.date, CASE WHEN ranked.rk <= ? THEN g.name ELSE 'other' END AS name, sum(g.fen)::bigint AS fen
+         FROM g JOIN ranked USING (name) GROUP BY 1, 2 ORDER BY 1`,
+      [from, to, top],
+    );
+    const dates: BusinessDate[] = [];
+    for (let d = from; d <= to; d = new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)) dates.push(d);
+    const index = new Map(dates.map((d, i) => [d, i]));
+    const series = new Map<string, number[]>();
+    for (const r of rows as { date: string; name: string; fen: number }[]) {
+      if (!series.has(r.name)) series.set(r.name, dates.map(() => 0));
+      series.get(r.name)![index.get(r.date)!] = r.fen;
+    }
+    return { dates, series: [...series].map(([name, fen]) => ({ name, fen })) };
+  }
+}
