@@ -18,7 +18,7 @@ type AuthedRequest = Request & { reseller?: Reseller; rawBody?: Buffer };
 const statusByCode: Record<string, number> = {
   MISSING_SIGNATURE: 401, UNKNOWN_API_KEY: 401, STALE_TIMESTAMP: 401, BAD_SIGNATURE: 401, REPLAYED_NONCE: 409,
   RESELLER_SUSPENDED: 403, NOT_FOUND: 404, IDEMPOTENCY_CONFLICT: 409, INSUFFICIENT_FUNDS: 402,
-  OUT_OF_STOCK: 409, UNKNOWN_SKU: 422, VALIDATION_ERROR: 422, MALFORMED_JSON: 400, BODY_TOO_LARGE: 413,
+  OUT_OF_STOCK: 409, UNKNOWN_SKU: 422, VALIDATION_ERROR: 422, MALFORMED_JSON: 400,
 };
 
 /**
@@ -58,8 +58,9 @@ export function resellerApi(deps: { auth: RequestAuthenticator; orders: Reseller
   router.use((_req, _res, next) => next(new NotFoundError('API endpoint', _req.originalUrl)));
 
   router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (isBodyTooLarge(err)) {
-      res.status(413).json({ error: { code: 'BODY_TOO_LARGE', message: 'request body is larger than 64 KB' } });
+    const unreadable = unreadableRequest(err);
+    if (unreadable) {
+      res.status(unreadable.status).json({ error: { code: unreadable.code, message: unreadable.message } });
       return;
     }
     if (err instanceof KamengError) {
@@ -88,6 +89,15 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-function isBodyTooLarge(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { type?: string }).type === 'entity.too.large';
+/**
+ * What Express refuses while reading a request, before our code sees it: a body too large, in an
+ * unknown content encoding or not decodable in its own, a path that is not valid percent-encoding.
+ */
+function unreadableRequest(err: unknown): { status: number; code: string; message: string } | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { type, status, message } = err as { type?: string; status?: number; message?: string };
+  if (type === 'entity.too.large') return { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is larger than 64 KB' };
+  if (type === 'encoding.unsupported') return { status: 415, code: 'UNSUPPORTED_ENCODING', message: `${message}: send the body as is, or gzip, deflate or br` };
+  if (typeof status === 'number' && status >= 400 && status < 500) return { status: 400, code: 'MALFORMED_REQUEST', message: `the request could not be read: ${message}` };
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { KamengError } from '../errors.ts';
@@ -31,10 +31,8 @@ export async function* csvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', 
       yield { cells: record.record, line: record.info.lines };
     }
   } catch (err) {
-    const e = err as { code?: string; lines?: number; message: string };
-    if (e.code?.startsWith('CSV_')) {
-      throw new FileFormatError(name, e.lines ?? 0, `not valid CSV: ${e.message}`);
-    }
+    // csv-parse's own errors (a stray quote, an unclosed field) are about the file, not about us.
+    if (err instanceof CsvError) throw new FileFormatError(name, Math.max(1, Number(err.lines) || 1), `not valid CSV: ${err.message}`);
     throw err;
   }
 }
@@ -54,20 +52,37 @@ export async function detectEncoding(file: string): Promise<'utf8' | 'gbk'> {
   }
 }
 
-export async function* xlsxRows(file: string, name = path.basename(file)): AsyncGenerator<{ cells: Cell[]; line: number }> {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(file, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
-  let sheets = 0;
+/** A workbook that produces nothing for this long is corrupt (a damaged deflate stream can stall the unzipper). */
+export const XLSX_STALL_MS = 30_000;
+
+export async function* xlsxRows(file: string, name = path.basename(file), options: { stallMs?: number } = {}): AsyncGenerator<{ cells: Cell[]; line: number }> {
+  const input = createReadStream(file);
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
+  const stallMs = options.stallMs ?? XLSX_STALL_MS;
   try {
-    for await (const sheet of reader) {
-      if (sheets++ > 0) break; // the statement is the first sheet
-      for await (const row of sheet as AsyncIterable<ExcelJS.Row>) {
-        const values = (row.values as unknown[]).slice(1); // exceljs rows are 1-based
-        yield { cells: values.map(toCell), line: row.number };
-      }
+    const sheets = (reader as AsyncIterable<AsyncIterable<ExcelJS.Row>>)[Symbol.asyncIterator]();
+    const first = await withinStall(sheets.next(), stallMs); // the statement is the first sheet
+    if (first.done) return;
+    const rows = first.value[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await withinStall(rows.next(), stallMs);
+      if (next.done) break;
+      const values = (next.value.values as unknown[]).slice(1); // exceljs rows are 1-based
+      yield { cells: values.map(toCell), line: next.value.number };
     }
   } catch (err) {
     throw new FileFormatError(name, 0, `not a readable XLSX workbook: ${(err as Error).message}`);
+  } finally {
+    input.destroy();
   }
+}
+
+function withinStall<T>(step: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no progress for ${ms / 1000} s: the file is damaged or truncated`)), ms);
+  });
+  return Promise.race([step, stalled]).finally(() => clearTimeout(timer));
 }
 
 function toCell(value: unknown): Cell {

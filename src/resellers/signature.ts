@@ -28,6 +28,9 @@ export function sign(secret: string, method: string, path: string, timestamp: st
 }
 
 export function signatureMatches(expectedHex: string, givenHex: string): boolean {
+  // Buffer.from(hex) stops at the first non-hex character and drops an odd last digit: without
+  // this check a signature with anything appended would still match.
+  if (!/^[0-9a-f]{64}$/i.test(givenHex)) return false;
   const a = Buffer.from(expectedHex, 'hex');
   const b = Buffer.from(givenHex, 'hex');
   return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);

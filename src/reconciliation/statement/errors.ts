@@ -2,7 +2,7 @@ import { KamengError } from '../../errors.ts';
 
 export interface StatementProblem {
   file: string;
-  /** 1-based line (CSV) or row (XLSX) number in the file as the supplier sent it. */
+  /** 1-based line (CSV) or row (XLSX) number in the file as the supplier sent it; 0: the file as a whole. */
   line: number;
   /** Column header as written in the file, when the problem is in one cell. */
   column?: string;
@@ -12,7 +12,7 @@ export interface StatementProblem {
 }
 
 export const formatProblem = (p: StatementProblem) =>
-  `${p.file}:${p.line}${p.columnNumber ? `:${p.columnNumber}` : ''}${p.column ? ` (${p.column})` : ''}: ${p.message}`;
+  `${p.file}${p.line > 0 ? `:${p.line}` : ''}${p.columnNumber ? `:${p.columnNumber}` : ''}${p.column ? ` (${p.column})` : ''}: ${p.message}`;
 
 /** A statement file that cannot be trusted as a whole: nothing from it is written. */
 export class StatementFormatError extends KamengError {

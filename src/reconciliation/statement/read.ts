@@ -16,6 +16,8 @@ export interface StatementSource {
   encoding?: 'utf8' | 'gbk' | 'auto';
   columns?: Partial<ColumnMapping>;
   onProgress?: (linesRead: number) => void;
+  /** XLSX only: give up on a workbook that produces nothing for this long (default 30 s). */
+  stallMs?: number;
 }
 
 const MAX_PROBLEMS = 100;
@@ -29,7 +31,7 @@ const MAX_PROBLEMS = 100;
 export async function* readStatement(source: StatementSource): AsyncGenerator<StatementLine> {
   const name = source.name ?? path.basename(source.path);
   const format = source.format ?? (source.path.toLowerCase().endsWith('.xlsx') ? 'xlsx' : 'csv');
-  const rows = asStatementErrors(format === 'xlsx' ? xlsxRows(source.path, name) : csvRows(source.path, source.encoding ?? 'auto', name));
+  const rows = asStatementErrors(format === 'xlsx' ? xlsxRows(source.path, name, { stallMs: source.stallMs }) : csvRows(source.path, source.encoding ?? 'auto', name));
   const problems: StatementProblem[] = [];
   let total = 0;
   let header: string[] | undefined;
