@@ -14,6 +14,7 @@ import { ensureSchedules } from '../runtime/schedules.ts';
 import { startWorkers } from '../runtime/worker.ts';
 import express from 'express';
 import { ensureDashboardUsers } from '../users/bootstrap.ts';
+import { playDemoDay } from '../demo/day.ts';
 import { Users } from '../users/users.ts';
 
 const log = (line: string) => console.log(`[kameng] ${line}`);
@@ -93,7 +94,10 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
 
   if (demo) {
     // The first start's stock check is still buying; give it a moment before selling cards.
-    setTimeout(() => void playDemoOrders(deps, orderService).then(log, (err) => log(`demo orders: ${err.message}`)), 5_000);
+    setTimeout(() => void playDemoOrders(deps, orderService)
+      .then(log)
+      .then(() => playDemoDay(client, config, demo.simulator, log))
+      .catch((err) => log(`demo day: ${err.message}`)), 5_000);
   }
   for (const line of infra.description) log(line);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);

@@ -2,6 +2,7 @@ import { DEMO_SUPPLIERS } from '../../fixtures/supplier-simulator/demo-suppliers
 import { startSupplierSimulator, type SupplierSimulator } from '../../fixtures/supplier-simulator/server.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
 import { addDays, businessDateOf } from '../dates.ts';
+import { IdempotencyConflictError } from '../ledger/errors.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { OrderService } from '../orders/order-service.ts';
@@ -84,7 +85,10 @@ export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: num
       saved[r.code] = { id: reseller.id, apiKey: reseller.apiKey, apiSecret };
     }
     const id = existing?.id ?? saved[r.code]!.id;
-    await deps.resellers.topUpWallet(id, r.topupFen, 'demo-opening-balance');
+    // Dated yesterday, so the first start has a settled day (and statements) to show.
+    await deps.resellers.topUpWallet(id, r.topupFen, 'demo-opening-balance', { valueDate: addDays(today, -1) }).catch((err) => {
+      if (!(err instanceof IdempotencyConflictError)) throw err; // seeded on an earlier day: keep that one
+    });
   }
   await fs.writeFile(credentialsFile, JSON.stringify(saved, null, 2), { mode: 0o600 });
   return {
