@@ -1,0 +1,152 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { createDashboardApp } from '../dashboard/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { addDays, businessDateOf } from '../src/dates.ts';
+import { createDb, type Db } from '../src/db/knex.ts';
+import { Ledger } from '../src/ledger/ledger.ts';
+import { Users } from '../src/users/users.ts';
+import { benchDatabase, serverVersion } from './support/database.ts';
+import { reportInvariants } from './support/invariants.ts';
+import { fmt, percentile, timed } from './support/measure.ts';
+
+/**
+ * Issue figure: p50/p95 server time of each main dashboard page over a ledger of 10,000,000
+ * postings (90 days, 2,000 resellers, 500 SKUs). Target: p95 under 200 ms for every page.
+ */
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { postings: { type: 'string', default: '10000000' }, requests: { type: 'string', default: '40' } } });
+  const postings = Number(values.postings);
+  const requests = Number(values.requests);
+  const database = await benchDatabase();
+  const db = createDb(database.url, { poolMax: 8 });
+  try {
+    console.log(`dashboard benchmark: ${fmt(postings)} ledger postings over 90 days, 2,000 resellers, 500 SKUs; ${requests} requests per page`);
+    console.log(`database: ${database.where}; ${await serverVersion(db)}`);
+    const seeded = await timed(() => seed(db, postings));
+    console.log(`seeded in ${fmt(seeded.seconds, 1)} s`);
+
+    // Pages that show workflow history need Temporal; these do not, so the client never connects.
+    const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+    const app = createDashboardApp({
+      db, ledger: new Ledger(db), client, config: loadConfig(), infrastructure: ['bench'],
+      health: { postgres: 'bench', migrations: 7, accounts: 0, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    await new Users(db).upsert({ username: 'bench', role: 'admin', password: 'bench-password' });
+    const agent = new http.Agent({ keepAlive: true });
+    const cookie = await login(port, agent);
+
+    const pages = ['/', '/fulfillment', '/reconciliation', '/settlement', '/stock', '/audit', '/?by=reseller', '/?by=supplier'];
+    console.log('');
+    console.log(`${'page'.padEnd(18)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)}   target p95 < 200 ms`);
+    for (const page of pages) {
+      await get(port, agent, cookie, page); // warm
+      const times: number[] = [];
+      for (let i = 0; i < requests; i++) times.push(await get(port, agent, cookie, page));
+      const p95 = percentile(times, 95);
+      console.log(`${page.padEnd(18)} ${fmt(percentile(times, 50), 1).padStart(8)} ${fmt(p95, 1).padStart(8)}   ${p95 < 200 ? 'met' : 'NOT MET'}`);
+    }
+    agent.destroy();
+    server.close();
+    await reportInvariants(db);
+  } finally {
+    await db.destroy();
+    await database.stop();
+  }
+}
+
+/**
+ * 2,000 resellers with wallets, 500 card SKUs, 3 suppliers, and delivered card orders spread over
+ * 90 days, each with the entry the order service posts (wallet, revenue, cost, inventory: four
+ * postings), in bulk SQL: posting ten million entries one by one would take hours.
+ */
+async function seed(db: Db, postings: number): Promise<void> {
+  const ledger = new Ledger(db);
+  await ledger.openPlatformAccounts();
+  const orders = Math.floor(postings / 4);
+  const today = businessDateOf(new Date());
+  const first = addDays(today, -89);
+  await db.transaction(async (trx) => {
+    await trx.raw('SET LOCAL session_replication_role = replica');
+    await trx.raw(`INSERT INTO suppliers (code, name, api_base_url, api_key, callback_secret)
+      SELECT 'sup-' || g, '供应商 ' || g, 'http://127.0.0.1:1', 'k', 's' FROM generate_series(1, 3) g`);
+    await trx.raw(`INSERT INTO skus (code, name_zh, name_en, brand, kind, face_value_fen)
+      SELECT 'SKU-' || g, '点卡 ' || g, 'Card ' || g, '品牌' || (g % 20), 'card_code', 10000 FROM generate_series(1, 500) g`);
+    await trx.raw(`INSERT INTO resellers (code, name, api_key, api_secret_sealed)
+      SELECT 'shop-' || g, '小店 ' || g, 'rk_bench_' || g, '\\\\x00'::bytea FROM generate_series(1, 2000) g`);
+    await trx.raw(`INSERT INTO ledger_accounts (code, kind, normal_side, no_overdraft, currency, name, owner_type, owner_id)
+      SELECT 'reseller:' || r.id || ':wallet', 'reseller_wallet', 'credit', true, 'CNY', r.name, 'reseller', r.id FROM resellers r`);
+    const [batch] = await trx('card_batches').insert({ batch_key: 'bench', sku_code: 'SKU-1', source: 'file', unit_cost_fen: 9400, code_count: orders }).returning('id');
+    await trx.raw(
+      `WITH o AS (
+         INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, unit_price_fen, amount_fen, cost_fen, status, supplier_id,
+                             business_date, created_at, completed_at)
+         SELECT r.id, 'B' || g, 'bench', 'SKU-' || (1 + g % 500), 'card_code', 1, 9800, 9800, 9400, 'delivered', s.id,
+                ?::date + (g % 90), (?::date + (g % 90))::timestamp + interval '10 hours', (?::date + (g % 90))::timestamp + interval '10 hours'
+           FROM generate_series(1, ?) g
+           JOIN resellers r ON r.code = 'shop-' || (1 + g % 2000)
+           JOIN suppliers s ON s.code = 'sup-' || (1 + g % 3)
+         RETURNING id, reseller_id, business_date, created_at
+       ), codes AS (
+         INSERT INTO card_codes (sku_code, batch_id, serial, code_sealed, fingerprint, status, order_id, delivered_at)
+         SELECT 'SKU-1', ?, 'S' || o.id, '\\\\x00'::bytea, sha256(o.id::text::bytea), 'delivered', o.id, o.created_at FROM o
+       ), e AS (
+         INSERT INTO ledger_entries (idempotency_key, content_hash, kind, description, business_date, metadata, posted_at)
+         SELECT 'order:' || o.id, 'bench', 'order_sale', 'card sale', o.business_date, jsonb_build_object('orderId', o.id, 'resellerId', o.reseller_id), o.created_at FROM o
+         RETURNING id, business_date, posted_at, (metadata ->> 'resellerId')::bigint AS reseller_id
+       )
+       INSERT INTO ledger_postings (entry_id, account_id, amount, currency, posted_at)
+       SELECT e.id, a.id, v.amount, 'CNY', e.posted_at
+         FROM e
+         CROSS JOIN LATERAL (VALUES ('reseller:' || e.reseller_id || ':wallet', 9800), ('platform:revenue', -9800), ('platform:cost_of_goods', 9400), ('platform:inventory', -9400)) v (code, amount)
+         JOIN ledger_accounts a ON a.code = v.code`,
+      [first, first, first, orders, batch.id],
+    );
+    // Every wallet funded once, before the orders, so none is below zero.
+    await trx.raw(
+      `WITH w AS (SELECT a.id, a.code, coalesce((SELECT sum(amount) FROM ledger_postings p WHERE p.account_id = a.id), 0) AS spent FROM ledger_accounts a WHERE a.kind = 'reseller_wallet'),
+       e AS (INSERT INTO ledger_entries (idempotency_key, content_hash, kind, description, business_date, posted_at)
+             SELECT 'fund:' || w.code, 'bench', 'wallet_topup', 'opening', ?::date, ?::date - interval '1 day' FROM w RETURNING id, idempotency_key)
+       INSERT INTO ledger_postings (entry_id, account_id, amount, currency, posted_at)
+       SELECT e.id, a.id, v.amount, 'CNY', ?::date - interval '1 day'
+         FROM e JOIN w ON 'fund:' || w.code = e.idempotency_key
+         CROSS JOIN LATERAL (VALUES (w.id, -(w.spent + 1000000)), ((SELECT id FROM ledger_accounts WHERE code = 'platform:platform_cash'), w.spent + 1000000)) v (account, amount)
+         JOIN ledger_accounts a ON a.id = v.account`,
+      [first, first, first],
+    );
+    await trx.raw(`UPDATE ledger_accounts a SET guarded_balance = (SELECT coalesce(sum(amount), 0) FROM ledger_postings p WHERE p.account_id = a.id) WHERE no_overdraft`);
+  });
+  await db.raw('ANALYZE');
+  const { rows: [count] } = await db.raw('SELECT count(*)::bigint AS n FROM ledger_postings');
+  console.log(`ledger: ${fmt(count.n)} postings, ${fmt(orders)} orders`);
+}
+
+async function login(port: number, agent: http.Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/login', agent, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      const cookie = res.headers['set-cookie']?.[0]?.split(';')[0];
+      if (cookie) resolve(cookie);
+      else reject(new Error(`login failed: ${res.statusCode}`));
+    });
+    req.on('error', reject);
+    req.end('username=bench&password=bench-password');
+  });
+}
+
+/** Milliseconds from sending the request to the last byte of the page. */
+function get(port: number, agent: http.Agent, cookie: string, path: string): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent, headers: { cookie } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode}`));
+      res.resume();
+      res.on('end', () => resolve(performance.now() - started));
+    }).on('error', reject);
+  });
+}
