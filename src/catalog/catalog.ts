@@ -33,13 +33,16 @@ const toSku = (r: Record<string, any>): Sku => ({
   currency: r.currency, active: r.active, lowStockThreshold: r.low_stock_threshold, procurementBatch: r.procurement_batch,
 });
 
+/** The form of every SKU code (the skus table checks it too). */
+const SKU_CODE = /^[A-Z0-9][A-Z0-9_-]{1,39}$/;
+
 /** SKUs and their reseller prices (default, silver, gold, per-reseller override), versioned. */
 export class Catalog {
   constructor(private readonly db: Db) {}
 
   async createSku(sku: Omit<Sku, 'currency' | 'active'> & { currency?: string; active?: boolean }): Promise<Sku> {
     assertFen(sku.faceValueFen, 'face value');
-    if (!/^[A-Z0-9][A-Z0-9_-]{1,39}$/.test(sku.code)) throw new ValidationError(`SKU code "${sku.code}" must be 2-40 capital letters, digits, _ or -`);
+    if (!SKU_CODE.test(sku.code)) throw new ValidationError(`SKU code "${sku.code}" must be 2-40 capital letters, digits, _ or -`);
     const [row] = await this.db('skus').insert({
       code: sku.code, name_zh: sku.nameZh, name_en: sku.nameEn, brand: sku.brand, kind: sku.kind, face_value_fen: sku.faceValueFen,
       currency: sku.currency ?? 'CNY', active: sku.active ?? true, low_stock_threshold: sku.lowStockThreshold, procurement_batch: sku.procurementBatch,
@@ -97,6 +100,8 @@ export class Catalog {
 
   /** The SKU and the price this reseller pays for it at an instant, in one round trip (the order path). */
   async skuWithPrice(skuCode: string, who: { tier: PriceTier; resellerId: number }, at: Date = new Date()): Promise<{ sku: Sku; price: ResellerPrice }> {
+    // no SKU has a code of another form (and PostgreSQL refuses some, such as NUL, outright)
+    if (!SKU_CODE.test(skuCode)) throw new UnknownSkuError(skuCode);
     const { rows } = await this.db.raw(
       `SELECT s.*, p.id AS price_id, p.price_fen FROM skus s
          LEFT JOIN LATERAL (

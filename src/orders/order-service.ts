@@ -21,8 +21,10 @@ export class OrderConflictError extends KamengError {
   }
 }
 
+const RESELLER_ORDER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 const orderRequest = z.object({
-  resellerOrderId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits, _ . : or -'),
+  resellerOrderId: z.string().regex(RESELLER_ORDER_ID, 'must be 1-64 letters, digits, _ . : or -'),
   sku: z.string().min(1).max(40),
   quantity: z.number().int().min(1).max(100).default(1),
   account: z.string().regex(/^[0-9A-Za-z_@.-]{3,40}$/, 'must be a phone number or game account of 3-40 characters').optional(),
@@ -122,7 +124,8 @@ export class OrderService implements ResellerOrderService {
   }
 
   async getOrder(reseller: Reseller, resellerOrderId: string): Promise<unknown> {
-    const order = await orders.byResellerOrderId(this.deps.db, reseller.id, resellerOrderId);
+    // no order can have an id of another form (and PostgreSQL refuses some, such as NUL, outright)
+    const order = RESELLER_ORDER_ID.test(resellerOrderId) ? await orders.byResellerOrderId(this.deps.db, reseller.id, resellerOrderId) : undefined;
     if (!order) throw new NotFoundError('order', resellerOrderId);
     return this.view(order);
   }
