@@ -55,6 +55,16 @@ export const temporalConfig = {
         nonRetryableErrorTypes: businessErrors,
       },
     },
+    /** Rebuilding the dashboard's daily rollups: one pass over the new days' postings and orders. */
+    reporting: {
+      startToCloseTimeout: '10m',
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '1m',
+        nonRetryableErrorTypes: businessErrors,
+      },
+    },
     /** A call to a supplier: slow, flaky, retried with backoff, then the workflow fails over. */
     supplierCall: {
       startToCloseTimeout: '30s',

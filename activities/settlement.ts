@@ -1,6 +1,8 @@
 import type { BusinessDate } from '../src/dates.ts';
 import type { Db } from '../src/db/knex.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
+import { rollUpLedger } from '../src/ledger/rollups.ts';
+import { rollUpOrderDays } from '../src/orders/rollups.ts';
 import { Rebates } from '../src/settlement/rebates.ts';
 import { daysToSettle, settleDay } from '../src/settlement/settle.ts';
 import type { SettledDay } from '../src/settlement/types.ts';
@@ -21,6 +23,12 @@ export function createSettlementActivities(deps: { db: Db; ledger: Ledger }) {
       const awards = await rebates.awardMonth(input.month, input.actor);
       const paid = awards.filter((a) => a.rebateFen > 0);
       return { awarded: paid.length, totalFen: paid.reduce((n, a) => n + a.rebateFen, 0) };
+    },
+
+    async rollUpReports(): Promise<{ ledgerPostings: number; orderDays: number }> {
+      const ledger = await rollUpLedger(deps.db);
+      const orders = await rollUpOrderDays(deps.db);
+      return { ledgerPostings: ledger.postings, orderDays: orders.days.length };
     },
   };
 }

@@ -43,6 +43,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.use(cookieParser());
   app.use('/assets', express.static(chartJsDir, { maxAge: '1d', index: false }));
 
+  app.get('/favicon.ico', (_req, res) => res.status(204).end());
   app.get('/healthz', async (_req, res) => {
     await deps.db.raw('SELECT 1');
     res.json({ ok: true });

@@ -72,6 +72,7 @@ const labels = {
   username: { zh: '用户名', en: 'Username' },
   password: { zh: '密码', en: 'Password' },
   loginFailed: { zh: '用户名或密码错误', en: 'Wrong username or password' },
+  loginExpired: { zh: '登录表单已过期，请重新输入', en: 'The login form expired; please try again' },
   role_admin: { zh: '管理员', en: 'Admin' },
   role_finance: { zh: '财务', en: 'Finance' },
   role_ops: { zh: '运营', en: 'Ops' },

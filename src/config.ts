@@ -22,6 +22,8 @@ export interface AppConfig {
     namespace: string;
     cliPath: string | undefined;
     devServerPort: number;
+    /** KAMENG_WORKFLOW_BUNDLE: workflow code bundled earlier, so a (re)started worker skips bundling. */
+    workflowBundle: string | undefined;
   };
   dashboard: { host: string; port: number };
   /** KAMENG_MASTER_KEY; a local install keeps a generated one in <dataDir>/master.key. */
@@ -70,6 +72,7 @@ const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default(temporalConfig.defaultNamespace),
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   KAMENG_TEMPORAL_PORT: port(7233),
+  KAMENG_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   KAMENG_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port(3000),
   KAMENG_MASTER_KEY: z
@@ -125,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       namespace: e.TEMPORAL_NAMESPACE,
       cliPath: e.TEMPORAL_CLI_PATH,
       devServerPort: e.KAMENG_TEMPORAL_PORT,
+      workflowBundle: e.KAMENG_WORKFLOW_BUNDLE && path.resolve(cwd, e.KAMENG_WORKFLOW_BUNDLE),
     },
     dashboard: { host: e.KAMENG_DASHBOARD_HOST, port: e.PORT },
     masterKey: e.KAMENG_MASTER_KEY,

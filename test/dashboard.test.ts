@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardApp } from '../dashboard/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { Users } from '../src/users/users.ts';
-import { loginAs, type DashboardSession } from './support/dashboard-session.ts';
+import { loginAs, postLogin, type DashboardSession } from './support/dashboard-session.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
 
@@ -43,22 +43,60 @@ describe('dashboard login', () => {
 
   it('refuses a wrong password with the same answer as an unknown user', async () => {
     await new Users(h.db).upsert({ username: 'wang-test', role: 'finance', password: 'correct horse battery' });
-    const wrong = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ username: 'wang-test', password: 'nope nope nope' }), redirect: 'manual' });
-    const unknown = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ username: 'nobody-here', password: 'nope nope nope' }), redirect: 'manual' });
+    const wrong = await postLogin(base, { username: 'wang-test', password: 'nope nope nope' });
+    const unknown = await postLogin(base, { username: 'nobody-here', password: 'nope nope nope' });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(await wrong.text()).toContain('用户名或密码错误');
-    expect(wrong.headers.get('set-cookie')).toBeNull();
+    expect(wrong.headers.get('set-cookie')).not.toContain('kameng_session=');
   });
 
   it('keeps the session in an httpOnly SameSite cookie and goes back where the user was headed', async () => {
     await new Users(h.db).upsert({ username: 'li-test', role: 'ops', password: 'correct horse battery' });
-    const res = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: 'li-test', password: 'correct horse battery', next: '/stock' }) });
+    const res = await postLogin(base, { username: 'li-test', password: 'correct horse battery', next: '/stock' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/stock');
-    expect(res.headers.get('set-cookie')).toMatch(/^kameng_session=[^;]+;.*HttpOnly.*SameSite=Lax/i);
-    const offsite = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: 'li-test', password: 'correct horse battery', next: '//evil.example' }) });
+    const session = res.headers.getSetCookie().find((c) => c.startsWith('kameng_session='));
+    expect(session).toMatch(/^kameng_session=[^;]+;.*HttpOnly.*SameSite=Lax/i);
+    // Served over plain http here: a Secure cookie would never come back.
+    expect(session).not.toMatch(/;\s*Secure/i);
+    const offsite = await postLogin(base, { username: 'li-test', password: 'correct horse battery', next: '//evil.example' });
     expect(offsite.headers.get('location')).toBe('/');
+  });
+
+  it('marks the session cookie Secure when the configured public URL is https', async () => {
+    const app = createDashboardApp({
+      db: h.db, ledger: h.ledger, client: h.client, config: loadConfig({ ...process.env, KAMENG_PUBLIC_URL: 'https://kameng.example' }), infrastructure: ['test'],
+      health: { postgres: '18', migrations: 7, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
+    });
+    const https = app.listen(0, '127.0.0.1');
+    await new Promise((r) => https.once('listening', r));
+    try {
+      await new Users(h.db).upsert({ username: 'secure-test', role: 'viewer', password: 'correct horse battery' });
+      const res = await postLogin(`http://127.0.0.1:${(https.address() as AddressInfo).port}`, { username: 'secure-test', password: 'correct horse battery' });
+      expect(res.status).toBe(303);
+      expect(res.headers.getSetCookie().find((c) => c.startsWith('kameng_session='))).toMatch(/HttpOnly.*Secure.*SameSite=Lax|HttpOnly.*SameSite=Lax.*Secure/i);
+    } finally {
+      https.close();
+    }
+  });
+
+  it("refuses a login post without the login form's CSRF token, even with the right password", async () => {
+    await new Users(h.db).upsert({ username: 'csrf-test', role: 'admin', password: 'correct horse battery' });
+    const forged = await postLogin(base, { username: 'csrf-test', password: 'correct horse battery' }, { csrf: false });
+    expect(forged.status).toBe(403);
+    expect(forged.headers.getSetCookie().some((c) => c.startsWith('kameng_session='))).toBe(false);
+    const bare = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: 'csrf-test', password: 'correct horse battery', _csrf: 'made-up' }) });
+    expect(bare.status).toBe(403);
+  });
+
+  it('ends the session on logout: the old cookie no longer opens a page', async () => {
+    const s = await loginAs(base, h.db, 'finance');
+    expect((await s.get('/audit')).status).toBe(200);
+    expect((await s.post('/logout', {})).status).toBe(303);
+    const after = await s.get('/audit');
+    expect(after.status).toBe(302);
+    expect(after.headers.get('location')).toContain('/login');
   });
 });
 
@@ -110,5 +148,14 @@ describe('dashboard actions', () => {
     const page = await (await ops.get('/audit?actor=ops.audit-test&lang=en')).text();
     expect(page).toContain('Audit log');
     expect(page).toContain('供应商要求重试');
+  });
+
+  it('keeps the filters on the next page', async () => {
+    await h.db('audit_log').insert(Array.from({ length: 3 }, (_, i) => ({ actor: 'ops.pager-test', action: 'order.retry', subject_type: 'order', subject_id: String(100 + i), reason: `第${i}次` })));
+    const page = await (await ops.get('/audit?actor=ops.pager-test&size=2&lang=en')).text();
+    expect(page).toContain('href="/audit?actor=ops.pager-test&amp;page=2&amp;size=2"');
+    const second = await (await ops.get('/audit?actor=ops.pager-test&page=2&size=2')).text();
+    expect(second).toContain('第0次');
+    expect(second).not.toContain('第2次');
   });
 });

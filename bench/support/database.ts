@@ -17,8 +17,8 @@ export interface BenchDatabase {
  * A scratch database for one benchmark run, migrated: on DATABASE_URL's server when set (how to
  * measure the real thing), else on an embedded PostgreSQL in a temp dir. Dropped afterwards.
  */
-export async function benchDatabase(): Promise<BenchDatabase> {
-  const name = `kameng_bench_${Date.now()}`;
+export async function benchDatabase(label = 'bench', options: { keep?: string } = {}): Promise<BenchDatabase> {
+  const name = options.keep ?? `kameng_${label}_${Date.now()}`;
   let url: string;
   let where: string;
   let stop: () => Promise<void>;
@@ -28,10 +28,11 @@ export async function benchDatabase(): Promise<BenchDatabase> {
     const target = new URL(admin.toString());
     target.pathname = `/${name}`;
     url = target.toString();
-    where = `PostgreSQL at ${admin.host} (DATABASE_URL), scratch database ${name}`;
-    stop = () => dropDatabase(admin.toString(), name);
+    where = `PostgreSQL at ${admin.host} (DATABASE_URL), ${options.keep ? 'kept' : 'scratch'} database ${name}`;
+    stop = options.keep ? async () => {} : () => dropDatabase(admin.toString(), name);
   } else {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-bench-pg-'));
+    if (options.keep) throw new Error('keeping a benchmark database needs DATABASE_URL (an embedded one is temporary)');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), `kameng-${label}-pg-`));
     const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), database: name, persistent: false });
     url = pg.url;
     where = 'embedded PostgreSQL (set DATABASE_URL to measure another server)';

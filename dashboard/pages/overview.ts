@@ -21,10 +21,9 @@ export function overviewPage(deps: DashboardDeps) {
     const to = req.query.to ? assertBusinessDate(String(req.query.to), 'to') : today;
     const from = req.query.from ? assertBusinessDate(String(req.query.from), 'from') : addDays(to, -29);
     const by: MarginDimension = req.query.by === 'supplier' || req.query.by === 'reseller' ? req.query.by : 'sku';
-    const [accounts, daily, imbalance, figures, margins] = await Promise.all([
+    const [accounts, { days: daily, imbalanceFen: imbalance }, figures, margins] = await Promise.all([
       deps.reports.trialBalance({ limit: p.size, offset: p.offset }),
-      deps.reports.dailyDebits(addDays(today, -29), today),
-      deps.reports.imbalance(),
+      deps.reports.movement(addDays(today, -29), today),
       orderReports.day(today),
       orderReports.dailyMargin(from < addDays(to, -92) ? addDays(to, -92) : from, to, by),
     ]);

@@ -25,6 +25,11 @@ const log = (line: string) => console.log(`[kameng] ${line}`);
  */
 export async function startCommand(options: { demo: boolean }): Promise<void> {
   const config = loadConfig();
+  if (options.demo && !process.env.KAMENG_STUCK_AFTER_MS) {
+    // the demo's unanswered top-up should show up as stuck within its first minute, not after ten
+    config.fulfillment.stuckAfterMs = 45_000;
+    log('demo: a top-up counts as stuck after 45 s (set KAMENG_STUCK_AFTER_MS to choose)');
+  }
   const started = Date.now();
   const cleanups: (() => Promise<unknown>)[] = [];
   let stopping = false;

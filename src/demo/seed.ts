@@ -1,4 +1,4 @@
-import { DEMO_SUPPLIERS } from '../../fixtures/supplier-simulator/demo-suppliers.ts';
+import { DEMO_FAILING_ACCOUNT, DEMO_SILENT_ACCOUNT, DEMO_SUPPLIERS } from '../../fixtures/supplier-simulator/demo-suppliers.ts';
 import { startSupplierSimulator, type SupplierSimulator } from '../../fixtures/supplier-simulator/server.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
 import { addDays, businessDateOf } from '../dates.ts';
@@ -105,6 +105,10 @@ export async function playDemoOrders(deps: ActivityDeps, orders: OrderService): 
     { reseller: 'gamecard', resellerOrderId: 'demo-2', sku: 'JD-50', quantity: 5 },
     { reseller: 'quicktop', resellerOrderId: 'demo-3', sku: 'CMCC-50', account: '13800138000' },
     { reseller: 'quicktop', resellerOrderId: 'demo-4', sku: 'CUCC-50', account: '18600001111' },
+    // fails at both suppliers that offer it: refunded
+    { reseller: 'xingchen', resellerOrderId: 'demo-5', sku: 'CMCC-50', account: DEMO_FAILING_ACCOUNT },
+    // accepted by the only supplier and never answered: stuck, for ops on the fulfillment page
+    { reseller: 'quicktop', resellerOrderId: 'demo-6', sku: 'CTCC-100', account: DEMO_SILENT_ACCOUNT },
   ];
   let placed = 0;
   for (const { reseller, ...request } of plays) {

@@ -1,6 +1,7 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline, Transform } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
@@ -23,9 +24,12 @@ export class FileFormatError extends KamengError {
 
 export async function* csvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', name = path.basename(file)): AsyncGenerator<{ cells: Cell[]; line: number }> {
   const chosen = encoding === 'auto' ? await detectEncoding(file) : encoding;
-  const raw = createReadStream(file);
-  const text = chosen === 'gbk' ? raw.pipe(iconv.decodeStream('gbk')) : raw.pipe(iconv.decodeStream('utf8'));
-  const parser = text.pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false }));
+  // pipeline: an error anywhere (unreadable bytes, the file itself) ends the loop below with it
+  const parser = pipeline(
+    createReadStream(file), strictDecoder(chosen, name),
+    parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false }),
+    () => {},
+  );
   try {
     for await (const record of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       yield { cells: record.record, line: record.info.lines };
@@ -36,6 +40,49 @@ export async function* csvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', 
     throw err;
   }
 }
+
+/**
+ * Bytes to text, refusing bytes that are not the encoding, as PostgreSQL's COPY does: a lenient
+ * decoder's U+FFFD would let this reader accept a file that reconciliation then refuses.
+ */
+function strictDecoder(encoding: 'utf8' | 'gbk', name: string): Transform {
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const gbk = iconv.getDecoder('gbk');
+  let line = 1;
+  const decode = (chunk: Buffer | undefined): string | FileFormatError => {
+    let text: string;
+    try {
+      text = encoding === 'utf8' ? utf8.decode(chunk, { stream: chunk !== undefined }) : chunk ? gbk.write(chunk) : gbk.end() ?? '';
+    } catch {
+      // where: the first replacement character a lenient decoding of the chunk gives
+      const lenient = chunk ? iconv.decode(chunk, 'utf8') : '';
+      return new FileFormatError(name, line + newlines(lenient.slice(0, Math.max(0, lenient.indexOf('\uFFFD')))), 'bytes that are not valid UTF-8');
+    }
+    const bad = encoding === 'gbk' ? text.indexOf('\uFFFD') : -1; // GBK has no U+FFFD of its own
+    if (bad >= 0) return new FileFormatError(name, line + newlines(text.slice(0, bad)), 'bytes that are not valid GBK');
+    line += newlines(text);
+    return text;
+  };
+  return new Transform({
+    decodeStrings: true,
+    transform(chunk: Buffer, _encoding, done) {
+      const text = decode(chunk);
+      if (text instanceof FileFormatError) done(text);
+      else done(null, text);
+    },
+    flush(done) {
+      const text = decode(undefined);
+      if (text instanceof FileFormatError) done(text);
+      else done(null, text || undefined);
+    },
+  });
+}
+
+const newlines = (text: string) => {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+};
 
 /** UTF-8 if the first 64 KB decode as UTF-8 (a multi-byte character cut at the end is fine), else GBK. */
 export async function detectEncoding(file: string): Promise<'utf8' | 'gbk'> {
@@ -56,31 +103,69 @@ export async function detectEncoding(file: string): Promise<'utf8' | 'gbk'> {
 export const XLSX_STALL_MS = 30_000;
 
 export async function* xlsxRows(file: string, name = path.basename(file), options: { stallMs?: number } = {}): AsyncGenerator<{ cells: Cell[]; line: number }> {
-  const input = createReadStream(file);
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
   const stallMs = options.stallMs ?? XLSX_STALL_MS;
+  for (let attempt = 1; ; attempt++) {
+    let rowsRead = 0;
+    try {
+      for await (const row of firstSheetRows(file, stallMs)) {
+        rowsRead++;
+        yield row;
+      }
+      return;
+    } catch (err) {
+      // unzipper can end its list of a workbook's parts early when the end of the file races its
+      // parser, and exceljs then fails with a TypeError on the parts it never saw (about one read in
+      // 500): when not a row was read yet, reading again is safe.
+      if (rowsRead === 0 && attempt < 3 && err instanceof TypeError) continue;
+      throw new FileFormatError(name, 0, `not a readable XLSX workbook: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function* firstSheetRows(file: string, stallMs: number): AsyncGenerator<{ cells: Cell[]; line: number }> {
+  const input = createReadStream(file);
+  const damaged = partErrors(input);
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
+  const step = <T>(next: Promise<T>) => withinStall(Promise.race([next, damaged]), stallMs);
   try {
     const sheets = (reader as AsyncIterable<AsyncIterable<ExcelJS.Row>>)[Symbol.asyncIterator]();
-    const first = await withinStall(sheets.next(), stallMs); // the statement is the first sheet
+    const first = await step(sheets.next()); // the statement is the first sheet
     if (first.done) return;
     const rows = first.value[Symbol.asyncIterator]();
     for (;;) {
-      const next = await withinStall(rows.next(), stallMs);
-      if (next.done) break;
+      const next = await step(rows.next());
+      if (next.done) return;
       const values = (next.value.values as unknown[]).slice(1); // exceljs rows are 1-based
       yield { cells: values.map(toCell), line: next.value.number };
     }
-  } catch (err) {
-    throw new FileFormatError(name, 0, `not a readable XLSX workbook: ${(err as Error).message}`);
   } finally {
     input.destroy();
   }
 }
 
+/**
+ * unzipper reports a damaged part (deflate data that does not inflate) as an error on its parse
+ * stream, which exceljs does not listen to: it would wait for that part forever. exceljs pipes our
+ * input into that stream, so listen to it there.
+ */
+function partErrors(input: ReadStream): Promise<never> {
+  const failed = new Promise<never>((_, reject) => {
+    const pipe = input.pipe.bind(input);
+    input.pipe = (<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T => {
+      destination.on('error', reject);
+      return pipe(destination, options);
+    }) as typeof input.pipe;
+  });
+  failed.catch(() => undefined); // also after the reading is over
+  return failed;
+}
+
+class StallError extends Error {}
+
 function withinStall<T>(step: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no progress for ${ms / 1000} s: the file is damaged or truncated`)), ms);
+    timer = setTimeout(() => reject(new StallError(`no progress for ${ms / 1000} s: the file is damaged or truncated`)), ms);
   });
   return Promise.race([step, stalled]).finally(() => clearTimeout(timer));
 }

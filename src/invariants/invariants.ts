@@ -18,15 +18,22 @@ export const INVARIANTS: Invariant[] = [
     zh: '每笔分录借贷平衡',
     en: 'every journal entry balances (per currency, at least two postings)',
     sql: `
-      WITH per_currency AS (
-        SELECT entry_id, sum(amount) AS total, count(*) AS postings FROM ledger_postings GROUP BY entry_id, currency
-      ), per_entry AS (
-        SELECT e.id, coalesce(sum(c.postings), 0) AS postings, count(*) FILTER (WHERE c.total <> 0) AS unbalanced
-          FROM ledger_entries e LEFT JOIN per_currency c ON c.entry_id = e.id GROUP BY e.id
+      WITH per_entry AS (
+        -- one pass over the postings; only an entry in several currencies is summed per currency
+        SELECT entry_id, count(*) < 2 OR CASE WHEN min(currency) = max(currency) THEN sum(amount) <> 0 ELSE EXISTS (
+                 SELECT FROM ledger_postings p WHERE p.entry_id = g.entry_id GROUP BY p.currency HAVING sum(p.amount) <> 0) END AS unbalanced
+          FROM ledger_postings g GROUP BY entry_id
+      ), posted AS (
+        SELECT count(*) AS entries, count(*) FILTER (WHERE unbalanced) AS unbalanced,
+               (array_agg('entry ' || entry_id) FILTER (WHERE unbalanced))[1:5] AS samples
+          FROM per_entry
+      ), entries AS (
+        SELECT count(*) AS entries FROM ledger_entries
       )
-      SELECT count(*)::int AS checked, count(*) FILTER (WHERE postings < 2 OR unbalanced > 0)::int AS violations,
-             (array_agg('entry ' || id) FILTER (WHERE postings < 2 OR unbalanced > 0))[1:5] AS samples
-        FROM per_entry`,
+      SELECT e.entries::int AS checked, (p.unbalanced + e.entries - p.entries)::int AS violations,
+             (p.samples || CASE WHEN e.entries > p.entries THEN ARRAY(
+                SELECT 'entry ' || id || ': no postings' FROM ledger_entries x WHERE NOT EXISTS (SELECT FROM ledger_postings WHERE entry_id = x.id) LIMIT 5) END)[1:5] AS samples
+        FROM posted p, entries e`,
   },
   {
     id: 'guarded_balances',
@@ -42,13 +49,33 @@ export const INVARIANTS: Invariant[] = [
         FROM sums`,
   },
   {
+    id: 'account_rules',
+    zh: '账户符合其类别规则（借贷方向、是否受控，非受控账户不留余额）',
+    en: "every account keeps its kind's rules: normal side, guarded or not, no kept balance where unguarded, none overdrawn",
+    sql: `
+      WITH judged AS (
+        SELECT a.code, concat_ws('; ',
+                 CASE WHEN a.normal_side <> k.normal_side THEN 'normal side ' || a.normal_side || ', its kind ' || k.normal_side END,
+                 CASE WHEN a.no_overdraft <> k.no_overdraft THEN CASE WHEN k.no_overdraft THEN 'unguarded, its kind guarded' ELSE 'guarded, its kind not' END END,
+                 CASE WHEN NOT a.no_overdraft AND a.guarded_balance <> 0 THEN 'unguarded, yet keeps a balance of ' || a.guarded_balance END,
+                 CASE WHEN a.no_overdraft AND (CASE a.normal_side WHEN 'credit' THEN -a.guarded_balance ELSE a.guarded_balance END) < 0 THEN 'kept balance overdrawn' END
+               ) AS wrong
+          FROM ledger_accounts a JOIN ledger_account_kinds k ON k.kind = a.kind
+      )
+      SELECT count(*)::int AS checked, count(*) FILTER (WHERE wrong <> '')::int AS violations,
+             (array_agg(code || ': ' || wrong) FILTER (WHERE wrong <> ''))[1:5] AS samples
+        FROM judged`,
+  },
+  {
     id: 'wallets_not_negative',
-    zh: '分销商钱包不为负',
-    en: 'no reseller wallet is below zero',
+    zh: '分销商钱包不为负（按分录计算）',
+    en: 'no reseller wallet (no account of a guarded kind) is below zero, by its postings',
     sql: `
       WITH w AS (
-        SELECT a.code, -coalesce((SELECT sum(amount) FROM ledger_postings p WHERE p.account_id = a.id), 0) AS balance
-          FROM ledger_accounts a WHERE a.kind = 'reseller_wallet'
+        -- the kind's normal side, not the account's: an account that lost its own is still judged
+        SELECT a.code, CASE k.normal_side WHEN 'credit' THEN -1 ELSE 1 END
+                       * coalesce((SELECT sum(amount) FROM ledger_postings p WHERE p.account_id = a.id), 0) AS balance
+          FROM ledger_accounts a JOIN ledger_account_kinds k ON k.kind = a.kind WHERE k.no_overdraft OR a.no_overdraft
       )
       SELECT count(*)::int AS checked, count(*) FILTER (WHERE balance < 0)::int AS violations,
              (array_agg(code || ': ' || balance || ' fen') FILTER (WHERE balance < 0))[1:5] AS samples
@@ -57,63 +84,95 @@ export const INVARIANTS: Invariant[] = [
   {
     id: 'codes_delivered_once',
     zh: '卡密只交付一次（订单数量与交付卡密一致）',
-    en: 'no card code is delivered twice: each card order holds exactly its quantity of codes, each code one order',
+    en: 'no card code is delivered twice: each card order holds exactly its quantity of codes, of its own SKU, and no other order holds any',
     sql: `
-      WITH delivered AS (
-        SELECT o.id, o.quantity, o.status, count(c.id) AS codes
-          FROM orders o LEFT JOIN card_codes c ON c.order_id = o.id
-         WHERE o.kind = 'card_code' GROUP BY o.id
-      ), dup_codes AS (
-        SELECT sku_code, fingerprint FROM card_codes WHERE status = 'delivered' GROUP BY sku_code, fingerprint HAVING count(*) > 1
-      ), bad AS (
-        SELECT 'order ' || id || ': ' || codes || ' codes for quantity ' || quantity AS what FROM delivered
-         WHERE (status = 'delivered' AND codes <> quantity) OR (status <> 'delivered' AND codes > 0)
-        UNION ALL SELECT 'code ' || sku_code || ' delivered more than once' FROM dup_codes
+      WITH held AS (
+        SELECT order_id, count(*) AS codes, min(sku_code) AS sku_min, max(sku_code) AS sku_max
+          FROM card_codes WHERE order_id IS NOT NULL GROUP BY order_id
+      ), judged AS (
+        SELECT coalesce(o.id, h.order_id) AS id, CASE
+          WHEN o.id IS NULL THEN 'no such order, yet ' || h.codes || ' card code(s) delivered to it'
+          WHEN o.kind <> 'card_code' THEN 'a ' || o.kind || ' order holding ' || h.codes || ' card code(s)'
+          WHEN coalesce(h.codes, 0) <> CASE WHEN o.status = 'delivered' THEN o.quantity ELSE 0 END
+            THEN coalesce(h.codes, 0) || ' codes for quantity ' || o.quantity
+          WHEN h.sku_min <> o.sku_code OR h.sku_max <> o.sku_code THEN 'an order of ' || o.sku_code || ' holding codes of ' || h.sku_min
+        END AS wrong
+          FROM orders o FULL JOIN held h ON h.order_id = o.id
+         WHERE o.kind = 'card_code' OR h.order_id IS NOT NULL
+      ), orders_judged AS (
+        SELECT count(*) AS checked, count(wrong) AS violations, (array_agg('order ' || id || ': ' || wrong) FILTER (WHERE wrong IS NOT NULL))[1:5] AS samples
+          FROM judged
+      ), copies AS (
+        -- the unique index makes this empty; the checker does not take the index's word for it
+        SELECT count(*) AS violations, (array_agg('a code of ' || sku_code || ' held ' || copies || ' times'))[1:5] AS samples
+          FROM (SELECT sku_code, count(*) AS copies FROM card_codes GROUP BY sku_code, fingerprint HAVING count(*) > 1) x
       )
-      SELECT (SELECT count(*) FROM delivered)::int AS checked, (SELECT count(*) FROM bad)::int AS violations, (SELECT array_agg(what) FROM (SELECT what FROM bad LIMIT 5) s) AS samples`,
+      SELECT o.checked::int AS checked, (o.violations + c.violations)::int AS violations, (o.samples || c.samples)[1:5] AS samples
+        FROM orders_judged o, copies c`,
   },
   {
     id: 'orders_settled_once',
     zh: '每笔已扣款订单恰好一次交付或一次退款',
-    en: 'every charged order has exactly one outcome: a delivery (card, completed top-up) or a refund, never both',
+    en: 'every charged order has exactly one outcome: a delivery (card, completed top-up) or a refund, never both, and its status says which',
     sql: `
-      WITH outcome AS (
-        SELECT split_part(idempotency_key, ':', 2)::bigint AS order_id,
-               bool_or(idempotency_key LIKE 'order:%') AS sale, bool_or(idempotency_key LIKE 'order-hold:%') AS hold,
-               bool_or(idempotency_key LIKE 'order-complete:%') AS complete, bool_or(idempotency_key LIKE 'order-refund:%') AS refund
-          FROM ledger_entries WHERE idempotency_key ~ '^order(-hold|-complete|-refund){0,1}:[0-9]+$'
+      WITH keyed AS (
+        -- 'order:<id>', 'order-hold:<id>', ...: plain string tests, a regular expression per entry costs seconds
+        SELECT idempotency_key AS key, split_part(idempotency_key, ':', 1) AS what, split_part(idempotency_key, ':', 2) AS order_id
+          FROM ledger_entries WHERE idempotency_key LIKE 'order%'
+      ), outcome AS (
+        SELECT order_id::bigint AS order_id, bool_or(what = 'order') AS sale, bool_or(what = 'order-hold') AS hold,
+               bool_or(what = 'order-complete') AS complete, bool_or(what = 'order-refund') AS refund
+          FROM keyed
+         -- at most 18 digits: the id must fit a bigint, or one odd key would stop the whole check
+         WHERE what IN ('order', 'order-hold', 'order-complete', 'order-refund') AND length(order_id) BETWEEN 1 AND 18
+           AND translate(order_id, '0123456789', '') = '' AND key = what || ':' || order_id
          GROUP BY 1
       ), o AS (
-        SELECT o.id, o.kind, o.status, coalesce(x.sale, false) AS sale, coalesce(x.hold, false) AS hold,
+        SELECT coalesce(o.id, x.order_id) AS id, o.kind, o.status, coalesce(x.sale, false) AS sale, coalesce(x.hold, false) AS hold,
                coalesce(x.complete, false) AS complete, coalesce(x.refund, false) AS refund
-          FROM orders o LEFT JOIN outcome x ON x.order_id = o.id
+          FROM orders o FULL JOIN outcome x ON x.order_id = o.id
       ), judged AS (
         SELECT id, kind, status, CASE
-          WHEN kind = 'card_code' THEN sale AND status = 'delivered' AND NOT refund
+          WHEN kind IS NULL THEN false -- ledger entries for an order that does not exist
+          WHEN kind = 'card_code' THEN status = 'delivered' AND sale AND NOT (hold OR complete OR refund)
+          WHEN sale THEN false
           WHEN status = 'succeeded' THEN hold AND complete AND NOT refund
           WHEN status = 'refunded' THEN hold AND refund AND NOT complete
-          ELSE hold AND NOT complete AND NOT refund -- processing or stuck: charged, no outcome yet
+          ELSE status IN ('processing', 'stuck') AND hold AND NOT complete AND NOT refund -- charged, no outcome yet
         END AS ok FROM o
       )
       SELECT count(*)::int AS checked, count(*) FILTER (WHERE NOT ok)::int AS violations,
-             (array_agg('order ' || id || ' (' || kind || ', ' || status || ')') FILTER (WHERE NOT ok))[1:5] AS samples
+             (array_agg('order ' || id || ' (' || coalesce(kind || ', ' || status, 'no such order') || ')') FILTER (WHERE NOT ok))[1:5] AS samples
         FROM judged`,
   },
   {
     id: 'recon_one_class',
-    zh: '对账单每行、我方每笔交易只属于一个差异类型',
-    en: "every reconciliation line, and every one of our transactions, is in exactly one class (current runs)",
+    zh: '对账单每行恰好属于一个差异类型，我方每笔交易至多属于一个',
+    en: "every line of a current reconciliation is in exactly one class, and each of our transactions in at most one",
+    // A line of several references has a row per reference, each classed on its own; the line's
+    // class is its first reference's, the one row carrying the line's amount (as match.ts counts).
+    // Only current runs keep items; a transaction completed after the run may be in none.
     sql: `
-      WITH items AS (
-        SELECT i.* FROM recon_items i JOIN recon_runs r ON r.id = i.run_id WHERE r.is_current AND r.status = 'completed'
+      WITH runs AS (
+        SELECT id, lines_read FROM recon_runs WHERE is_current AND status = 'completed'
+      ), items AS (
+        SELECT i.run_id, i.line_no, i.line_refs, i.their_fen, i.request_id, i.class FROM recon_items i JOIN runs r ON r.id = i.run_id
       ), lines AS (
-        SELECT run_id, line_no, count(DISTINCT class) AS classes FROM items WHERE line_no IS NOT NULL GROUP BY run_id, line_no
+        SELECT run_id, line_no, count(their_fen) AS classed, count(*) AS refs_classed, max(line_refs) AS refs
+          FROM items WHERE line_no IS NOT NULL GROUP BY run_id, line_no
+      ), per_run AS (
+        SELECT r.id, r.lines_read, count(l.line_no) AS lines FROM runs r LEFT JOIN lines l ON l.run_id = r.id GROUP BY r.id, r.lines_read
       ), ours AS (
-        SELECT run_id, request_id, count(DISTINCT class) AS classes FROM items
+        SELECT run_id, request_id, count(DISTINCT class) AS classes, count(DISTINCT coalesce(line_no, 0)) AS places FROM items
          WHERE request_id IS NOT NULL AND class <> 'duplicate_at_supplier' GROUP BY run_id, request_id
       ), bad AS (
-        SELECT 'run ' || run_id || ' line ' || line_no AS what FROM lines WHERE classes <> 1
-        UNION ALL SELECT 'run ' || run_id || ' transaction ' || request_id FROM ours WHERE classes <> 1
+        SELECT 'run ' || id || ': ' || lines_read || ' lines read, ' || lines || ' classified' AS what FROM per_run WHERE lines <> lines_read
+        UNION ALL
+        SELECT 'run ' || run_id || ' line ' || line_no || ': in ' || classed || ' classes, ' || refs_classed || ' of ' || refs || ' references classified'
+          FROM lines WHERE classed <> 1 OR refs_classed <> refs
+        UNION ALL
+        SELECT 'run ' || run_id || ' transaction ' || request_id || ': in ' || classes || ' classes, ' || places || ' places'
+          FROM ours WHERE classes > 1 OR places > 1
       )
       SELECT ((SELECT count(*) FROM lines) + (SELECT count(*) FROM ours))::int AS checked, (SELECT count(*) FROM bad)::int AS violations,
              (SELECT array_agg(what) FROM (SELECT what FROM bad LIMIT 5) s) AS samples`,

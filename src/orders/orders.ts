@@ -72,6 +72,8 @@ export const orders = {
       status: update.status, cost_fen: update.costFen ?? null, supplier_id: update.supplierId ?? null,
       supplier_txn_id: update.supplierTxnId ?? null, completed_at: new Date(),
     });
+    // a top-up of a day already rolled up for the dashboard: that day's margins changed
+    if (n === 1) await trx.raw('DELETE FROM order_rollup_days WHERE business_date = (SELECT business_date FROM orders WHERE id = ?)', [id]);
     return n === 1;
   },
 

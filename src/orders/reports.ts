@@ -1,7 +1,9 @@
 import type { BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 
-export type MarginDimension = 'sku' | 'supplier' | 'reseller';
+import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL, type MarginDimension } from './rollups.ts';
+
+export type { MarginDimension };
 
 export interface DayFigures {
   orders: number;
@@ -12,12 +14,6 @@ export interface DayFigures {
   stuck: number;
   openDiscrepancies: number;
 }
-
-const GROUP_SQL: Record<MarginDimension, string> = {
-  sku: 'o.sku_code',
-  supplier: "coalesce(s.code, '—')",
-  reseller: 'r.code',
-};
 
 /** Read side of orders for the dashboard: a day's figures and daily margins by SKU, supplier or reseller. */
 export class OrderReports {
@@ -42,20 +38,29 @@ export class OrderReports {
 
   /** Daily margin of the top `top` groups over a range (the rest as one "other" series). */
   async dailyMargin(from: BusinessDate, to: BusinessDate, by: MarginDimension, top = 6): Promise<{ dates: BusinessDate[]; series: { name: string; fen: number[] }[] }> {
+    // rolled-up days from order_day_margins, the others (today, late completions) from the orders
     const { rows } = await this.db.raw(
       `WITH g AS (
-         SELECT o.business_date AS date, ${GROUP_SQL[by]} AS name, sum(o.margin_fen)::bigint AS fen
+         SELECT business_date AS date, name, margin_fen AS fen FROM order_day_margins m
+          WHERE m.dimension = ? AND m.business_date BETWEEN ?::date AND ?::date
+            AND EXISTS (SELECT FROM order_rollup_days d WHERE d.business_date = m.business_date)
+         UNION ALL
+         SELECT o.business_date, ${MARGIN_GROUP_SQL[by]}, sum(o.margin_fen)::bigint
            FROM orders o
            JOIN resellers r ON r.id = o.reseller_id
            LEFT JOIN suppliers s ON s.id = o.supplier_id
-          WHERE o.business_date BETWEEN ?::date AND ?::date AND o.status IN ('delivered', 'succeeded') AND o.margin_fen IS NOT NULL
+          -- an array, not a join: the planner then reads only those days from the business_date index
+          WHERE o.business_date = ANY (ARRAY(
+                  SELECT d::date FROM generate_series(?::date, ?::date, interval '1 day') d
+                   WHERE NOT EXISTS (SELECT FROM order_rollup_days r WHERE r.business_date = d::date)))
+            AND ${COMPLETED_WITH_MARGIN}
           GROUP BY 1, 2
        ), ranked AS (
          SELECT name, rank() OVER (ORDER BY sum(fen) DESC, name) AS rk FROM g GROUP BY name
        )
        SELECT g.date, CASE WHEN ranked.rk <= ? THEN g.name ELSE 'other' END AS name, sum(g.fen)::bigint AS fen
          FROM g JOIN ranked USING (name) GROUP BY 1, 2 ORDER BY 1`,
-      [from, to, top],
+      [by, from, to, from, to, top],
     );
     const dates: BusinessDate[] = [];
     for (let d = from; d <= to; d = new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)) dates.push(d);

@@ -99,14 +99,17 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
     await conn.query('ROLLBACK').catch(() => undefined);
     const rejected = err instanceof StatementFormatError;
     await db('recon_runs').where({ id: runId }).update({
-      status: rejected ? 'rejected' : 'failed', error: (err as Error).message.slice(0, 4000), finished_at: db.fn.now(),
-      problems: JSON.stringify(rejected ? err.problems : []),
+      status: rejected ? 'rejected' : 'failed', error: storable((err as Error).message).slice(0, 4000), finished_at: db.fn.now(),
+      problems: JSON.stringify(rejected ? err.problems : [], (_key, value: unknown) => (typeof value === 'string' ? storable(value) : value)),
     });
     throw err;
   } finally {
     await conn.end().catch(() => undefined);
   }
 }
+
+/** PostgreSQL text and jsonb cannot hold NUL, which a damaged file can bring into a problem's text. */
+const storable = (text: string) => text.replaceAll('\u0000', '\uFFFD');
 
 /**
  * A connection of its own rather than one from the pool: the million-row temp tables of a large

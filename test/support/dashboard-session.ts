@@ -12,14 +12,29 @@ export interface DashboardSession {
   post(path: string, form: Record<string, string>, options?: { csrf?: boolean }): Promise<Response>;
 }
 
+/**
+ * Posts the login form as a browser would: first fetch the form (its CSRF cookie and hidden field),
+ * then post it with both. `csrf: false` leaves the token out.
+ */
+export async function postLogin(base: string, form: Record<string, string>, options: { csrf?: boolean } = {}): Promise<Response> {
+  const page = await fetch(`${base}/login`);
+  const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+  return fetch(`${base}/login`, {
+    method: 'POST', redirect: 'manual', headers: { cookie },
+    body: new URLSearchParams({ ...form, ...(options.csrf === false ? {} : { _csrf: csrf }) }),
+  });
+}
+
 /** Creates a user of a role and logs in over HTTP, as a person would. */
 export async function loginAs(base: string, db: Db, role: Role): Promise<DashboardSession> {
   const username = `${role}-${randomUUID().slice(0, 6)}`;
   const password = `pw-${randomUUID()}`;
   await new Users(db).upsert({ username, role, password });
-  const res = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ username, password }), redirect: 'manual' });
+  const res = await postLogin(base, { username, password });
   if (res.status !== 303) throw new Error(`login as ${username} failed: ${res.status}`);
-  const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+  // the answer also clears the login form's CSRF cookie: take the session's
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('kameng_session='))!.split(';')[0]!;
   const page = await (await fetch(`${base}/audit`, { headers: { cookie } })).text();
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
   return {

@@ -25,21 +25,26 @@ export const STATUS: Record<string, StatementLine['status']> = {
 
 const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;
 
-/** "2026-11-24 23:59:58" or "2026/11/24 23:59:58" (Asia/Shanghai), or ISO 8601 with an offset. */
+/**
+ * "2026-11-24 23:59:58" or "2026/11/24 23:59:58" (Asia/Shanghai), one-digit parts allowed, optional
+ * fraction of a second, or an explicit offset ("Z", "+08:00"): the grammar km_statement_time
+ * accepts in SQL, so this reader and reconciliation agree on every cell.
+ */
 export function parseStatementTime(text: string): Date | undefined {
-  const m = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text.trim());
-  if (m) {
-    const [, y, mo, d, h, mi, s] = m;
-    const utc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0));
-    const check = new Date(utc);
-    if (check.getUTCDate() !== Number(d) || check.getUTCHours() !== Number(h)) return undefined;
-    return new Date(utc - SHANGHAI_OFFSET_MS);
-  }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text.trim())) {
-    const t = Date.parse(text.trim());
-    return Number.isNaN(t) ? undefined : new Date(t);
-  }
-  return undefined;
+  const m = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, fraction, offset] = m;
+  const ms = Math.floor(Number(`0${fraction ?? ''}`) * 1000);
+  const utc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0), ms);
+  const check = new Date(utc);
+  // Date.UTC rolls over (month 13, second 61): a time that does not come back as written does not exist
+  const back = [check.getUTCFullYear(), check.getUTCMonth() + 1, check.getUTCDate(), check.getUTCHours(), check.getUTCMinutes(), check.getUTCSeconds()];
+  if (back.join() !== [y, mo, d, h, mi, s ?? 0].map(Number).join()) return undefined;
+  if (!offset) return new Date(utc - SHANGHAI_OFFSET_MS);
+  if (offset === 'Z') return check;
+  const sign = offset.startsWith('-') ? -1 : 1;
+  const digits = offset.slice(1).replace(':', '');
+  return new Date(utc - sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000);
 }
 
 /** Checks one row; returns the line, or the problems with it (each naming its column). */

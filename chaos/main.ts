@@ -1,0 +1,78 @@
+import fs from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import { runChaos, type ChaosReport } from './run.ts';
+
+/**
+ * `npm run chaos [-- --seconds 180 --rate 12 --resellers 40 --workers 2 --fault-every 10 --seed N --json FILE]`
+ * Exits 1 on any invariant violation, an order left processing, or an answer no reseller could have caused.
+ */
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '180' },
+    rate: { type: 'string', default: '12' },
+    resellers: { type: 'string', default: '40' },
+    workers: { type: 'string', default: '2' },
+    'fault-every': { type: 'string', default: '10' },
+    settle: { type: 'string', default: '120' },
+    seed: { type: 'string', default: '20261127' },
+    json: { type: 'string' },
+  },
+});
+const num = (name: keyof typeof values) => {
+  const n = Number(values[name]);
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`--${name} must be a positive number, not "${values[name]}"`);
+    process.exit(2);
+  }
+  return n;
+};
+
+const started = Date.now();
+const log = (line: string) => console.log(`[chaos ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}`);
+const report = await runChaos({
+  seconds: num('seconds'), ratePerSecond: num('rate'), resellers: num('resellers'), workers: num('workers'),
+  faultEveryMs: num('fault-every') * 1000, settleSeconds: num('settle'), seed: num('seed'), log,
+});
+print(report);
+if (values.json) await fs.writeFile(values.json, JSON.stringify(report, null, 2));
+const failed = report.invariants.violations > 0 || report.orders.processing > 0 || report.traffic.unexpected > 0 || report.traffic.unanswered > 0;
+console.log(failed ? '\nCHAOS FAILED' : `\nchaos passed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+process.exit(failed ? 1 : 0);
+
+function print(r: ChaosReport): void {
+  const t = new Table({ head: ['', '数量 count'], style: { head: [], border: [] } });
+  const f = r.faults;
+  t.push(
+    ['订单尝试 orders attempted', r.traffic.attempted],
+    ['  已受理 accepted by the API', r.traffic.accepted],
+    ['  缺货拒绝 refused out of stock (not charged)', r.traffic.outOfStock],
+    ['  余额不足 refused, insufficient funds', r.traffic.insufficientFunds],
+    ['  意外应答 unexpected answers (must be 0)', r.traffic.unexpected],
+    ['  无应答放弃 unanswered after retries (must be 0)', r.traffic.unanswered],
+    ['  客户端重试 client retries after 5xx/timeout', r.traffic.retries],
+    ['已完成 completed (cards delivered + top-ups succeeded)', r.orders.cardDelivered + r.orders.topUpsSucceeded],
+    ['  卡密交付 card orders delivered', r.orders.cardDelivered],
+    ['  直充成功 top-ups succeeded', r.orders.topUpsSucceeded],
+    ['已退款 refunded', r.orders.refunded],
+    ['补货完成 procurement runs completed', r.orders.procurementRuns],
+    ['卡单 stuck (waiting for ops)', r.orders.stuck],
+    ['处理中 still processing (must be 0)', r.orders.processing],
+    ['注入故障 faults injected', f.workerKills + f.databaseDrops + f.temporalRestarts + f.supplierStorms + f.supplierSilences],
+    ['  杀死工作进程 worker SIGKILLs', f.workerKills],
+    ['  工作进程自行退出 worker crashes (restarted)', f.workerCrashes],
+    ['  断开数据库连接 connection drops (connections)', `${f.databaseDrops} (${f.connectionsDropped})`],
+    ['  重启 Temporal restarts', f.temporalRestarts],
+    ['  供应商风暴 supplier storms / silences', `${f.supplierStorms} / ${f.supplierSilences}`],
+    ['  供应商异常 supplier misbehaviour', Object.entries(f.simulator).map(([k, v]) => `${k} ${v}`).join(', ')],
+    ['分销商回调 reseller callbacks delivered / refused by them', `${r.callbacks.delivered} / ${r.callbacks.refused}`],
+    ['结清用时 settled in', r.settledInSeconds === null ? 'did not settle' : `${r.settledInSeconds.toFixed(0)} s`],
+    ['不变量违反 invariant violations (must be 0)', r.invariants.violations],
+  );
+  console.log(`\n${t.toString()}`);
+  for (const inv of r.invariants.results) {
+    console.log(`  ${inv.violations === 0 ? 'ok  ' : 'FAIL'} ${inv.invariant.en}: ${inv.checked} checked, ${inv.violations} violations${inv.samples.length ? ` (${inv.samples.join('; ')})` : ''}`);
+  }
+  for (const s of r.traffic.unexpectedSamples) console.log(`  unexpected: ${s}`);
+  for (const n of r.notes) console.log(`  note: ${n}`);
+}

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import express from 'express';
+import { DEFAULT_BEHAVIOUR } from '../fixtures/supplier-simulator/types.ts';
+import { prng } from '../fixtures/supplier-simulator/prng.ts';
+import { benchDatabase } from '../bench/support/database.ts';
+import { mountApis } from '../src/api/mount.ts';
+import { loadConfig } from '../src/config.ts';
+import { deriveKeys } from '../src/crypto/keys.ts';
+import { createDb } from '../src/db/knex.ts';
+import { seedDemo } from '../src/demo/seed.ts';
+import { checkInvariants, type CheckReport } from '../src/invariants/check.ts';
+import { buildDeps } from '../src/runtime/deps.ts';
+import { resolveTemporalCli } from '../src/runtime/temporal-cli.ts';
+import { freePort } from '../src/runtime/temporal-dev-server.ts';
+import { bundleWorkflows } from '../src/runtime/worker.ts';
+import { EVERYDAY, injectFaults, type FaultCounts } from './faults.ts';
+import { RestartableTemporal, WorkerFleet } from './processes.ts';
+import { playTraffic, startResellerEndpoints, type Shop, type TrafficTally } from './traffic.ts';
+
+export interface ChaosOptions {
+  /** Seconds of traffic under faults. */
+  seconds: number;
+  ratePerSecond: number;
+  resellers: number;
+  workers: number;
+  faultEveryMs: number;
+  /** How long the books may take to settle after the faults stop. */
+  settleSeconds: number;
+  seed: number;
+  log: (line: string) => void;
+}
+
+export interface ChaosReport {
+  seconds: number;
+  traffic: TrafficTally;
+  orders: { cardDelivered: number; topUpsSucceeded: number; refunded: number; stuck: number; processing: number; procurementRuns: number };
+  faults: FaultCounts & { workerCrashes: number; simulator: Record<string, number> };
+  callbacks: { delivered: number; refused: number };
+  settledInSeconds: number | null;
+  invariants: CheckReport;
+  notes: string[];
+}
+
+/**
+ * A business day of traffic against the whole stack (PostgreSQL, Temporal, `kameng worker`
+ * processes, the signed API, the supplier simulator, resellers' callback endpoints) while faults
+ * are injected; then the faults stop, the books settle and the invariant checker judges them.
+ */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { log } = options;
+  const random = prng(options.seed);
+  const config = loadConfig();
+  const notes: string[] = [];
+  const stops: (() => Promise<unknown>)[] = [];
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-chaos-'));
+  stops.push(() => fs.rm(scratch, { recursive: true, force: true }));
+  try {
+    const database = await benchDatabase('chaos');
+    stops.push(() => database.stop());
+    log(`database: ${database.where}`);
+    const db = createDb(database.url, { poolMax: 30 });
+    stops.push(() => db.destroy());
+
+    let temporal: RestartableTemporal | undefined;
+    let address = config.temporal.address;
+    if (address) {
+      notes.push(`Temporal is external (${address}): the suite does not restart a server it does not own`);
+    } else {
+      const cliPath = await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.cacheDir, log });
+      temporal = new RestartableTemporal({ cliPath, port: await freePort(), namespace: config.temporal.namespace, dbFilename: path.join(scratch, 'temporal.db') });
+      await temporal.start();
+      stops.push(() => temporal!.stop());
+      address = temporal.address;
+    }
+    log(`Temporal: ${temporal ? `dev server on ${address}, history in SQLite (restartable)` : address}`);
+    const bundleFile = path.join(scratch, 'workflows.js');
+    await fs.writeFile(bundleFile, (await bundleWorkflows()).code);
+
+    const masterKey = randomBytes(32);
+    const apiPort = await freePort();
+    const settings = { stuckAfterMs: 20_000, pollIntervalMs: 1_000, supplierTimeoutMs: 1_500, publicUrl: `http://127.0.0.1:${apiPort}`, allowPrivateCallbacks: true };
+    const deps = buildDeps(db, deriveKeys(masterKey), settings, { ...config.reconciliation, archiveDir: path.join(scratch, 'statements') });
+    await deps.ledger.openPlatformAccounts();
+
+    const demo = await seedDemo(deps, { simulatorPort: 0, dataDir: scratch });
+    stops.push(() => demo.simulator.stop());
+    const suppliers = ['huayu', 'jinqiao', 'yunka'];
+    for (const code of suppliers) demo.simulator.configure(code, EVERYDAY);
+    // shelves that empty during the day, so procurement runs under the faults too
+    for (const sku of await db('skus').where({ kind: 'card_code' })) {
+      await db('skus').where({ code: sku.code }).update({ low_stock_threshold: 30, procurement_batch: 120 });
+    }
+
+    const endpoints = await startResellerEndpoints(random, 0.1);
+    stops.push(() => endpoints.stop());
+    const shops: Shop[] = [];
+    for (let i = 0; i < options.resellers; i++) {
+      const { reseller, apiSecret } = await deps.resellers.create({
+        code: `shop-${String(i).padStart(3, '0')}`, name: `压测店铺 chaos shop ${i}`, tier: (['default', 'silver', 'gold'] as const)[i % 3], callbackUrl: endpoints.url,
+      });
+      await deps.resellers.topUpWallet(reseller.id, 5_000_000, 'chaos-opening');
+      shops.push({ code: reseller.code, credentials: { apiKey: reseller.apiKey, apiSecret } });
+    }
+
+    const connection = await Connection.connect({ address });
+    stops.push(() => connection.close());
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const app = express();
+    mountApis(app, deps, client, { fulfillment: config.temporal.taskQueues.fulfillment, procurement: config.temporal.taskQueues.procurement });
+    const server: Server = await new Promise((resolve) => { const s = app.listen(apiPort, '127.0.0.1', () => resolve(s)); });
+    stops.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+
+    const workers = new WorkerFleet(options.workers, {
+      DATABASE_URL: database.url, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: config.temporal.namespace, KAMENG_MASTER_KEY: masterKey.toString('hex'),
+      KAMENG_WORKFLOW_BUNDLE: bundleFile, KAMENG_PUBLIC_URL: settings.publicUrl, KAMENG_ALLOW_PRIVATE_CALLBACKS: 'true',
+      KAMENG_STUCK_AFTER_MS: String(settings.stuckAfterMs), KAMENG_POLL_INTERVAL_MS: String(settings.pollIntervalMs),
+      KAMENG_SUPPLIER_TIMEOUT_MS: String(settings.supplierTimeoutMs), KAMENG_DB_POOL_MAX: '10', KAMENG_DATA_DIR: scratch,
+    });
+    await workers.start();
+    stops.push(() => workers.stop()); // stopped first: before the servers they talk to
+    log(`${options.workers} worker processes polling; ${shops.length} resellers; stocking the shelves...`);
+    await client.workflow.start('stockCheck', { taskQueue: config.temporal.taskQueues.procurement, workflowId: 'chaos-stock-check' });
+    await waitFor(async () => Number((await db('card_codes').where({ status: 'available' }).countDistinct('sku_code as n'))[0]!.n) >= 3, 90_000);
+
+    log(`traffic: ${options.ratePerSecond} orders/s for ${options.seconds}s, a fault every ${options.faultEveryMs / 1000}s`);
+    const faults = injectFaults({ db, workers, temporal, simulator: demo.simulator, suppliers, random, log }, options.faultEveryMs);
+    const trafficEnds = Date.now() + options.seconds * 1000;
+    const traffic = await playTraffic({
+      apiPort, shops, seconds: options.seconds, ratePerSecond: options.ratePerSecond, random,
+      giveUpAt: () => trafficEnds + 60_000,
+      onProgress: every(10, (t) => log(`  ${t.attempted} orders attempted, ${t.accepted} accepted, ${t.outOfStock} out of stock, ${t.retries} retries`)),
+    });
+    await faults.stop();
+    for (const code of suppliers) demo.simulator.configure(code, { ...DEFAULT_BEHAVIOUR });
+
+    log('faults stopped; letting the books settle...');
+    const settleStarted = Date.now();
+    const settled = await waitFor(async () => Number((await db('orders').where({ status: 'processing' }).count('* as n'))[0]!.n) === 0, options.settleSeconds * 1000);
+    const settledInSeconds = settled ? (Date.now() - settleStarted) / 1000 : null;
+    if (!settled) notes.push(`orders still processing after ${options.settleSeconds}s of settling`);
+
+    const { rows: [o] } = await db.raw(`
+      SELECT count(*) FILTER (WHERE kind = 'card_code' AND status = 'delivered')::int AS card_delivered,
+             count(*) FILTER (WHERE kind = 'direct_topup' AND status = 'succeeded')::int AS top_ups_succeeded,
+             count(*) FILTER (WHERE status = 'refunded')::int AS refunded,
+             count(*) FILTER (WHERE status = 'stuck')::int AS stuck,
+             count(*) FILTER (WHERE status = 'processing')::int AS processing,
+             (SELECT count(*) FROM procurement_runs WHERE status = 'succeeded')::int AS procured
+        FROM orders`);
+    const simulator: Record<string, number> = {};
+    for (const code of suppliers) {
+      for (const [k, v] of Object.entries(demo.simulator.supplier(code).misbehaved)) simulator[k] = (simulator[k] ?? 0) + v;
+    }
+    if (workers.log.length) notes.push(...workers.log.slice(0, 3));
+    const invariants = await checkInvariants(db);
+    return {
+      seconds: options.seconds, traffic,
+      orders: { cardDelivered: o.card_delivered, topUpsSucceeded: o.top_ups_succeeded, refunded: o.refunded, stuck: o.stuck, processing: o.processing, procurementRuns: o.procured },
+      faults: { ...faults.counts, workerCrashes: workers.unexpectedExits, simulator },
+      callbacks: { delivered: endpoints.received(), refused: endpoints.refused() },
+      settledInSeconds, invariants, notes,
+    };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((err) => log(`shutdown: ${(err as Error).message}`));
+  }
+}
+
+async function waitFor(condition: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await condition().catch(() => false)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+/** Calls `fn` on every n-th call only (progress lines every n seconds). */
+function every<T>(n: number, fn: (x: T) => void): (x: T) => void {
+  let calls = 0;
+  return (x) => { if (++calls % n === 0) fn(x); };
+}

@@ -1,0 +1,49 @@
+import type { Knex } from 'knex';
+import { businessDateOf, type BusinessDate } from '../dates.ts';
+import type { Db } from '../db/knex.ts';
+
+/** How each margin dimension names its group, from an order joined to its reseller and supplier. */
+export const MARGIN_GROUP_SQL = {
+  sku: 'o.sku_code',
+  supplier: "coalesce(s.code, '—')",
+  reseller: 'r.code',
+} as const;
+
+export type MarginDimension = keyof typeof MARGIN_GROUP_SQL;
+
+/** The orders a margin counts: completed, with a known cost. */
+export const COMPLETED_WITH_MARGIN = "o.status IN ('delivered', 'succeeded') AND o.margin_fen IS NOT NULL";
+
+/**
+ * Rolls up every business date before today that has orders and is not rolled yet (or was
+ * unrolled by a late completion): per SKU, supplier and reseller, completed orders, gross and
+ * margin. Each day in a transaction of its own; safe to run again or concurrently.
+ */
+export async function rollUpOrderDays(db: Db, now = new Date()): Promise<{ days: BusinessDate[] }> {
+  const today = businessDateOf(now);
+  const { rows } = await db.raw(
+    `SELECT d.business_date::text AS date FROM (SELECT DISTINCT business_date FROM orders WHERE business_date < ?::date) d
+      WHERE NOT EXISTS (SELECT FROM order_rollup_days r WHERE r.business_date = d.business_date) ORDER BY 1`,
+    [today],
+  );
+  const days = (rows as { date: string }[]).map((r) => r.date);
+  for (const day of days) await db.transaction((trx) => rollUpDay(trx, day));
+  return { days };
+}
+
+async function rollUpDay(trx: Knex.Transaction, day: BusinessDate): Promise<void> {
+  // the marker first: a concurrent roll of the same day waits here, then finds it done
+  const { rowCount } = await trx.raw('INSERT INTO order_rollup_days (business_date) VALUES (?) ON CONFLICT DO NOTHING', [day]);
+  if (rowCount === 0) return;
+  await trx.raw('DELETE FROM order_day_margins WHERE business_date = ?', [day]);
+  for (const [dimension, group] of Object.entries(MARGIN_GROUP_SQL)) {
+    await trx.raw(
+      `INSERT INTO order_day_margins (dimension, business_date, name, orders, gross_fen, margin_fen)
+       SELECT ?, o.business_date, ${group}, count(*), sum(o.amount_fen), sum(o.margin_fen)
+         FROM orders o JOIN resellers r ON r.id = o.reseller_id LEFT JOIN suppliers s ON s.id = o.supplier_id
+        WHERE o.business_date = ? AND ${COMPLETED_WITH_MARGIN}
+        GROUP BY o.business_date, ${group}`,
+      [dimension, day],
+    );
+  }
+}
