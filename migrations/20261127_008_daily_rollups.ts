@@ -12,6 +12,8 @@ import type { Knex } from 'knex';
  *   reseller, completed orders, gross and margin. A rolled day is listed in order_rollup_days; a
  *   top-up of that day that completes later removes it from the list (the day is read live until
  *   rolled again).
+ * - card_codes_void: the stock page counts codes by what is available or void, never delivered.
+ * - km_statement_time_any answers NULL for an impossible offset instead of raising.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
@@ -44,13 +46,43 @@ export async function up(knex: Knex): Promise<void> {
       PRIMARY KEY (dimension, business_date, name)
     );
 
+    -- the stock page counts voided codes per SKU (few) without reading the delivered millions
+    CREATE INDEX card_codes_void ON card_codes (sku_code) WHERE status = 'void';
+
     CREATE TABLE order_rollup_days (
       business_date  date PRIMARY KEY,
       rolled_at      timestamptz NOT NULL DEFAULT now()
     );
   `);
+  await knex.raw(statementTime(true));
+}
+
+/**
+ * Statement times (owned by src/reconciliation): an offset beyond what PostgreSQL takes ("+98:00")
+ * made the function raise instead of answering NULL, so reconciliation failed without saying where.
+ */
+function statementTime(checkOffset: boolean): string {
+  return `
+    CREATE OR REPLACE FUNCTION km_statement_time_any(t text) RETURNS timestamptz
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    DECLARE
+      m text[] := regexp_match(btrim(t), '^(\\d{4})[-/](\\d{1,2})[-/](\\d{1,2})[ T](\\d{1,2}):(\\d{2})(:(\\d{2})(\\.\\d+){0,1}){0,1}(Z|[+-]\\d{2}:{0,1}\\d{2}){0,1}$');
+      wall timestamp;
+    BEGIN
+      IF m IS NULL OR m[2]::int NOT BETWEEN 1 AND 12 OR m[4]::int > 23 OR m[5]::int > 59 OR coalesce(m[7], '0')::int > 59
+         OR m[3]::int NOT BETWEEN 1 AND extract(day FROM make_date(m[1]::int, m[2]::int, 1) + interval '1 month - 1 day')::int
+         ${checkOffset ? "OR (m[9] <> 'Z' AND (substr(m[9], 2, 2)::int > 15 OR right(m[9], 2)::int > 59))" : ''} THEN
+        RETURN NULL;
+      END IF;
+      wall := make_timestamp(m[1]::int, m[2]::int, m[3]::int, m[4]::int, m[5]::int, (coalesce(m[7], '0') || coalesce(m[8], ''))::double precision);
+      IF m[9] IS NULL THEN
+        RETURN (wall - interval '8 hours') AT TIME ZONE 'UTC';
+      END IF;
+      RETURN (wall::text || m[9])::timestamptz;
+    END $$;`;
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('DROP TABLE order_rollup_days, order_day_margins, ledger_rollup_state, ledger_account_days');
+  await knex.raw(statementTime(false));
+  await knex.raw('DROP INDEX card_codes_void; DROP TABLE order_rollup_days, order_day_margins, ledger_rollup_state, ledger_account_days');
 }

@@ -22,11 +22,15 @@ export class FileFormatError extends KamengError {
   }
 }
 
-export async function* csvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', name = path.basename(file)): AsyncGenerator<{ cells: Cell[]; line: number }> {
+export async function* csvRows(
+  file: string, encoding: 'utf8' | 'gbk' | 'auto', name = path.basename(file),
+  /** Also refuse what PostgreSQL's COPY refuses (a NUL, a stray carriage return): for a reader that must agree with one. */
+  options: { copyRules?: boolean } = {},
+): AsyncGenerator<{ cells: Cell[]; line: number }> {
   const chosen = encoding === 'auto' ? await detectEncoding(file) : encoding;
   // pipeline: an error anywhere (unreadable bytes, the file itself) ends the loop below with it
   const parser = pipeline(
-    createReadStream(file), strictDecoder(chosen, name),
+    createReadStream(file), strictDecoder(chosen, name, options.copyRules ?? false),
     parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false }),
     () => {},
   );
@@ -45,9 +49,10 @@ export async function* csvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', 
  * Bytes to text, refusing bytes that are not the encoding, as PostgreSQL's COPY does: a lenient
  * decoder's U+FFFD would let this reader accept a file that reconciliation then refuses.
  */
-function strictDecoder(encoding: 'utf8' | 'gbk', name: string): Transform {
+function strictDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean): Transform {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const gbk = iconv.getDecoder('gbk');
+  const copy = copyRules ? copyChecker(name) : undefined;
   let line = 1;
   const decode = (chunk: Buffer | undefined): string | FileFormatError => {
     let text: string;
@@ -60,6 +65,8 @@ function strictDecoder(encoding: 'utf8' | 'gbk', name: string): Transform {
     }
     const bad = encoding === 'gbk' ? text.indexOf('\uFFFD') : -1; // GBK has no U+FFFD of its own
     if (bad >= 0) return new FileFormatError(name, line + newlines(text.slice(0, bad)), 'bytes that are not valid GBK');
+    const refused = copy?.(text, line, chunk === undefined);
+    if (refused) return refused;
     line += newlines(text);
     return text;
   };
@@ -76,6 +83,30 @@ function strictDecoder(encoding: 'utf8' | 'gbk', name: string): Transform {
       else done(null, text || undefined);
     },
   });
+}
+
+/**
+ * What COPY (fed by NumberedRecords, which ends records at LF or CRLF outside quotes) refuses and
+ * csv-parse would take: a NUL anywhere, and a carriage return outside quotes that does not end a line.
+ */
+function copyChecker(name: string): (text: string, line: number, last: boolean) => FileFormatError | undefined {
+  let inQuotes = false;
+  let pendingCr = false;
+  return (text, line, last) => {
+    const nul = text.indexOf('\u0000');
+    if (nul >= 0) return new FileFormatError(name, line + newlines(text.slice(0, nul)), 'a NUL byte: this is not a text file');
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (pendingCr) {
+        pendingCr = false;
+        if (c !== 0x0a) return new FileFormatError(name, line + newlines(text.slice(0, i)), 'a carriage return outside quotes that does not end a line');
+      }
+      if (c === 0x22) inQuotes = !inQuotes;
+      else if (c === 0x0d && !inQuotes) pendingCr = true;
+    }
+    if (last && pendingCr) return new FileFormatError(name, line + newlines(text), 'a carriage return outside quotes that does not end a line');
+    return undefined;
+  };
 }
 
 const newlines = (text: string) => {

@@ -15,15 +15,19 @@ export interface StockLevel {
   low: boolean;
 }
 
-/** Available codes per card SKU against its threshold: what procurement and the dashboard watch. */
+/**
+ * Available codes per card SKU against its threshold: what procurement and the dashboard watch.
+ * Counted from the partial indexes, never by reading every code ever delivered: delivered is what
+ * the batches brought in less what is still available or was voided.
+ */
 export async function stockLevels(db: Db, options: { onlyLow?: boolean } = {}): Promise<StockLevel[]> {
   const { rows } = await db.raw(`
     SELECT s.code, s.name_zh, s.name_en, s.low_stock_threshold, s.procurement_batch,
-           coalesce(c.available, 0)::int AS available, coalesce(c.delivered, 0)::int AS delivered
+           a.available::int AS available, (coalesce(b.imported, 0) - a.available - v.voided)::int AS delivered
       FROM skus s
-      LEFT JOIN (SELECT sku_code, count(*) FILTER (WHERE status = 'available') AS available,
-                        count(*) FILTER (WHERE status = 'delivered') AS delivered
-                   FROM card_codes GROUP BY sku_code) c ON c.sku_code = s.code
+      CROSS JOIN LATERAL (SELECT count(*) AS available FROM card_codes c WHERE c.sku_code = s.code AND c.status = 'available') a
+      CROSS JOIN LATERAL (SELECT count(*) AS voided FROM card_codes c WHERE c.sku_code = s.code AND c.status = 'void') v
+      LEFT JOIN (SELECT sku_code, sum(code_count) AS imported FROM card_batches GROUP BY sku_code) b ON b.sku_code = s.code
      WHERE s.kind = 'card_code' AND s.active
      ORDER BY s.code`);
   const levels: StockLevel[] = rows.map((r: Record<string, any>) => ({

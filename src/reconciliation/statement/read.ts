@@ -31,7 +31,7 @@ const MAX_PROBLEMS = 100;
 export async function* readStatement(source: StatementSource): AsyncGenerator<StatementLine> {
   const name = source.name ?? path.basename(source.path);
   const format = source.format ?? (source.path.toLowerCase().endsWith('.xlsx') ? 'xlsx' : 'csv');
-  const rows = asStatementErrors(format === 'xlsx' ? xlsxRows(source.path, name, { stallMs: source.stallMs }) : csvRows(source.path, source.encoding ?? 'auto', name));
+  const rows = asStatementErrors(format === 'xlsx' ? xlsxRows(source.path, name, { stallMs: source.stallMs }) : csvRows(source.path, source.encoding ?? 'auto', name, { copyRules: true }));
   const problems: StatementProblem[] = [];
   let total = 0;
   let header: string[] | undefined;

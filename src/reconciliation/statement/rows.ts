@@ -44,6 +44,7 @@ export function parseStatementTime(text: string): Date | undefined {
   if (offset === 'Z') return check;
   const sign = offset.startsWith('-') ? -1 : 1;
   const digits = offset.slice(1).replace(':', '');
+  if (Number(digits.slice(0, 2)) > 15 || Number(digits.slice(2)) > 59) return undefined; // no place on earth is further
   return new Date(utc - sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000);
 }
 
@@ -78,7 +79,7 @@ export function checkRow(
   let quantity = 0;
   if (quantityText !== undefined) {
     quantity = Number(quantityText);
-    if (!/^\d+$/.test(quantityText) || quantity < 1) problems.push({ ...at('quantity'), message: `"${quantityText}" is not a positive whole number` });
+    if (!/^\d+$/.test(quantityText) || quantity < 1 || quantity > 999_999_999) problems.push({ ...at('quantity'), message: `"${quantityText}" is not a positive whole number` });
   }
   let amountFen = 0;
   if (amountText !== undefined) {

@@ -7,7 +7,6 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { BUSINESS_TZ } from '../../dates.ts';
 import { detectEncoding, xlsxRows, type Cell } from '../../files/tabular.ts';
 import { FIELD_LABELS, resolveColumns, type ColumnMapping, type StatementField } from './columns.ts';
 import { StatementFormatError, type StatementProblem } from './errors.ts';
@@ -89,10 +88,24 @@ export const STATEMENT_LINES = `(
          completed_at
   FROM stmt WHERE NOT ${BLANK})`;
 
-const FIELD_COLUMNS: Record<StatementField, string> = {
-  supplierTxnId: 'supplier_txn_id text', merchantOrderNo: 'merchant_ref text', sku: 'sku text', quantity: 'quantity int',
-  amount: 'amount numeric', status: 'status_text text', completedAt: 'completed_at timestamptz',
+/**
+ * Each field's stage column, its type, and how a text cell becomes it: the one definition both
+ * paths use (the fast path types its text columns in place, the slow path selects them), so a line
+ * is accepted or refused the same way whatever the rest of the file holds.
+ */
+const FIELD_STAGE: Record<StatementField, { column: string; type: string; from: (cell: string) => string }> = {
+  supplierTxnId: { column: 'supplier_txn_id', type: 'text', from: (c) => c },
+  merchantOrderNo: { column: 'merchant_ref', type: 'text', from: (c) => c },
+  sku: { column: 'sku', type: 'text', from: (c) => c },
+  // string tests, not a regular expression: per cell, a regular expression costs more than the COPY
+  quantity: { column: 'quantity', type: 'int', from: (c) => `CASE WHEN translate(${c}, '0123456789', '') = '' AND length(ltrim(${c}, '0')) <= 9 THEN ${c}::int END` },
+  amount: { column: 'amount', type: 'numeric', from: (c) => `km_yuan_to_fen(${c}) / 100.0` },
+  status: { column: 'status_text', type: 'text', from: (c) => c },
+  completedAt: { column: 'completed_at', type: 'timestamptz', from: (c) => `km_statement_time(${c})` },
 };
+const FIELDS = Object.keys(FIELD_STAGE) as StatementField[];
+/** A cell as the checks see it: trimmed, and NULL when empty. */
+const cellText = (raw: string) => `nullif(btrim(${raw}), '')`;
 
 interface CsvHeader {
   header: string[];
@@ -133,8 +146,20 @@ async function csvHeader(source: StageSource): Promise<CsvHeader> {
   const found = headerEnd(head) ?? (head.length < HEAD_BYTES ? { end: head.length, lines: 1 } : undefined);
   if (!found) throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'the header line is longer than 1 MB: this is not a statement' }]);
   let header: string[];
+  // strictly, as the rows are read (COPY refuses such bytes): a cut or foreign header is refused
+  const bytes = head.subarray(0, found.end);
+  let decoded: string;
   try {
-    const text = iconv.decode(head.subarray(0, found.end), encoding === 'gbk' ? 'gbk' : 'utf8').replace(/^\uFEFF/, '');
+    decoded = encoding === 'gbk' ? iconv.decode(bytes, 'gbk') : new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    decoded = '\uFFFD';
+  }
+  if (decoded.includes('\uFFFD') && !(encoding === 'utf8' && bytes.includes(Buffer.from('\uFFFD')))) {
+    throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: `bytes that are not valid ${encoding === 'gbk' ? 'GBK' : 'UTF-8'}` }]);
+  }
+  if (decoded.includes('\u0000')) throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'a NUL byte: this is not a text file' }]);
+  try {
+    const text = decoded.replace(/^\uFEFF/, '');
     header = ((parseCsv(text, { relax_column_count: true }) as string[][])[0] ?? []).map((h) => h.trim());
   } catch (err) {
     throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: `the header is not valid CSV: ${(err as Error).message}` }]);
@@ -145,18 +170,21 @@ async function csvHeader(source: StageSource): Promise<CsvHeader> {
 
 /** Fast path: straight into typed columns. False when PostgreSQL refuses a value or a row. */
 async function copyCsvTyped(conn: pg.Client, source: StageSource, csv: CsvHeader): Promise<boolean> {
-  const byColumn = new Map(Object.entries(csv.index).map(([field, i]) => [i, FIELD_COLUMNS[field as StatementField]]));
-  const columns = csv.header.map((_, i) => byColumn.get(i) ?? `unused_${i + 1} text`).join(', ');
-  // Shanghai wall-clock times; YMD for "2026/11/24".
-  await conn.query(`SET LOCAL TimeZone = '${BUSINESS_TZ}'; SET LOCAL DateStyle = 'ISO, YMD'`);
+  const byColumn = new Map(FIELDS.map((field) => [csv.index[field], FIELD_STAGE[field].column]));
+  const columns = csv.header.map((_, i) => `${byColumn.get(i) ?? `unused_${i + 1}`} text`).join(', ');
   await conn.query(`CREATE TEMP TABLE stmt (line_no int NOT NULL, ${columns}) ON COMMIT DROP`);
   try {
     await copyCsvBody(conn, source, csv, 'stmt', source.onProgress);
-    return true;
   } catch (err) {
     if (!(err as { code?: string }).code) throw err;
     return false;
   }
+  // typed in place, in one rewrite, by the same expressions as the slow path
+  await conn.query(`ALTER TABLE stmt ${FIELDS.map((f) => {
+    const { column, type, from } = FIELD_STAGE[f];
+    return `ALTER COLUMN ${column} TYPE ${type} USING ${from(cellText(column))}`;
+  }).join(', ')}`);
+  return true;
 }
 
 /** Slow path: every cell as text, so each one can be judged and reported on its own. */
@@ -262,17 +290,9 @@ async function copyXlsx(conn: pg.Client, source: StageSource): Promise<Copied> {
 
 /** The text stage typed like the fast path's: NULL where a cell is not acceptable. */
 async function typeTextStage(conn: pg.Client, index: Record<StatementField, number>) {
-  const c = (field: StatementField) => `nullif(btrim(c${index[field] + 1}), '')`;
   await conn.query(`
     CREATE TEMP TABLE stmt ON COMMIT DROP AS
-    SELECT line_no,
-           ${c('supplierTxnId')} AS supplier_txn_id,
-           ${c('merchantOrderNo')} AS merchant_ref,
-           ${c('sku')} AS sku,
-           CASE WHEN ${c('quantity')} ~ '^\\d{1,9}$' THEN ${c('quantity')}::int END AS quantity,
-           km_yuan_to_fen(${c('amount')}) / 100.0 AS amount,
-           ${c('status')} AS status_text,
-           km_statement_time(${c('completedAt')}) AS completed_at
+    SELECT line_no, ${FIELDS.map((f) => `${FIELD_STAGE[f].from(cellText(`c${index[f] + 1}`))} AS ${FIELD_STAGE[f].column}`).join(', ')}
     FROM stmt_raw`);
 }
 
