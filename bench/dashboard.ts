@@ -98,20 +98,30 @@ async function seed(db: Db, postings: number): Promise<void> {
       SELECT 'shop-' || g, '小店 ' || g, 'rk_bench_' || g, '\\\\x00'::bytea FROM generate_series(1, 2000) g`);
     await trx.raw(`INSERT INTO ledger_accounts (code, kind, normal_side, no_overdraft, currency, name, owner_type, owner_id)
       SELECT 'reseller:' || r.id || ':wallet', 'reseller_wallet', 'credit', true, 'CNY', r.name, 'reseller', r.id FROM resellers r`);
-    const [batch] = await trx('card_batches').insert({ batch_key: 'bench', sku_code: 'SKU-1', source: 'file', unit_cost_fen: 9400, code_count: orders }).returning('id');
+    // one batch per SKU holding exactly the codes its orders took
+    await trx.raw(
+      `INSERT INTO card_batches (batch_key, sku_code, source, unit_cost_fen, code_count)
+       SELECT 'bench-' || k.code, k.code, 'file', 9400, count(g) FROM skus k
+         JOIN generate_series(1, ?) g ON k.code = 'SKU-' || (1 + g % 500) GROUP BY k.code`,
+      [orders],
+    );
     await trx.raw(
       `WITH o AS (
          INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, unit_price_fen, amount_fen, cost_fen, status, supplier_id,
                              business_date, created_at, completed_at)
          SELECT r.id, 'B' || g, 'bench', 'SKU-' || (1 + g % 500), 'card_code', 1, 9800, 9800, 9400, 'delivered', s.id,
-                ?::date + (g % 90), (?::date + (g % 90))::timestamp + interval '10 hours', (?::date + (g % 90))::timestamp + interval '10 hours'
+                -- in time order, as orders arrive: a day's orders lie together on disk
+                d.day, d.at, d.at
            FROM generate_series(1, ?) g
+           CROSS JOIN LATERAL (SELECT (?::date + ((g - 1) * 90 / ?)::int) AS day) d0
+           -- Shanghai wall-clock times over the day, none in the future
+           CROSS JOIN LATERAL (SELECT d0.day, least((d0.day + make_interval(secs => g % 86400)) AT TIME ZONE 'Asia/Shanghai', now() - interval '1 minute') AS at) d
            JOIN resellers r ON r.code = 'shop-' || (1 + g % 2000)
            JOIN suppliers s ON s.code = 'sup-' || (1 + g % 3)
-         RETURNING id, reseller_id, business_date, created_at
+         RETURNING id, reseller_id, sku_code, business_date, created_at
        ), codes AS (
          INSERT INTO card_codes (sku_code, batch_id, serial, code_sealed, fingerprint, status, order_id, delivered_at)
-         SELECT 'SKU-1', ?, 'S' || o.id, '\\\\x00'::bytea, sha256(o.id::text::bytea), 'delivered', o.id, o.created_at FROM o
+         SELECT o.sku_code, b.id, 'S' || o.id, '\\\\x00'::bytea, sha256(o.id::text::bytea), 'delivered', o.id, o.created_at FROM o JOIN card_batches b ON b.sku_code = o.sku_code
        ), e AS (
          INSERT INTO ledger_entries (idempotency_key, content_hash, kind, description, business_date, metadata, posted_at)
          SELECT 'order:' || o.id, 'bench', 'order_sale', 'card sale', o.business_date, jsonb_build_object('orderId', o.id, 'resellerId', o.reseller_id), o.created_at FROM o
@@ -122,7 +132,7 @@ async function seed(db: Db, postings: number): Promise<void> {
          FROM e
          CROSS JOIN LATERAL (VALUES ('reseller:' || e.reseller_id || ':wallet', 9800), ('platform:revenue', -9800), ('platform:cost_of_goods', 9400), ('platform:inventory', -9400)) v (code, amount)
          JOIN ledger_accounts a ON a.code = v.code`,
-      [first, first, first, orders, batch.id],
+      [orders, first, orders],
     );
     // Every wallet funded once, before the orders, so none is below zero.
     await trx.raw(

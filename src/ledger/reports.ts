@@ -22,6 +22,7 @@ export class LedgerReports {
    * a page costs the same over a thousand postings or ten million.
    */
   async trialBalance(options: { limit: number; offset: number }): Promise<{ rows: AccountBalanceRow[]; total: number }> {
+    const { since } = await this.rolled();
     const { rows } = await this.db.raw(
       `WITH page AS (
          SELECT a.id, a.code, a.name, a.kind, k.label_zh, k.label_en, a.currency, a.normal_side, a.owner_type,
@@ -29,14 +30,12 @@ export class LedgerReports {
            FROM ledger_accounts a JOIN ledger_account_kinds k ON k.kind = a.kind
           ORDER BY (a.owner_type IS NOT NULL), a.code
           LIMIT ? OFFSET ?
-       ), since AS (
-         SELECT coalesce((SELECT rolled_until FROM ledger_rollup_state), '-infinity') AS t
        )
        SELECT page.*,
               (coalesce((SELECT sum(d.net) FROM ledger_account_days d WHERE d.account_id = page.id), 0)
-               + coalesce((SELECT sum(p.amount) FROM ledger_postings p, since WHERE p.account_id = page.id AND p.posted_at >= since.t), 0))::bigint AS total
+               + coalesce((SELECT sum(p.amount) FROM ledger_postings p WHERE p.account_id = page.id AND p.posted_at >= ?::timestamptz), 0))::bigint AS total
          FROM page ORDER BY (page.owner_type IS NOT NULL), page.code`,
-      [options.limit, options.offset],
+      [options.limit, options.offset, since],
     );
     return {
       total: rows[0]?.total_rows ?? 0,
@@ -48,17 +47,26 @@ export class LedgerReports {
   }
 
   /**
+   * How far the ledger is rolled up. Passed to the queries as a value, not read inside them: the
+   * planner then sees how few postings come after it and reads them from the index.
+   */
+  private async rolled(): Promise<{ since: Date | string; net: number }> {
+    const { rows: [state] } = await this.db.raw(
+      `SELECT CASE WHEN isfinite(rolled_until) THEN rolled_until END AS until, rolled_net AS net FROM ledger_rollup_state`);
+    return { since: state?.until ?? '-infinity', net: state?.net ?? 0 };
+  }
+
+  /**
    * Money moved per Asia/Shanghai day of posting (the sum of debits), and the books' imbalance (the
    * sum of every posting, 0 when they balance): rolled-up days, plus the postings since, per account.
    */
   async movement(from: BusinessDate, to: BusinessDate): Promise<{ days: { date: BusinessDate; debitsFen: number }[]; imbalanceFen: number }> {
+    const { since, net } = await this.rolled();
     const { rows } = await this.db.raw(
-      `WITH since AS (
-         SELECT coalesce((SELECT rolled_until FROM ledger_rollup_state), '-infinity') AS t
-       ), live AS (
+      `WITH live AS (
          SELECT (p.posted_at AT TIME ZONE 'Asia/Shanghai')::date AS day, sum(p.amount) FILTER (WHERE p.amount > 0) AS debits, sum(p.amount) AS net
-           FROM ledger_accounts a, since
-           CROSS JOIN LATERAL (SELECT posted_at, amount FROM ledger_postings p WHERE p.account_id = a.id AND p.posted_at >= since.t) p
+           FROM ledger_accounts a
+           CROSS JOIN LATERAL (SELECT posted_at, amount FROM ledger_postings p WHERE p.account_id = a.id AND p.posted_at >= ?::timestamptz) p
           GROUP BY 1
        ), days AS (
          SELECT day, sum(debits) AS debits FROM ledger_account_days WHERE day BETWEEN ?::date AND ?::date GROUP BY day
@@ -67,9 +75,9 @@ export class LedgerReports {
        )
        SELECT day::text AS date, sum(debits)::bigint AS debits, NULL::bigint AS imbalance FROM days GROUP BY day
        UNION ALL
-       SELECT NULL, NULL, (coalesce((SELECT rolled_net FROM ledger_rollup_state), 0) + coalesce((SELECT sum(net) FROM live), 0))::bigint
+       SELECT NULL, NULL, (?::bigint + coalesce((SELECT sum(net) FROM live), 0))::bigint
        ORDER BY 1`,
-      [from, to, from, to],
+      [since, from, to, from, to, net],
     );
     const imbalance = rows.find((r: Record<string, any>) => r.date === null);
     return {
