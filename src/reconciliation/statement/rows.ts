@@ -34,9 +34,12 @@ export function parseStatementTime(text: string): Date | undefined {
   const m = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, fraction, offset] = m;
+  if (Number(y) === 0) return undefined; // there was no year 0
   const ms = Math.floor(Number(`0${fraction ?? ''}`) * 1000);
-  const utc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0), ms);
-  const check = new Date(utc);
+  // built in year 2000, then moved: Date.UTC reads years 0-99 as 1900-1999
+  const check = new Date(Date.UTC(2000, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? 0), ms));
+  check.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  const utc = check.getTime();
   // Date.UTC rolls over (month 13, second 61): a time that does not come back as written does not exist
   const back = [check.getUTCFullYear(), check.getUTCMonth() + 1, check.getUTCDate(), check.getUTCHours(), check.getUTCMinutes(), check.getUTCSeconds()];
   if (back.join() !== [y, mo, d, h, mi, s ?? 0].map(Number).join()) return undefined;

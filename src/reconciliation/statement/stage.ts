@@ -39,15 +39,8 @@ export async function stageStatement(conn: pg.Client, source: StageSource): Prom
   const format = source.format ?? statementFormat(source.path);
   if (format === 'csv') {
     const csv = await csvHeader(source);
-    await conn.query('SAVEPOINT before_stage');
-    if (await copyCsvTyped(conn, source, csv)) {
-      const { rows } = await conn.query(`SELECT count(*) FILTER (WHERE ${BAD})::int AS bad, count(*) FILTER (WHERE NOT ${BLANK})::int AS n FROM stmt`);
-      if (rows[0].bad === 0) {
-        await conn.query('ANALYZE stmt');
-        return { lines: rows[0].n };
-      }
-    }
-    await conn.query('ROLLBACK TO SAVEPOINT before_stage');
+    // every cell as text, then typed by one set of expressions: COPY's own parsers for int, numeric
+    // and timestamptz take more than the statement grammar (which the streaming reader shares)
     await copyCsvText(conn, source, csv);
     return checkTextStage(conn, source, { ...csv, problems: [], moreProblems: 0 });
   }
@@ -88,20 +81,16 @@ export const STATEMENT_LINES = `(
          completed_at
   FROM stmt WHERE NOT ${BLANK})`;
 
-/**
- * Each field's stage column, its type, and how a text cell becomes it: the one definition both
- * paths use (the fast path types its text columns in place, the slow path selects them), so a line
- * is accepted or refused the same way whatever the rest of the file holds.
- */
-const FIELD_STAGE: Record<StatementField, { column: string; type: string; from: (cell: string) => string }> = {
-  supplierTxnId: { column: 'supplier_txn_id', type: 'text', from: (c) => c },
-  merchantOrderNo: { column: 'merchant_ref', type: 'text', from: (c) => c },
-  sku: { column: 'sku', type: 'text', from: (c) => c },
+/** Each field's stage column and how a text cell becomes it (NULL when not acceptable). */
+const FIELD_STAGE: Record<StatementField, { column: string; from: (cell: string) => string }> = {
+  supplierTxnId: { column: 'supplier_txn_id', from: (c) => c },
+  merchantOrderNo: { column: 'merchant_ref', from: (c) => c },
+  sku: { column: 'sku', from: (c) => c },
   // string tests, not a regular expression: per cell, a regular expression costs more than the COPY
-  quantity: { column: 'quantity', type: 'int', from: (c) => `CASE WHEN translate(${c}, '0123456789', '') = '' AND length(ltrim(${c}, '0')) <= 9 THEN ${c}::int END` },
-  amount: { column: 'amount', type: 'numeric', from: (c) => `km_yuan_to_fen(${c}) / 100.0` },
-  status: { column: 'status_text', type: 'text', from: (c) => c },
-  completedAt: { column: 'completed_at', type: 'timestamptz', from: (c) => `km_statement_time(${c})` },
+  quantity: { column: 'quantity', from: (c) => `CASE WHEN translate(${c}, '0123456789', '') = '' AND length(ltrim(${c}, '0')) <= 9 THEN ${c}::int END` },
+  amount: { column: 'amount', from: (c) => `km_yuan_to_fen(${c}) / 100.0` },
+  status: { column: 'status_text', from: (c) => c },
+  completedAt: { column: 'completed_at', from: (c) => `km_statement_time(${c})` },
 };
 const FIELDS = Object.keys(FIELD_STAGE) as StatementField[];
 /** A cell as the checks see it: trimmed, and NULL when empty. */
@@ -158,6 +147,10 @@ async function csvHeader(source: StageSource): Promise<CsvHeader> {
     throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: `bytes that are not valid ${encoding === 'gbk' ? 'GBK' : 'UTF-8'}` }]);
   }
   if (decoded.includes('\u0000')) throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'a NUL byte: this is not a text file' }]);
+  // the header ends at the first LF: a lone CR (an old Mac file) would hide every line behind it
+  if (/\r(?!\n)/.test(decoded.replace(/"[^"]*"/g, ''))) {
+    throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'a carriage return outside quotes that does not end a line' }]);
+  }
   try {
     const text = decoded.replace(/^\uFEFF/, '');
     header = ((parseCsv(text, { relax_column_count: true }) as string[][])[0] ?? []).map((h) => h.trim());
@@ -168,37 +161,18 @@ async function csvHeader(source: StageSource): Promise<CsvHeader> {
   return { header, index, encoding, bodyStart: found.end, firstLine: found.lines + 1 };
 }
 
-/** Fast path: straight into typed columns. False when PostgreSQL refuses a value or a row. */
-async function copyCsvTyped(conn: pg.Client, source: StageSource, csv: CsvHeader): Promise<boolean> {
-  const byColumn = new Map(FIELDS.map((field) => [csv.index[field], FIELD_STAGE[field].column]));
-  const columns = csv.header.map((_, i) => `${byColumn.get(i) ?? `unused_${i + 1}`} text`).join(', ');
-  await conn.query(`CREATE TEMP TABLE stmt (line_no int NOT NULL, ${columns}) ON COMMIT DROP`);
-  try {
-    await copyCsvBody(conn, source, csv, 'stmt', source.onProgress);
-  } catch (err) {
-    if (!(err as { code?: string }).code) throw err;
-    return false;
-  }
-  // typed in place, in one rewrite, by the same expressions as the slow path
-  await conn.query(`ALTER TABLE stmt ${FIELDS.map((f) => {
-    const { column, type, from } = FIELD_STAGE[f];
-    return `ALTER COLUMN ${column} TYPE ${type} USING ${from(cellText(column))}`;
-  }).join(', ')}`);
-  return true;
-}
-
-/** Slow path: every cell as text, so each one can be judged and reported on its own. */
+/** Every cell as text, so each one can be judged and reported on its own. */
 async function copyCsvText(conn: pg.Client, source: StageSource, csv: CsvHeader): Promise<void> {
   await createRawStage(conn, csv.header.length);
   try {
-    await copyCsvBody(conn, source, csv, 'stmt_raw');
+    await copyCsvBody(conn, source, csv, 'stmt_raw', source.onProgress);
   } catch (err) {
     throw await diagnose(source, csv.encoding, err as Error & { where?: string });
   }
 }
 
 /** The file after its header, each record prefixed with its file line number, through COPY. */
-function copyCsvBody(conn: pg.Client, source: StageSource, csv: CsvHeader, table: 'stmt' | 'stmt_raw', onProgress?: (lines: number) => void): Promise<void> {
+function copyCsvBody(conn: pg.Client, source: StageSource, csv: CsvHeader, table: 'stmt_raw', onProgress?: (lines: number) => void): Promise<void> {
   return pipeline(
     createReadStream(source.path, { start: csv.bodyStart, highWaterMark: 256 * 1024 }),
     new NumberedRecords(csv.firstLine, onProgress),
