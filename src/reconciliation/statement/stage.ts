@@ -49,15 +49,16 @@ export async function stageStatement(conn: pg.Client, source: StageSource): Prom
 
 async function checkTextStage(conn: pg.Client, source: StageSource, staged: Copied): Promise<{ lines: number }> {
   await typeTextStage(conn, staged.index);
-  const cells = await cellProblems(conn, source.name, staged.header, staged.index);
+  // one pass to count; the bad rows are looked at (and worded) only when there are some
+  const { rows: [counted] } = await conn.query(`SELECT count(*) FILTER (WHERE ${BAD})::int AS bad, count(*) FILTER (WHERE NOT ${BLANK})::int AS n FROM stmt`);
+  const cells = counted.bad > 0 ? await cellProblems(conn, source.name, staged.header, staged.index) : { problems: [], unshownRows: 0 };
   const problems = [...staged.problems, ...cells.problems];
   if (problems.length) {
     const total = problems.length + staged.moreProblems + cells.unshownRows;
     throw new StatementFormatError(source.name, problems.sort((a, b) => a.line - b.line).slice(0, MAX_PROBLEMS), total);
   }
-  const { rows } = await conn.query(`SELECT count(*)::int AS n FROM stmt WHERE NOT ${BLANK}`);
   await conn.query('ANALYZE stmt');
-  return { lines: rows[0].n };
+  return { lines: counted.n };
 }
 
 const quoted = (words: string[]) => words.map((w) => `'${w.replace(/'/g, "''")}'`).join(', ');
@@ -82,16 +83,25 @@ export const STATEMENT_LINES = `(
   FROM stmt WHERE NOT ${BLANK})`;
 
 /** Each field's stage column and how a text cell becomes it (NULL when not acceptable). */
-const FIELD_STAGE: Record<StatementField, { column: string; from: (cell: string) => string }> = {
+const FIELD_STAGE: Record<StatementField, { column: string; from: (cell: string) => string; whenTrimmed?: (raw: string) => string }> = {
   supplierTxnId: { column: 'supplier_txn_id', from: (c) => c },
   merchantOrderNo: { column: 'merchant_ref', from: (c) => c },
   sku: { column: 'sku', from: (c) => c },
   // string tests, not a regular expression: per cell, a regular expression costs more than the COPY
   quantity: { column: 'quantity', from: (c) => `CASE WHEN translate(${c}, '0123456789', '') = '' AND length(ltrim(${c}, '0')) <= 9 THEN ${c}::int END` },
-  amount: { column: 'amount', from: (c) => `km_yuan_to_fen(${c}) / 100.0` },
+  amount: { column: 'amount', from: (c) => `km_yuan_to_fen(${c}) / 100.0`, whenTrimmed: (raw) => `strpos(${raw}, ' ') = 0` },
   status: { column: 'status_text', from: (c) => c },
-  completedAt: { column: 'completed_at', from: (c) => `km_statement_time(${c})` },
+  completedAt: { column: 'completed_at', from: (c) => `km_statement_time(${c})`, whenTrimmed: (raw) => `${raw} LIKE '____-__-__ __:__:__'` },
 };
+
+/**
+ * The typed value of a raw cell. The grammar functions are inlined, so their argument is repeated
+ * in them: a cell that plainly needs no trimming (the usual case) is passed as it is.
+ */
+function typed(field: StatementField, raw: string): string {
+  const { from, whenTrimmed } = FIELD_STAGE[field];
+  return whenTrimmed ? `CASE WHEN ${whenTrimmed(raw)} THEN ${from(raw)} ELSE ${from(cellText(raw))} END` : from(cellText(raw));
+}
 const FIELDS = Object.keys(FIELD_STAGE) as StatementField[];
 /** A cell as the checks see it: trimmed, and NULL when empty. */
 const cellText = (raw: string) => `nullif(btrim(${raw}), '')`;
@@ -266,7 +276,7 @@ async function copyXlsx(conn: pg.Client, source: StageSource): Promise<Copied> {
 async function typeTextStage(conn: pg.Client, index: Record<StatementField, number>) {
   await conn.query(`
     CREATE TEMP TABLE stmt ON COMMIT DROP AS
-    SELECT line_no, ${FIELDS.map((f) => `${FIELD_STAGE[f].from(cellText(`c${index[f] + 1}`))} AS ${FIELD_STAGE[f].column}`).join(', ')}
+    SELECT line_no, ${FIELDS.map((f) => `${typed(f, `c${index[f] + 1}`)} AS ${FIELD_STAGE[f].column}`).join(', ')}
     FROM stmt_raw`);
 }
 
