@@ -59,6 +59,7 @@ function strictDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolea
   const gbk = iconv.getDecoder('gbk');
   const copy = copyRules ? copyChecker(name) : undefined;
   let line = 1;
+  let endsWithCr = false;
   const decode = (chunk: Buffer | undefined): string | FileFormatError => {
     let text: string;
     try {
@@ -73,6 +74,7 @@ function strictDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolea
     const refused = copy?.(text, line, chunk === undefined);
     if (refused) return refused;
     line += newlines(text);
+    if (text) endsWithCr = text.endsWith('\r');
     return text;
   };
   return new Transform({
@@ -84,8 +86,9 @@ function strictDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolea
     },
     flush(done) {
       const text = decode(undefined);
-      if (text instanceof FileFormatError) done(text);
-      else done(null, text || undefined);
+      if (text instanceof FileFormatError) return done(text);
+      // a file cut after the CR of its last CRLF: COPY's feeder ends that record, so does this
+      done(null, (text || '') + (copy && endsWithCr ? '\n' : '') || undefined);
     },
   });
 }

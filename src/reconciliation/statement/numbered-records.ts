@@ -3,6 +3,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 const NL = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
+const COMMA = 0x2c;
+
+/** A quote where CSV allows none: COPY would read on, quoting differently from any CSV reader. */
+export class StrayQuoteError extends Error {}
 
 /**
  * Feeds a CSV file's bytes to PostgreSQL's COPY with each record's file line number put in front
@@ -15,9 +19,11 @@ export class NumberedRecords extends Transform {
   private line: number;
   private carry: Buffer | undefined;
   private inQuotes = false;
+  /** Inside a quoted field, by the CSV rules (a quote opens a field or closes it, "" is a quote). */
+  private open = false;
   records = 0;
 
-  constructor(firstLine: number, private readonly onRecords?: (records: number) => void) {
+  constructor(firstLine: number, private readonly onRecords?: (records: number) => void, private readonly strictQuotes = false) {
     super();
     this.line = firstLine;
   }
@@ -30,6 +36,11 @@ export class NumberedRecords extends Transform {
       this.carry = data;
       return done();
     }
+    try {
+      if (this.strictQuotes) this.checkQuotes(data, lastNl + 1);
+    } catch (err) {
+      return done(err as Error);
+    }
     this.push(this.number(data, lastNl + 1));
     if (lastNl + 1 < data.length) this.carry = data.subarray(lastNl + 1);
     this.onRecords?.(this.records);
@@ -40,10 +51,36 @@ export class NumberedRecords extends Transform {
     if (this.carry?.length) {
       const last = Buffer.concat([this.carry, Buffer.from([NL])]);
       this.carry = undefined;
+      try {
+        if (this.strictQuotes) this.checkQuotes(last, last.length);
+      } catch (err) {
+        return done(err as Error);
+      }
       this.push(this.number(last, last.length));
     }
     this.onRecords?.(this.records);
     done();
+  }
+
+  /**
+   * Refuses a quote in the middle of an unquoted field, or a closing quote followed by more than a
+   * separator: COPY would quote on from there, so the file would read differently here and in the
+   * streaming reader (which refuses it, and then says where). data[0, end) starts at a line start.
+   */
+  private checkQuotes(data: Buffer, end: number): void {
+    for (let q = data.indexOf(QUOTE); q !== -1 && q < end; q = data.indexOf(QUOTE, q + 1)) {
+      if (!this.open) {
+        const before = q === 0 ? NL : data[q - 1];
+        if (before !== COMMA && before !== NL) throw new StrayQuoteError('a quote in the middle of a field');
+        this.open = true;
+      } else if (data[q + 1] === QUOTE) {
+        q++; // "" stands for one quote
+      } else {
+        const after = data[q + 1];
+        if (after !== COMMA && after !== NL && after !== CR) throw new StrayQuoteError('a closing quote followed by more than a separator');
+        this.open = false;
+      }
+    }
   }
 
   /** Numbers the complete lines in data[0, end). */

@@ -51,12 +51,13 @@ export async function* readStatement(source: StatementSource): AsyncGenerator<St
       index = resolved.index;
       continue;
     }
-    if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) continue;
+    // a CSV row's width first, even an empty row's (",,"): COPY refuses a ragged row whatever it holds
     if (format === 'csv' && cells.length !== header.length) {
       total++;
       if (problems.length < MAX_PROBLEMS) problems.push({ file: name, line, message: `has ${cells.length} columns, the header has ${header.length}` });
       continue;
     }
+    if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) continue;
     const checked = checkRow(cells, line, name, header, index!);
     if ('problems' in checked) {
       total += checked.problems.length;

@@ -89,9 +89,9 @@ const FIELD_STAGE: Record<StatementField, { column: string; from: (cell: string)
   sku: { column: 'sku', from: (c) => c },
   // string tests, not a regular expression: per cell, a regular expression costs more than the COPY
   quantity: { column: 'quantity', from: (c) => `CASE WHEN translate(${c}, '0123456789', '') = '' AND length(ltrim(${c}, '0')) <= 9 THEN ${c}::int END` },
-  amount: { column: 'amount', from: (c) => `km_yuan_to_fen(${c}) / 100.0`, whenTrimmed: (raw) => `strpos(${raw}, ' ') = 0` },
+  amount: { column: 'amount', from: (c) => `km_yuan_to_fen(${c}) / 100.0`, whenTrimmed: (raw) => `${raw} = btrim(${raw}, '${WHITESPACE}')` },
   status: { column: 'status_text', from: (c) => c },
-  completedAt: { column: 'completed_at', from: (c) => `km_statement_time(${c})`, whenTrimmed: (raw) => `${raw} LIKE '____-__-__ __:__:__'` },
+  completedAt: { column: 'completed_at', from: (c) => `km_statement_time(${c})`, whenTrimmed: (raw) => `${raw} = btrim(${raw}, '${WHITESPACE}')` },
 };
 
 /**
@@ -103,8 +103,13 @@ function typed(field: StatementField, raw: string): string {
   return whenTrimmed ? `CASE WHEN ${whenTrimmed(raw)} THEN ${from(raw)} ELSE ${from(cellText(raw))} END` : from(cellText(raw));
 }
 const FIELDS = Object.keys(FIELD_STAGE) as StatementField[];
+/**
+ * What JavaScript's trim() removes (the streaming reader trims with it): spaces, tabs, line breaks,
+ * no-break and ideographic spaces. btrim's default would leave a "\r" or a "　" in the cell.
+ */
+const WHITESPACE = ' \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff';
 /** A cell as the checks see it: trimmed, and NULL when empty. */
-const cellText = (raw: string) => `nullif(btrim(${raw}), '')`;
+const cellText = (raw: string) => `nullif(btrim(${raw}, '${WHITESPACE}'), '')`;
 
 interface CsvHeader {
   header: string[];
@@ -185,7 +190,7 @@ async function copyCsvText(conn: pg.Client, source: StageSource, csv: CsvHeader)
 function copyCsvBody(conn: pg.Client, source: StageSource, csv: CsvHeader, table: 'stmt_raw', onProgress?: (lines: number) => void): Promise<void> {
   return pipeline(
     createReadStream(source.path, { start: csv.bodyStart, highWaterMark: 256 * 1024 }),
-    new NumberedRecords(csv.firstLine, onProgress),
+    new NumberedRecords(csv.firstLine, onProgress, true),
     conn.query(copyFrom(`COPY ${table} FROM STDIN WITH (FORMAT csv, ENCODING '${csv.encoding === 'gbk' ? 'GBK' : 'UTF8'}')`)),
   );
 }
