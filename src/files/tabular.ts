@@ -1,7 +1,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
@@ -52,15 +52,16 @@ export async function* csvRows(
 
 /**
  * Bytes to text, refusing bytes that are not the encoding, as PostgreSQL's COPY does: a lenient
- * decoder's U+FFFD would let this reader accept a file that reconciliation then refuses.
+ * decoder's U+FFFD would let this reader accept a file that reconciliation then refuses. decode()
+ * takes the chunks in order, then undefined for the end; a problem comes back as the error.
  */
-function strictDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean): Transform {
+function textDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean) {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const gbk = iconv.getDecoder('gbk');
   const copy = copyRules ? copyChecker(name) : undefined;
   let line = 1;
   let endsWithCr = false;
-  const decode = (chunk: Buffer | undefined): string | FileFormatError => {
+  return (chunk: Buffer | undefined): string | FileFormatError => {
     let text: string;
     try {
       text = encoding === 'utf8' ? utf8.decode(chunk, { stream: chunk !== undefined }) : chunk ? gbk.write(chunk) : gbk.end() ?? '';
@@ -71,36 +72,41 @@ function strictDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolea
     }
     const bad = encoding === 'gbk' ? text.indexOf('\uFFFD') : -1; // GBK has no U+FFFD of its own
     if (bad >= 0) return new FileFormatError(name, line + newlines(text.slice(0, bad)), 'bytes that are not valid GBK');
-    const refused = copy?.(text, line, chunk === undefined);
+    const refused = copy?.(text, line);
     if (refused) return refused;
     line += newlines(text);
     if (text) endsWithCr = text.endsWith('\r');
-    return text;
+    // a file cut after the CR of its last CRLF: COPY's feeder ends that record, so does this
+    return chunk === undefined && copy && endsWithCr ? `${text}\n` : text;
   };
+}
+
+function strictDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean): Transform {
+  const decode = textDecoder(encoding, name, copyRules);
+  const finish = (text: string | FileFormatError, done: TransformCallback) => (text instanceof FileFormatError ? done(text) : done(null, text || undefined));
   return new Transform({
     decodeStrings: true,
-    transform(chunk: Buffer, _encoding, done) {
-      const text = decode(chunk);
-      if (text instanceof FileFormatError) done(text);
-      else done(null, text);
-    },
-    flush(done) {
-      const text = decode(undefined);
-      if (text instanceof FileFormatError) return done(text);
-      // a file cut after the CR of its last CRLF: COPY's feeder ends that record, so does this
-      done(null, (text || '') + (copy && endsWithCr ? '\n' : '') || undefined);
-    },
+    transform: (chunk: Buffer, _encoding, done) => finish(decode(chunk), done),
+    flush: (done) => finish(decode(undefined), done),
   });
+}
+
+/** A whole piece of a file (a statement's header) decoded by the rules csvRows reads it by with copyRules. */
+export function decodeStrictly(bytes: Buffer, encoding: 'utf8' | 'gbk', name: string): string {
+  const decode = textDecoder(encoding, name, true);
+  const parts = [decode(bytes), decode(undefined)];
+  for (const part of parts) if (part instanceof FileFormatError) throw part;
+  return parts.join('');
 }
 
 /**
  * What COPY (fed by NumberedRecords, which ends records at LF or CRLF outside quotes) refuses and
  * csv-parse would take: a NUL anywhere, and a carriage return outside quotes that does not end a line.
  */
-function copyChecker(name: string): (text: string, line: number, last: boolean) => FileFormatError | undefined {
+function copyChecker(name: string): (text: string, line: number) => FileFormatError | undefined {
   let inQuotes = false;
   let pendingCr = false;
-  return (text, line, last) => {
+  return (text, line) => {
     const nul = text.indexOf('\u0000');
     if (nul >= 0) return new FileFormatError(name, line + newlines(text.slice(0, nul)), 'a NUL byte: this is not a text file');
     for (let i = 0; i < text.length; i++) {
@@ -112,8 +118,7 @@ function copyChecker(name: string): (text: string, line: number, last: boolean) 
       if (c === 0x22) inQuotes = !inQuotes;
       else if (c === 0x0d && !inQuotes) pendingCr = true;
     }
-    // a CR as the very last byte is a CRLF cut short: COPY's feeder ends the record there too
-    return undefined;
+    return undefined; // a CR as the very last byte is a CRLF cut short: the decoder ends the record
   };
 }
 
@@ -199,12 +204,10 @@ function partErrors(input: ReadStream): Promise<never> {
   return failed;
 }
 
-class StallError extends Error {}
-
 function withinStall<T>(step: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StallError(`no progress for ${ms / 1000} s: the file is damaged or truncated`)), ms);
+    timer = setTimeout(() => reject(new Error(`no progress for ${ms / 1000} s: the file is damaged or truncated`)), ms);
   });
   return Promise.race([step, stalled]).finally(() => clearTimeout(timer));
 }

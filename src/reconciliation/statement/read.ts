@@ -76,9 +76,13 @@ async function* asStatementErrors(rows: AsyncGenerator<{ cells: Cell[]; line: nu
   try {
     yield* rows;
   } catch (err) {
-    if (!(err instanceof FileFormatError)) throw err;
-    throw new StatementFormatError(err.file, [{ file: err.file, line: err.line, message: err.message.slice(`${err.file}:${err.line}: `.length) }]);
+    throw err instanceof FileFormatError ? asStatementError(err) : err;
   }
+}
+
+/** A file that cannot be read, as a statement's problem (file:line and what). */
+export function asStatementError(err: FileFormatError): StatementFormatError {
+  return new StatementFormatError(err.file, [{ file: err.file, line: err.line, message: err.message.slice(`${err.file}:${err.line}: `.length) }]);
 }
 
 /** SHA-256 of a file's bytes: the same statement uploaded twice is recognised by it. */

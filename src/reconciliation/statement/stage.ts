@@ -4,14 +4,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
-import iconv from 'iconv-lite';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { detectEncoding, xlsxRows, type Cell } from '../../files/tabular.ts';
+import { decodeStrictly, detectEncoding, FileFormatError, xlsxRows, type Cell } from '../../files/tabular.ts';
 import { FIELD_LABELS, resolveColumns, type ColumnMapping, type StatementField } from './columns.ts';
 import { StatementFormatError, type StatementProblem } from './errors.ts';
 import { headerEnd, NumberedRecords } from './numbered-records.ts';
-import { readStatement } from './read.ts';
+import { asStatementError, readStatement } from './read.ts';
 import { checkRow, STATUS } from './rows.ts';
 
 export interface StageSource {
@@ -150,21 +149,13 @@ async function csvHeader(source: StageSource): Promise<CsvHeader> {
   const found = headerEnd(head) ?? (head.length < HEAD_BYTES ? { end: head.length, lines: 1 } : undefined);
   if (!found) throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'the header line is longer than 1 MB: this is not a statement' }]);
   let header: string[];
-  // strictly, as the rows are read (COPY refuses such bytes): a cut or foreign header is refused
-  const bytes = head.subarray(0, found.end);
+  // by the streaming reader's rules (COPY's): bytes not of the encoding, a NUL, or a lone CR (an old
+  // Mac file, whose first LF-less "header" would hide every line) are refused here as there
   let decoded: string;
   try {
-    decoded = encoding === 'gbk' ? iconv.decode(bytes, 'gbk') : new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    decoded = '\uFFFD';
-  }
-  if (decoded.includes('\uFFFD') && !(encoding === 'utf8' && bytes.includes(Buffer.from('\uFFFD')))) {
-    throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: `bytes that are not valid ${encoding === 'gbk' ? 'GBK' : 'UTF-8'}` }]);
-  }
-  if (decoded.includes('\u0000')) throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'a NUL byte: this is not a text file' }]);
-  // the header ends at the first LF: a lone CR (an old Mac file) would hide every line behind it
-  if (/\r(?!\n)/.test(decoded.replace(/"[^"]*"/g, ''))) {
-    throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'a carriage return outside quotes that does not end a line' }]);
+    decoded = decodeStrictly(head.subarray(0, found.end), encoding, source.name);
+  } catch (err) {
+    throw err instanceof FileFormatError ? asStatementError(err) : err;
   }
   try {
     const text = decoded.replace(/^\uFEFF/, '');
@@ -277,7 +268,7 @@ async function copyXlsx(conn: pg.Client, source: StageSource): Promise<Copied> {
   return { header, index, problems, moreProblems };
 }
 
-/** The text stage typed like the fast path's: NULL where a cell is not acceptable. */
+/** The text stage typed by the statement grammar: NULL where a cell is not acceptable. */
 async function typeTextStage(conn: pg.Client, index: Record<StatementField, number>) {
   await conn.query(`
     CREATE TEMP TABLE stmt ON COMMIT DROP AS
