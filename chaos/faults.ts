@@ -42,7 +42,7 @@ export interface FaultTargets {
   log: (line: string) => void;
 }
 
-/** Injects one fault after another, every `everyMs`, until stopped; then puts every supplier back to normal. */
+/** Injects one fault after another, every `everyMs`, until stopped. */
 export function injectFaults(targets: FaultTargets, everyMs: number): { counts: FaultCounts; stop(): Promise<void> } {
   const counts: FaultCounts = { workerKills: 0, databaseDrops: 0, connectionsDropped: 0, temporalRestarts: 0, supplierStorms: 0, supplierSilences: 0 };
   let stopped = false;
@@ -111,8 +111,7 @@ export function injectFaults(targets: FaultTargets, everyMs: number): { counts: 
     async stop() {
       stopped = true;
       wake();
-      await loop;
-      for (const code of targets.suppliers) targets.simulator.configure(code, { ...EVERYDAY, asyncCompletionMs: EVERYDAY.asyncCompletionMs });
+      await loop; // a storm or silence cut short still puts its supplier back before it returns
     },
   };
 }
