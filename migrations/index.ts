@@ -7,6 +7,7 @@ import * as reconciliation from './20261125_005_reconciliation.ts';
 import * as settlement from './20261125_006_settlement.ts';
 import * as dashboardUsers from './20261125_007_dashboard_users.ts';
 import * as dailyRollups from './20261127_008_daily_rollups.ts';
+import * as ledgerPostInStatement from './20261127_009_ledger_post_in_statement.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_006_settlement': settlement,
   '20261125_007_dashboard_users': dashboardUsers,
   '20261127_008_daily_rollups': dailyRollups,
+  '20261127_009_ledger_post_in_statement': ledgerPostInStatement,
 };

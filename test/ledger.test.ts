@@ -3,7 +3,7 @@ import { accountCode } from '../src/ledger/accounts.ts';
 import {
   AppendOnlyError, IdempotencyConflictError, InsufficientFundsError, UnbalancedEntryError, UnknownAccountError,
 } from '../src/ledger/errors.ts';
-import { credit, debit } from '../src/ledger/ledger.ts';
+import { credit, debit, sqlPart } from '../src/ledger/ledger.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 
 let h: Harness;
@@ -86,6 +86,34 @@ describe('journal entries', () => {
     await expect(
       h.ledger.post({ idempotencyKey: key, kind: 'wallet_topup', postings: [debit(cash, 200), credit(wallet, 200)] }),
     ).rejects.toThrow(`already used for journal entry ${first.id}`);
+    expect(await h.ledger.balance(wallet)).toBe(100);
+  });
+});
+
+describe('entries posted inside a larger statement', () => {
+  const inStatement = (key: string, wallet: string, amountSql: string) => h.ledger.postingCall({
+    key: sqlPart('?', key), kind: 'wallet_topup', description: 'from SQL', businessDate: '2026-11-27', metadata: sqlPart("'{}'::jsonb"),
+    postings: [{ account: cash, amount: sqlPart(amountSql) }, { account: wallet, amount: sqlPart(`-(${amountSql})`) }],
+  });
+
+  it('hash their content exactly as post() does: the same entry posted both ways is one entry', async () => {
+    const wallet = await walletWith(0);
+    const key = uniq('topup');
+    const first = await h.ledger.post({ idempotencyKey: key, kind: 'wallet_topup', businessDate: '2026-11-27', postings: [credit(wallet, 1234), debit(cash, 1234)] });
+    const call = inStatement(key, wallet, 'n.fen');
+    const { rows } = await h.db.raw(`SELECT e.* FROM (SELECT 1234::bigint AS fen) n CROSS JOIN LATERAL ${call.sql} e`, call.bindings);
+    expect(rows).toEqual([{ entry_id: first.id, created: false }]);
+    expect(await h.ledger.balance(wallet)).toBe(1234);
+  });
+
+  it('are checked like any entry: other content under a used key, or an overdraft, fails the statement', async () => {
+    const wallet = await walletWith(0);
+    const key = uniq('topup');
+    await h.ledger.post({ idempotencyKey: key, kind: 'wallet_topup', businessDate: '2026-11-27', postings: [debit(cash, 100), credit(wallet, 100)] });
+    const other = inStatement(key, wallet, '101');
+    await expect(h.db.raw(`SELECT * FROM ${other.sql}`, other.bindings)).rejects.toThrow(/already used for journal entry/);
+    const overdraft = inStatement(uniq('refund'), wallet, '-101');
+    await expect(h.db.raw(`SELECT * FROM ${overdraft.sql}`, overdraft.bindings)).rejects.toThrow(/insufficient funds/);
     expect(await h.ledger.balance(wallet)).toBe(100);
   });
 });

@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import type { Fen } from '../money.ts';
 import type { CodeVault } from './codes.ts';
-import { OutOfStockError } from './errors.ts';
 
 export interface StockLevel {
   sku: string;
@@ -37,32 +36,42 @@ export async function stockLevels(db: Db, options: { onlyLow?: boolean } = {}): 
   return options.onlyLow ? levels.filter((l) => l.low) : levels;
 }
 
+/** A code delivered to an order: its cost comes from its batch. */
+export interface TakenCode {
+  id: number;
+  unit_cost_fen: Fen;
+  serial: string;
+  code_sealed: Buffer;
+  expires_on: string | null;
+}
+
 /**
- * Takes `quantity` available codes of a SKU for an order, inside the caller's transaction, first
- * expiring first. SKIP LOCKED lets concurrent orders take different codes instead of queueing on
- * the same rows; the status change makes a code deliverable at most once.
+ * The allocation, as CTEs for the statement that also records the order, so that an order costs
+ * one round trip. `picked` locks up to `quantity` available codes of the SKU, first expiring first,
+ * with their cost (bindings: sku, quantity); SKIP LOCKED lets concurrent orders take different
+ * codes instead of queueing on the same rows. `delivered` marks them delivered to the order that
+ * `order.from` yields (none if it yields no row) and returns them as TakenCode rows; the status
+ * change makes a code deliverable at most once.
  */
-export async function allocateCodes(trx: Knex.Transaction, input: { sku: string; quantity: number; orderId: number }): Promise<{ codeIds: number[]; costFen: Fen; sealed: { serial: string; code_sealed: Buffer; expires_on: string | null }[] }> {
-  const { rows } = await trx.raw(
-    `WITH picked AS (
-       SELECT id FROM card_codes WHERE sku_code = ? AND status = 'available' AND (expires_on IS NULL OR expires_on >= current_date)
-        ORDER BY expires_on, id LIMIT ? FOR UPDATE SKIP LOCKED)
-     UPDATE card_codes c SET status = 'delivered', order_id = ?, delivered_at = now()
-       FROM picked, card_batches b
-      WHERE c.id = picked.id AND b.id = c.batch_id
-     RETURNING c.id, b.unit_cost_fen, c.serial, c.code_sealed, c.expires_on`,
-    [input.sku, input.quantity, input.orderId],
-  );
-  if (rows.length < input.quantity) {
-    const { rows: [left] } = await trx.raw(`SELECT count(*)::int AS n FROM card_codes WHERE sku_code = ? AND status = 'available'`, [input.sku]);
-    throw new OutOfStockError(input.sku, input.quantity, Math.max(0, left.n));
-  }
-  rows.sort((a: { id: number }, b: { id: number }) => a.id - b.id);
-  return {
-    codeIds: rows.map((r: { id: number }) => r.id),
-    costFen: rows.reduce((sum: number, r: { unit_cost_fen: number }) => sum + r.unit_cost_fen, 0),
-    sealed: rows,
-  };
+export const codeAllocation = {
+  picked: `
+  picked AS MATERIALIZED (
+    SELECT c.id, b.unit_cost_fen FROM card_codes c JOIN card_batches b ON b.id = c.batch_id
+     WHERE c.sku_code = ? AND c.status = 'available' AND (c.expires_on IS NULL OR c.expires_on >= current_date)
+     ORDER BY c.expires_on, c.id LIMIT ? FOR UPDATE OF c SKIP LOCKED)`,
+  delivered: (order: { from: string; id: string }) => `
+  delivered AS (
+    UPDATE card_codes c SET status = 'delivered', order_id = ${order.id}, delivered_at = now()
+      FROM ${order.from}, picked
+     WHERE c.id = picked.id
+    RETURNING c.id, picked.unit_cost_fen, c.serial, c.code_sealed, c.expires_on)`,
+};
+
+/** How many codes of a SKU can be sold now: what an out-of-stock answer reports. */
+export async function availableCodes(db: Db | Knex.Transaction, sku: string): Promise<number> {
+  const { rows: [left] } = await db.raw(
+    `SELECT count(*)::int AS n FROM card_codes WHERE sku_code = ? AND status = 'available' AND (expires_on IS NULL OR expires_on >= current_date)`, [sku]);
+  return left.n;
 }
 
 /** The codes delivered for an order, unsealed: only ever for the reseller that owns the order. */

@@ -55,6 +55,23 @@ export interface Account {
 
 type Queryable = Db | Knex.Transaction;
 
+/** SQL text with its `?` bindings: a part of a statement that several modules compose. */
+export interface SqlPart {
+  sql: string;
+  bindings: Knex.RawBinding[];
+}
+export const sqlPart = (sql: string, ...bindings: Knex.RawBinding[]): SqlPart => ({ sql, bindings });
+
+/** An entry whose key, metadata and amounts are SQL over the rows of the statement that posts it. */
+export interface EntryInStatement {
+  key: SqlPart;
+  kind: string;
+  description: string;
+  businessDate: BusinessDate;
+  metadata: SqlPart;
+  postings: { account: string; amount: SqlPart; currency?: string }[];
+}
+
 /**
  * The one place that moves money. Every write is a balanced journal entry posted through
  * ledger_post(), in a single round trip, inside the caller's transaction when one is given.
@@ -123,6 +140,25 @@ export class Ledger {
     } catch (err) {
       throw ledgerErrorFrom(err) ?? err;
     }
+  }
+
+  /**
+   * ledger_post as a set-returning call inside a larger statement whose own rows decide the entry:
+   * a card order takes its codes, is recorded and is posted in one statement, one round trip, with
+   * the cost of the codes it took. PostgreSQL hashes the content (ledger_post_hashed); the entry is
+   * checked exactly as post() checks it, and a failure fails the whole statement.
+   */
+  postingCall(entry: EntryInStatement): SqlPart {
+    if (entry.postings.length < 2) throw new UnbalancedEntryError('a journal entry needs at least two postings');
+    assertBusinessDate(entry.businessDate);
+    const amounts = entry.postings.map((p) => p.amount);
+    return {
+      sql: `ledger_post_hashed(${entry.key.sql}, ?, ?, ?::date, ${entry.metadata.sql}, ?::text[], ARRAY[${amounts.map((a) => a.sql).join(', ')}]::bigint[], ?::text[])`,
+      bindings: [
+        ...entry.key.bindings, entry.kind, entry.description, entry.businessDate, ...entry.metadata.bindings,
+        entry.postings.map((p) => p.account), ...amounts.flatMap((a) => a.bindings), entry.postings.map((p) => p.currency ?? DEFAULT_CURRENCY),
+      ],
+    };
   }
 
   /**

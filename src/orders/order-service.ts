@@ -8,9 +8,10 @@ import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
 import type { CodeVault } from '../inventory/codes.ts';
 import { OutOfStockError } from '../inventory/errors.ts';
-import { allocateCodes, codesForOrder } from '../inventory/stock.ts';
+import { availableCodes, codesForOrder } from '../inventory/stock.ts';
 import { accountCode } from '../ledger/accounts.ts';
-import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import { ledgerErrorFrom } from '../ledger/errors.ts';
+import { credit, debit, sqlPart, type Ledger } from '../ledger/ledger.ts';
 import type { Reseller } from '../resellers/registry.ts';
 import { formatYuan } from '../money.ts';
 import { orders, type Order } from './orders.ts';
@@ -80,31 +81,27 @@ export class OrderService implements ResellerOrderService {
     const wallet = accountCode.resellerWallet(reseller.id);
 
     if (sku.kind === 'card_code') {
-      try {
-        const { order, created, sealed } = await this.deps.db.transaction(async (trx) => {
-          const placed = await orders.insertOnce(trx, { ...common, status: 'delivered' });
-          if (!placed.created) return { ...placed, sealed: undefined };
-          const allocated = await allocateCodes(trx, { sku: sku.code, quantity: request.quantity, orderId: placed.order.id });
-          const costFen = allocated.costFen;
-          const withCost = await orders.setCost(trx, placed.order.id, costFen);
-          await this.deps.ledger.post({
-            idempotencyKey: `order:${placed.order.id}`, kind: 'order_sale', businessDate: common.businessDate,
-            description: `卡密销售 card sale ${request.quantity} × ${sku.code}`,
-            metadata: { orderId: placed.order.id, resellerId: reseller.id, sku: sku.code },
-            postings: [
-              debit(wallet, amountFen), credit(accountCode.platform('revenue'), amountFen),
-              debit(accountCode.platform('cost_of_goods'), costFen), credit(accountCode.platform('inventory'), costFen),
-            ],
-          }, trx);
-          return { order: withCost, created: true, sealed: allocated.sealed };
-        });
-        if (!created) return this.replay(order, requestHash);
-        const codes = sealed!.map((c) => ({ serial: c.serial, code: this.deps.vault.open(c.code_sealed), expiresOn: c.expires_on }));
-        return { order: await this.view(order, codes), replayed: false };
-      } catch (err) {
-        if (err instanceof OutOfStockError && sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
-        throw err;
+      // the sale as SQL over the order's row: its cost is that of the codes the statement takes
+      const sale = this.deps.ledger.postingCall({
+        key: sqlPart("'order:' || p.id"), kind: 'order_sale', businessDate: common.businessDate,
+        description: `卡密销售 card sale ${request.quantity} × ${sku.code}`,
+        metadata: sqlPart("jsonb_build_object('orderId', p.id, 'resellerId', ?::bigint, 'sku', ?::text)", reseller.id, sku.code),
+        postings: [
+          { account: wallet, amount: sqlPart('?::bigint', amountFen) }, { account: accountCode.platform('revenue'), amount: sqlPart('?::bigint', -amountFen) },
+          { account: accountCode.platform('cost_of_goods'), amount: sqlPart('p.cost_fen') }, { account: accountCode.platform('inventory'), amount: sqlPart('-p.cost_fen') },
+        ],
+      });
+      const placed = await orders.placeCardOrder(this.deps.db, { ...common, status: 'delivered' }, sale).catch((err) => {
+        throw ledgerErrorFrom(err) ?? err;
+      });
+      if (placed.order) {
+        const codes = placed.codes.map((c) => ({ serial: c.serial, code: this.deps.vault.open(c.code_sealed), expiresOn: c.expires_on }));
+        return { order: await this.view(placed.order, codes), replayed: false };
       }
+      const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
+      if (existing) return this.replay(existing, requestHash);
+      if (sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
+      throw new OutOfStockError(sku.code, request.quantity, await availableCodes(this.deps.db, sku.code));
     }
 
     const { order, created } = await this.deps.db.transaction(async (trx) => {

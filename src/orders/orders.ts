@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError } from '../errors.ts';
+import { codeAllocation, type TakenCode } from '../inventory/stock.ts';
+import type { SqlPart } from '../ledger/ledger.ts';
 
 type Queryable = Db | Knex.Transaction;
 
@@ -48,6 +50,34 @@ export const orders = {
     }).onConflict(['reseller_id', 'reseller_order_id']).ignore().returning('*');
     if (inserted[0]) return { order: toOrder(inserted[0]), created: true };
     return { order: (await orders.byResellerOrderId(trx, o.resellerId, o.resellerOrderId))!, created: false };
+  },
+
+  /**
+   * A card order in one statement: picks its codes, records the order with their cost as
+   * delivered, delivers the codes to it and posts `sale`, the ledger entry (SQL over the order's
+   * row, `p`). No order, and nothing changed, if the reseller already used the order id or fewer
+   * codes than wanted were left; a failed posting fails it all.
+   */
+  async placeCardOrder(db: Queryable, o: NewOrder, sale: SqlPart): Promise<{ order?: Order; codes: TakenCode[] }> {
+    const { rows } = await db.raw(`
+      WITH ${codeAllocation.picked},
+      placed AS (
+        INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, account, unit_price_fen, amount_fen,
+                            price_version_id, status, business_date, cost_fen, completed_at)
+        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, t.cost, now()
+          FROM (SELECT count(*) AS n, sum(unit_cost_fen) AS cost FROM picked) t
+         WHERE t.n = ?
+        ON CONFLICT (reseller_id, reseller_order_id) DO NOTHING
+        RETURNING *),
+      ${codeAllocation.delivered({ from: 'placed', id: 'placed.id' })},
+      posted AS MATERIALIZED (SELECT e.entry_id FROM placed p CROSS JOIN LATERAL ${sale.sql} e)
+      SELECT p.*, d.id AS code_id, d.unit_cost_fen, d.serial, d.code_sealed, d.expires_on
+        FROM posted, placed p, delivered d
+       ORDER BY d.id`,
+    [o.sku, o.quantity, o.resellerId, o.resellerOrderId, o.requestHash, o.sku, o.kind, o.quantity, o.account, o.unitPriceFen, o.amountFen,
+      o.priceVersionId, o.status, o.businessDate, o.quantity, ...sale.bindings]);
+    const codes = rows.map((r: Record<string, any>) => ({ id: r.code_id, unit_cost_fen: r.unit_cost_fen, serial: r.serial, code_sealed: r.code_sealed, expires_on: r.expires_on }));
+    return { order: rows[0] ? toOrder(rows[0]) : undefined, codes };
   },
 
   async byResellerOrderId(db: Queryable, resellerId: number, resellerOrderId: string): Promise<Order | undefined> {
