@@ -36,18 +36,33 @@ function post(port: number, path: string, body: string, headers: Record<string, 
   });
 }
 
+type Phase = Awaited<ReturnType<typeof closedLoop>>;
+
+/** Rounds of one phase as one: operations and seconds added up, CPU per operation weighted by them. */
+function pooled(runs: Phase[]): Phase {
+  const ops = runs.reduce((n, r) => n + r.ops, 0);
+  const cpuKnown = runs.every((r) => r.cpuMsPerOp !== undefined);
+  return {
+    ops, seconds: runs.reduce((n, r) => n + r.seconds, 0), latenciesMs: runs.flatMap((r) => r.latenciesMs),
+    cpuMsPerOp: cpuKnown && ops ? runs.reduce((n, r) => n + r.cpuMsPerOp! * r.ops, 0) / ops : undefined,
+  };
+}
+
+const cpu = (phase: Phase) => (phase.cpuMsPerOp === undefined ? '' : `, ${fmt(phase.cpuMsPerOp, 2)} ms of machine CPU each`);
+
 /**
  * Issue figures: card-code orders/s and p50/p99 over the signed HTTP API from 64 clients, next to a
  * bare SQL transaction doing the same allocation; zero double deliveries. Then direct top-up
  * workflows completed per second against the simulator, next to an empty one-activity workflow.
  */
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '10' }, topups: { type: 'string', default: '300' } } });
+  const { values } = parseArgs({ args: argv, options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, topups: { type: 'string', default: '300' } } });
   const clients = Number(values.clients);
+  const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const topups = Number(values.topups);
   const config = loadConfig();
-  const database = await benchDatabase();
+  const database = await benchDatabase('bench', { keep: process.env.BENCH_KEEP_DB });
   const db = createDb(database.url, { poolMax: 40 });
   const stops: (() => Promise<unknown>)[] = [() => database.stop(), () => db.destroy()];
   try {
@@ -74,7 +89,7 @@ export async function run(argv: string[]): Promise<void> {
     const server: Server = app.listen(apiPort, '127.0.0.1');
     stops.unshift(() => new Promise((r) => server.close(r)));
 
-    console.log(`orders benchmark: ${clients} signed HTTP clients, ${seconds}s per phase; ${topups} direct top-ups`);
+    console.log(`orders benchmark: ${clients} signed HTTP clients; ${rounds} rounds of ${seconds} s of bare SQL then ${seconds} s of HTTP; ${topups} direct top-ups`);
     console.log(`database: ${database.where}; ${await serverVersion(db)}; Temporal at ${address}`);
 
     await deps.ledger.openPlatformAccounts();
@@ -94,29 +109,42 @@ export async function run(argv: string[]): Promise<void> {
     }
 
     // The floor: the same allocation and charge as one SQL transaction, no HTTP, no auth, no ORM.
-    const bare = await closedLoop(clients, seconds, async (c, i) => {
+    const bareRound = (round: number) => closedLoop(clients, seconds, async (c, i) => {
       const conn = await db.client.acquireConnection();
       try {
         await conn.query('BEGIN');
         const picked = await conn.query(
           `UPDATE card_codes SET status = 'delivered', order_id = $1, delivered_at = now()
             WHERE id = (SELECT id FROM card_codes WHERE sku_code = $2 AND status = 'available' ORDER BY expires_on, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id`,
-          [-(c * 1_000_000 + i + 1), cardSku.code]);
+          [-(round * 100_000_000 + c * 1_000_000 + i + 1), cardSku.code]);
         if (picked.rowCount !== 1) throw new Error('bench ran out of codes');
         await conn.query(
           `SELECT ledger_post($1, 'h', 'bench_sale', '', current_date, '{}', $2::text[], $3::bigint[], ARRAY['CNY','CNY','CNY','CNY'])`,
-          [`bare:${c}:${i}`, [accountCode.resellerWallet(shops[c]!.id), accountCode.platform('revenue'), accountCode.platform('cost_of_goods'), accountCode.platform('inventory')], [980, -980, 940, -940]]);
+          [`bare:${round}:${c}:${i}`, [accountCode.resellerWallet(shops[c]!.id), accountCode.platform('revenue'), accountCode.platform('cost_of_goods'), accountCode.platform('inventory')], [980, -980, 940, -940]]);
         await conn.query('COMMIT');
       } finally {
         await db.client.releaseConnection(conn);
       }
     });
 
-    const http = await closedLoop(clients, seconds, async (c, i) => {
-      const body = JSON.stringify({ resellerOrderId: `h-${i}`, sku: cardSku.code });
+    const httpRound = (round: number) => closedLoop(clients, seconds, async (c, i) => {
+      const body = JSON.stringify({ resellerOrderId: `h-${round}-${i}`, sku: cardSku.code });
       const res = await post(apiPort, '/api/v1/orders', body, signedHeaders(shops[c]!.credentials, 'POST', '/api/v1/orders', body));
       if (res.status !== 201) throw new Error(`order failed: ${res.status} ${res.text}`);
     });
+
+    // Alternating rounds: this 2-core machine's speed drifts by a third between runs, and a ratio of
+    // phases run minutes apart would mostly measure the drift.
+    const bareRuns: Awaited<ReturnType<typeof closedLoop>>[] = [];
+    const httpRuns: typeof bareRuns = [];
+    for (let round = 0; round < rounds; round++) {
+      bareRuns.push(await bareRound(round));
+      httpRuns.push(await httpRound(round));
+      const [b, h] = [bareRuns.at(-1)!, httpRuns.at(-1)!];
+      console.log(`round ${round + 1}/${rounds}: bare ${fmt(b.ops / b.seconds)} tx/s, HTTP ${fmt(h.ops / h.seconds)} orders/s (${fmt((h.ops / h.seconds / (b.ops / b.seconds)) * 100, 1)}%)`);
+    }
+    const bare = pooled(bareRuns);
+    const http = pooled(httpRuns);
 
     const { rows: [check] } = await db.raw(`
       SELECT (SELECT count(*) FROM orders WHERE kind = 'card_code')::int AS orders,
@@ -146,8 +174,8 @@ export async function run(argv: string[]): Promise<void> {
     const httpRate = http.ops / http.seconds;
     const bareRate = bare.ops / bare.seconds;
     console.log('');
-    console.log(`card orders  HTTP (signed, 64 clients): ${fmt(httpRate)} orders/s, p50 ${fmt(percentile(http.latenciesMs, 50), 1)} ms, p99 ${fmt(percentile(http.latenciesMs, 99), 1)} ms`);
-    console.log(`baseline     bare SQL transaction (allocate + ledger_post): ${fmt(bareRate)} tx/s, p50 ${fmt(percentile(bare.latenciesMs, 50), 1)} ms`);
+    console.log(`card orders  HTTP (signed, ${clients} clients): ${fmt(httpRate)} orders/s, p50 ${fmt(percentile(http.latenciesMs, 50), 1)} ms, p99 ${fmt(percentile(http.latenciesMs, 99), 1)} ms${cpu(http)}`);
+    console.log(`baseline     bare SQL transaction (allocate + ledger_post): ${fmt(bareRate)} tx/s, p50 ${fmt(percentile(bare.latenciesMs, 50), 1)} ms${cpu(bare)}`);
     console.log(`ratio        HTTP ÷ bare = ${fmt((httpRate / bareRate) * 100, 1)}% (target ≥ 50%)`);
     console.log(`deliveries   ${check.orders} card orders, ${check.codes} codes delivered to them, orders holding two codes: ${check.doubled} (must be 0)`);
     console.log(`top-ups      ${succeeded}/${topups} completed in ${fmt(topupRun.seconds, 2)} s = ${fmt(topups / topupRun.seconds, 1)} workflows/s`);

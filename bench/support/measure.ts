@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 /** Peak resident memory while `fn` runs: sampled every 100 ms, and the kernel's high-water mark. */
 export async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakRssMb: number }> {
   let peak = process.memoryUsage().rss;
@@ -17,10 +18,26 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; secon
   return { result, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
 }
 
-/** Runs `clients` loops concurrently for `seconds`, each calling `op(clientIndex, i)`; returns operations done. */
-export async function closedLoop(clients: number, seconds: number, op: (client: number, i: number) => Promise<void>): Promise<{ ops: number; seconds: number; latenciesMs: number[] }> {
+/** The machine's busy CPU time so far, in ms, from /proc/stat (all processes); undefined off Linux. */
+async function machineBusyMs(): Promise<number | undefined> {
+  try {
+    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = cpu;
+    return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `clients` loops concurrently for `seconds`, each calling `op(clientIndex, i)`; returns
+ * operations done, and the machine's CPU time per operation (database, servers and clients alike):
+ * on a machine they saturate, what a path costs in CPU decides its throughput.
+ */
+export async function closedLoop(clients: number, seconds: number, op: (client: number, i: number) => Promise<void>): Promise<{ ops: number; seconds: number; latenciesMs: number[]; cpuMsPerOp?: number }> {
   const deadline = Date.now() + seconds * 1000;
   const latenciesMs: number[] = [];
+  const busyBefore = await machineBusyMs();
   const start = process.hrtime.bigint();
   await Promise.all(Array.from({ length: clients }, async (_, c) => {
     for (let i = 0; Date.now() < deadline; i++) {
@@ -29,7 +46,10 @@ export async function closedLoop(clients: number, seconds: number, op: (client: 
       latenciesMs.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
   }));
-  return { ops: latenciesMs.length, seconds: Number(process.hrtime.bigint() - start) / 1e9, latenciesMs };
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const busyAfter = await machineBusyMs();
+  const cpuMsPerOp = busyBefore !== undefined && busyAfter !== undefined && latenciesMs.length ? (busyAfter - busyBefore) / latenciesMs.length : undefined;
+  return { ops: latenciesMs.length, seconds: elapsed, latenciesMs, cpuMsPerOp };
 }
 
 export function percentile(values: number[], p: number): number {

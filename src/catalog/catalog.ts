@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
+import { runPrepared } from '../db/prepared.ts';
 import { ValidationError } from '../errors.ts';
 import { assertFen, type Fen } from '../money.ts';
 import { NoPriceError, UnknownSkuError } from './errors.ts';
@@ -102,7 +103,7 @@ export class Catalog {
   async skuWithPrice(skuCode: string, who: { tier: PriceTier; resellerId: number }, at: Date = new Date()): Promise<{ sku: Sku; price: ResellerPrice }> {
     // no SKU has a code of another form (and PostgreSQL refuses some, such as NUL, outright)
     if (!SKU_CODE.test(skuCode)) throw new UnknownSkuError(skuCode);
-    const { rows } = await this.db.raw(
+    const { rows } = await runPrepared(this.db,
       `SELECT s.*, p.id AS price_id, p.price_fen FROM skus s
          LEFT JOIN LATERAL (
            SELECT id, price_fen FROM sku_prices sp

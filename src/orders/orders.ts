@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
+import { runPrepared } from '../db/prepared.ts';
 import { NotFoundError } from '../errors.ts';
 import { codeAllocation, type TakenCode } from '../inventory/stock.ts';
 import type { SqlPart } from '../ledger/ledger.ts';
@@ -58,8 +59,8 @@ export const orders = {
    * row, `p`). No order, and nothing changed, if the reseller already used the order id or fewer
    * codes than wanted were left; a failed posting fails it all.
    */
-  async placeCardOrder(db: Queryable, o: NewOrder, sale: SqlPart): Promise<{ order?: Order; codes: TakenCode[] }> {
-    const { rows } = await db.raw(`
+  async placeCardOrder(db: Db, o: NewOrder, sale: SqlPart): Promise<{ order?: Order; codes: TakenCode[] }> {
+    const { rows } = await runPrepared(db, `
       WITH ${codeAllocation.picked},
       placed AS (
         INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, account, unit_price_fen, amount_fen,

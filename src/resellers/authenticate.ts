@@ -1,4 +1,5 @@
 import type { Db } from '../db/knex.ts';
+import { runPrepared } from '../db/prepared.ts';
 import { ApiAuthError } from './errors.ts';
 import { toReseller, type Reseller, type ResellerRegistry } from './registry.ts';
 import { MAX_CLOCK_SKEW_MS, SIGNATURE_HEADERS, sign, signatureMatches } from './signature.ts';
@@ -60,7 +61,7 @@ export class RequestAuthenticator {
       throw new ApiAuthError('BAD_SIGNATURE', 'signature does not match: sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(sha256(body)) with HMAC-SHA256 and your secret');
     }
     // One round trip: record the nonce and read the reseller as it is now (status, tier).
-    const { rows } = await this.db.raw(
+    const { rows } = await runPrepared(this.db,
       `WITH fresh AS (INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1)
        SELECT r.*, (SELECT count(*) FROM fresh)::int AS fresh FROM resellers r WHERE r.id = ?`,
       [credentials.id, nonce!, credentials.id],
