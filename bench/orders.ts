@@ -45,10 +45,12 @@ function pooled(runs: Phase[]): Phase {
   return {
     ops, seconds: runs.reduce((n, r) => n + r.seconds, 0), latenciesMs: runs.flatMap((r) => r.latenciesMs),
     cpuMsPerOp: cpuKnown && ops ? runs.reduce((n, r) => n + r.cpuMsPerOp! * r.ops, 0) / ops : undefined,
+    ownCpuMsPerOp: ops ? runs.reduce((n, r) => n + (r.ownCpuMsPerOp ?? 0) * r.ops, 0) / ops : undefined,
   };
 }
 
-const cpu = (phase: Phase) => (phase.cpuMsPerOp === undefined ? '' : `, ${fmt(phase.cpuMsPerOp, 2)} ms of machine CPU each`);
+const cpu = (phase: Phase) => (phase.cpuMsPerOp === undefined ? ''
+  : `; CPU per order ${fmt(phase.cpuMsPerOp, 2)} ms, of which ${fmt(phase.ownCpuMsPerOp ?? 0, 2)} ms in this Node process (clients, API, workers)`);
 
 /**
  * Issue figures: card-code orders/s and p50/p99 over the signed HTTP API from 64 clients, next to a

@@ -31,13 +31,14 @@ async function machineBusyMs(): Promise<number | undefined> {
 
 /**
  * Runs `clients` loops concurrently for `seconds`, each calling `op(clientIndex, i)`; returns
- * operations done, and the machine's CPU time per operation (database, servers and clients alike):
- * on a machine they saturate, what a path costs in CPU decides its throughput.
+ * operations done, and the machine's CPU time per operation (database, servers and clients alike:
+ * on a machine they saturate, what a path costs in CPU decides its throughput), and this process's.
  */
-export async function closedLoop(clients: number, seconds: number, op: (client: number, i: number) => Promise<void>): Promise<{ ops: number; seconds: number; latenciesMs: number[]; cpuMsPerOp?: number }> {
+export async function closedLoop(clients: number, seconds: number, op: (client: number, i: number) => Promise<void>): Promise<{ ops: number; seconds: number; latenciesMs: number[]; cpuMsPerOp?: number; ownCpuMsPerOp?: number }> {
   const deadline = Date.now() + seconds * 1000;
   const latenciesMs: number[] = [];
   const busyBefore = await machineBusyMs();
+  const ownBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
   await Promise.all(Array.from({ length: clients }, async (_, c) => {
     for (let i = 0; Date.now() < deadline; i++) {
@@ -48,8 +49,10 @@ export async function closedLoop(clients: number, seconds: number, op: (client: 
   }));
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   const busyAfter = await machineBusyMs();
-  const cpuMsPerOp = busyBefore !== undefined && busyAfter !== undefined && latenciesMs.length ? (busyAfter - busyBefore) / latenciesMs.length : undefined;
-  return { ops: latenciesMs.length, seconds: elapsed, latenciesMs, cpuMsPerOp };
+  const own = process.cpuUsage(ownBefore);
+  const ops = latenciesMs.length;
+  const cpuMsPerOp = busyBefore !== undefined && busyAfter !== undefined && ops ? (busyAfter - busyBefore) / ops : undefined;
+  return { ops, seconds: elapsed, latenciesMs, cpuMsPerOp, ownCpuMsPerOp: ops ? (own.user + own.system) / 1000 / ops : undefined };
 }
 
 export function percentile(values: number[], p: number): number {
