@@ -8,6 +8,7 @@ import { importCardCodes } from '../src/inventory/import.ts';
 import { checkInvariants, type InvariantResult } from '../src/invariants/check.ts';
 import { INVARIANTS } from '../src/invariants/invariants.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
+import { trustedCaller } from '../src/resellers/authenticate.ts';
 import { OrderService } from '../src/orders/order-service.ts';
 import { reconcileDay } from '../src/reconciliation/reconcile.ts';
 import { businessDayRange } from '../src/dates.ts';
@@ -57,7 +58,7 @@ beforeAll(async () => {
     taskQueues: { fulfillment: h.taskQueue, procurement: h.taskQueue },
   });
   const place = async (resellerOrderId: string, body: object) => {
-    await service.placeOrder(reseller, { resellerOrderId, ...body });
+    await service.placeOrder(trustedCaller(h.db, reseller), { resellerOrderId, ...body });
     return (await h.db('orders').where({ reseller_id: reseller.id, reseller_order_id: resellerOrderId }).first('id')).id as number;
   };
   books.cardOrders = [await place('card-1', { sku: card.code, quantity: 2 }), await place('card-2', { sku: card.code, quantity: 1 })];

@@ -157,6 +157,28 @@ describe('card code orders', () => {
     expect(replay.status).toBe(409);
     expect(((await replay.json()) as any).error.code).toBe('REPLAYED_NONCE');
   });
+
+  it('spends the nonce of a card order it refused: the replay is refused even once the order could go through', async () => {
+    const sku = await cardSku(h, '网易', { priceFen: 1_000 });
+    async function* two() { for (let i = 0; i < 2; i++) yield { line: i + 2, sku: sku.code, serial: `S${i}`, code: `SPENT-${sku.code}-${i}`, expiresOn: '' }; }
+    await importCardCodes(h.db, h.deps.vault, { batchKey: uniq('b'), sku: sku.code, unitCostFen: 900, source: 'file', fileName: 'x.csv', rows: two() });
+    const r = await reseller(500);
+    const send = (text: string, headers: Record<string, string>) => fetch(`${baseUrl}/api/v1/orders`, { method: 'POST', body: text, headers });
+    const refusedText = JSON.stringify({ resellerOrderId: 'P-1', sku: sku.code });
+    const refusedHeaders = signedHeaders(r.credentials, 'POST', '/api/v1/orders', refusedText);
+    expect((await send(refusedText, refusedHeaders)).status).toBe(402);
+    await h.deps.resellers.topUpWallet(r.id, 5_000, 'later');
+    const replayOfRefused = await send(refusedText, refusedHeaders);
+    expect([replayOfRefused.status, ((await replayOfRefused.json()) as any).error.code]).toEqual([409, 'REPLAYED_NONCE']);
+
+    const placedText = JSON.stringify({ resellerOrderId: 'P-2', sku: sku.code });
+    const placedHeaders = signedHeaders(r.credentials, 'POST', '/api/v1/orders', placedText);
+    expect((await send(placedText, placedHeaders)).status).toBe(201);
+    expect((await send(placedText, placedHeaders)).status).toBe(409);
+    expect(await wallet(r)).toBe(5_500 - 1_000);
+    expect(await h.db('orders').where({ reseller_id: r.id })).toHaveLength(1);
+    expect(await h.db('api_nonces').where({ reseller_id: r.id })).toHaveLength(2);
+  });
 });
 
 describe('direct top-ups', () => {

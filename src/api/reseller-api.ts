@@ -1,18 +1,19 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
 import { ApiAuthError } from '../resellers/errors.ts';
-import type { RequestAuthenticator } from '../resellers/authenticate.ts';
+import type { Caller, RequestAuthenticator } from '../resellers/authenticate.ts';
 import type { Reseller } from '../resellers/registry.ts';
 
 /** What the API needs from the order side; implemented by src/orders. */
 export interface ResellerOrderService {
-  placeOrder(reseller: Reseller, request: unknown): Promise<{ order: unknown; replayed: boolean }>;
+  /** Claims the caller itself: inside the order's own statement where it can. */
+  placeOrder(caller: Caller, request: unknown): Promise<{ order: unknown; replayed: boolean }>;
   getOrder(reseller: Reseller, resellerOrderId: string): Promise<unknown>;
   balance(reseller: Reseller): Promise<{ balanceFen: number; currency: string }>;
   listSkus(reseller: Reseller): Promise<unknown[]>;
 }
 
-type AuthedRequest = Request & { reseller?: Reseller; rawBody?: Buffer };
+type AuthedRequest = Request & { caller?: Caller; reseller?: Reseller; rawBody?: Buffer };
 
 /** HTTP status for each stable error code; anything unlisted that is a KamengError is a 400/422. */
 const statusByCode: Record<string, number> = {
@@ -23,7 +24,8 @@ const statusByCode: Record<string, number> = {
 
 /**
  * The signed reseller API, JSON over HTTP. Every request is authenticated from the raw bytes it
- * arrived as, before anything is parsed or written.
+ * arrived as, before anything is parsed or written. Placing an order claims its nonce itself (in
+ * the order's statement), every other endpoint here.
  */
 export function resellerApi(deps: { auth: RequestAuthenticator; orders: ResellerOrderService }): express.Router {
   const router = express.Router();
@@ -31,7 +33,8 @@ export function resellerApi(deps: { auth: RequestAuthenticator; orders: Reseller
   router.use(async (req: AuthedRequest, _res, next) => {
     try {
       req.rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      req.reseller = await deps.auth.authenticate({ method: req.method, path: req.originalUrl, headers: req.headers, rawBody: req.rawBody });
+      req.caller = await deps.auth.verify({ method: req.method, path: req.originalUrl, headers: req.headers, rawBody: req.rawBody });
+      if (!(req.method === 'POST' && /^\/orders\/?$/i.test(req.path))) req.reseller = await req.caller.claim();
       next();
     } catch (err) {
       next(err);
@@ -43,7 +46,7 @@ export function resellerApi(deps: { auth: RequestAuthenticator; orders: Reseller
   };
 
   router.post('/orders', handle(async (req, res) => {
-    const { order, replayed } = await deps.orders.placeOrder(req.reseller!, parseJson(req.rawBody!));
+    const { order, replayed } = await deps.orders.placeOrder(req.caller!, await parsedBody(req.caller!, req.rawBody!));
     res.status(replayed ? 200 : 201).json({ order, replayed });
   }));
   router.get('/orders/:resellerOrderId', handle(async (req, res) => {
@@ -77,6 +80,16 @@ export function resellerApi(deps: { auth: RequestAuthenticator; orders: Reseller
 class MalformedJsonError extends KamengError {
   constructor(message: string) {
     super('MALFORMED_JSON', message);
+  }
+}
+
+/** A body that cannot be read is refused only once the request is admitted: auth errors come first. */
+async function parsedBody(caller: Caller, body: Buffer): Promise<unknown> {
+  try {
+    return parseJson(body);
+  } catch (err) {
+    await caller.claim();
+    throw err;
   }
 }
 

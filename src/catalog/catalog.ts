@@ -37,8 +37,20 @@ const toSku = (r: Record<string, any>): Sku => ({
 /** The form of every SKU code (the skus table checks it too). */
 const SKU_CODE = /^[A-Z0-9][A-Z0-9_-]{1,39}$/;
 
+/**
+ * The price a reseller pays for SKU `s` at an instant, as a subquery over sku_prices: its own
+ * override, else its tier's, else the default. The arguments are SQL (a column, a function, `?`).
+ */
+const priceChoice = (who: { resellerId: string; tier: string; at: string }) => `
+  SELECT sp.id, sp.price_fen FROM sku_prices sp
+   WHERE sp.sku_code = s.code AND sp.valid_from <= ${who.at} AND (sp.valid_to IS NULL OR sp.valid_to > ${who.at})
+     AND ((sp.tier = 'reseller' AND sp.reseller_id = ${who.resellerId}) OR sp.tier = ${who.tier} OR sp.tier = 'default')
+   ORDER BY CASE WHEN sp.tier = 'reseller' THEN 0 WHEN sp.tier = 'default' THEN 2 ELSE 1 END LIMIT 1`;
+
 /** SKUs and their reseller prices (default, silver, gold, per-reseller override), versioned. */
 export class Catalog {
+  private readonly kinds = new Map<string, SkuKind>();
+
   constructor(private readonly db: Db) {}
 
   async createSku(sku: Omit<Sku, 'currency' | 'active'> & { currency?: string; active?: boolean }): Promise<Sku> {
@@ -105,17 +117,39 @@ export class Catalog {
     if (!SKU_CODE.test(skuCode)) throw new UnknownSkuError(skuCode);
     const { rows } = await runPrepared(this.db,
       `SELECT s.*, p.id AS price_id, p.price_fen FROM skus s
-         LEFT JOIN LATERAL (
-           SELECT id, price_fen FROM sku_prices sp
-            WHERE sp.sku_code = s.code AND sp.valid_from <= ? AND (sp.valid_to IS NULL OR sp.valid_to > ?)
-              AND ((sp.tier = 'reseller' AND sp.reseller_id = ?) OR sp.tier = ? OR sp.tier = 'default')
-            ORDER BY CASE WHEN sp.tier = 'reseller' THEN 0 WHEN sp.tier = 'default' THEN 2 ELSE 1 END LIMIT 1) p ON true
+         LEFT JOIN LATERAL (${priceChoice({ resellerId: '?', tier: '?', at: '?' })}) p ON true
         WHERE s.code = ?`,
       [at, at, who.resellerId, who.tier, skuCode],
     );
     if (!rows[0]) throw new UnknownSkuError(skuCode);
     if (rows[0].price_id === null) throw new NoPriceError(skuCode, who.tier);
     return { sku: toSku(rows[0]), price: { priceFen: rows[0].price_fen, priceVersionId: rows[0].price_id } };
+  }
+
+  /**
+   * A SKU's kind, remembered: it never changes (createSku keeps it), and the reseller API asks at
+   * every order. Undefined for an unknown SKU.
+   */
+  async kindOf(code: string): Promise<SkuKind | undefined> {
+    const known = this.kinds.get(code);
+    if (known || !SKU_CODE.test(code)) return known;
+    const row = await this.db('skus').where({ code }).first('kind');
+    if (row) this.kinds.set(code, row.kind);
+    return row?.kind;
+  }
+
+  /**
+   * For a statement that prices an order itself: the CTE `price (price_id, price_fen)`, with a row
+   * if the SKU is on sale and has a price now for the reseller in the CTE `claimant (id, tier)`.
+   */
+  priceCte(skuCode: string): { sql: string; bindings: string[] } {
+    return {
+      sql: `price AS MATERIALIZED (
+        SELECT p.id AS price_id, p.price_fen FROM claimant c, skus s
+         CROSS JOIN LATERAL (${priceChoice({ resellerId: 'c.id', tier: 'c.tier', at: 'now()' })}) p
+         WHERE s.code = ? AND s.active)`,
+      bindings: [skuCode],
+    };
   }
 
   /** Every active SKU with the price this reseller pays now: the reseller API's product list. */

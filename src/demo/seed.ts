@@ -6,6 +6,7 @@ import { IdempotencyConflictError } from '../ledger/errors.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { OrderService } from '../orders/order-service.ts';
+import { trustedCaller } from '../resellers/authenticate.ts';
 import { portInUse } from '../runtime/temporal-dev-server.ts';
 
 const DEMO_RESELLERS = [
@@ -113,7 +114,7 @@ export async function playDemoOrders(deps: ActivityDeps, orders: OrderService): 
   let placed = 0;
   for (const { reseller, ...request } of plays) {
     try {
-      const result = await orders.placeOrder(await deps.resellers.byCode(reseller), request);
+      const result = await orders.placeOrder(trustedCaller(deps.db, await deps.resellers.byCode(reseller)), request);
       if (!result.replayed) placed++;
     } catch (err) {
       // e.g. stock not procured yet on a first start: the demo goes on

@@ -47,18 +47,20 @@ export interface TakenCode {
 
 /**
  * The allocation, as CTEs for the statement that also records the order, so that an order costs
- * one round trip. `picked` locks up to `quantity` available codes of the SKU, first expiring first,
- * with their cost (bindings: sku, quantity); SKIP LOCKED lets concurrent orders take different
- * codes instead of queueing on the same rows. `delivered` marks them delivered to the order that
+ * one round trip. `picked` locks `quantity` available codes of the SKU (binding: sku), or as many
+ * as are left, first expiring first, with their cost, if `onlyIf` holds; SKIP LOCKED lets
+ * concurrent orders take different codes instead of queueing on the same rows. The quantity is
+ * written into the text: with a parameter for LIMIT, the plan PostgreSQL caches for a prepared
+ * statement sorts every available code, so it plans the statement again at every order. `delivered` marks them delivered to the order that
  * `order.from` yields (none if it yields no row) and returns them as TakenCode rows; the status
  * change makes a code deliverable at most once.
  */
 export const codeAllocation = {
-  picked: `
+  picked: (quantity: number, onlyIf: string) => `
   picked AS MATERIALIZED (
     SELECT c.id, b.unit_cost_fen FROM card_codes c JOIN card_batches b ON b.id = c.batch_id
-     WHERE c.sku_code = ? AND c.status = 'available' AND (c.expires_on IS NULL OR c.expires_on >= current_date)
-     ORDER BY c.expires_on, c.id LIMIT ? FOR UPDATE OF c SKIP LOCKED)`,
+     WHERE c.sku_code = ? AND c.status = 'available' AND (c.expires_on IS NULL OR c.expires_on >= current_date) AND ${onlyIf}
+     ORDER BY c.expires_on, c.id LIMIT ${limitOf(quantity)} FOR UPDATE OF c SKIP LOCKED)`,
   delivered: (order: { from: string; id: string }) => `
   delivered AS (
     UPDATE card_codes c SET status = 'delivered', order_id = ${order.id}, delivered_at = now()
@@ -66,6 +68,11 @@ export const codeAllocation = {
      WHERE c.id = picked.id
     RETURNING c.id, picked.unit_cost_fen, c.serial, c.code_sealed, c.expires_on)`,
 };
+
+function limitOf(quantity: number): number {
+  if (!Number.isSafeInteger(quantity) || quantity < 1) throw new RangeError(`a card order takes a whole number of codes, not ${quantity}`);
+  return quantity;
+}
 
 /** How many codes of a SKU can be sold now: what an out-of-stock answer reports. */
 export async function availableCodes(db: Db | Knex.Transaction, sku: string): Promise<number> {

@@ -12,6 +12,7 @@ import { availableCodes, codesForOrder } from '../inventory/stock.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { ledgerErrorFrom } from '../ledger/errors.ts';
 import { credit, debit, sqlPart, type Ledger } from '../ledger/ledger.ts';
+import type { Caller } from '../resellers/authenticate.ts';
 import type { Reseller } from '../resellers/registry.ts';
 import { formatYuan } from '../money.ts';
 import { orders, type Order } from './orders.ts';
@@ -50,15 +51,30 @@ export interface OrderServiceDeps {
 export class OrderService implements ResellerOrderService {
   constructor(private readonly deps: OrderServiceDeps) {}
 
-  async placeOrder(reseller: Reseller, body: unknown): Promise<{ order: unknown; replayed: boolean }> {
+  /**
+   * A card order of a SKU known to be one is claimed, priced, placed, delivered and posted in one
+   * statement. Whatever that statement could not do, and every other order, goes step by step, which
+   * also says why: auth errors first, then the request, the SKU, a repeat, stock.
+   */
+  async placeOrder(caller: Caller, body: unknown): Promise<{ order: unknown; replayed: boolean }> {
     const parsed = orderRequest.safeParse(body);
     if (!parsed.success) {
+      await caller.claim();
       throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     }
     const request = parsed.data;
     const requestHash = createHash('sha256').update(JSON.stringify([request.sku, request.quantity, request.account ?? null])).digest('hex');
-    // No look-up first: the unique (reseller, order id) insert below finds a repeat. Only an
-    // unknown SKU asks whether this is a repeat of an order placed when the SKU existed.
+    if (!request.account && (await this.deps.catalog.kindOf(request.sku)) === 'card_code') {
+      const placed = await this.placeCardOrder(caller, request, requestHash);
+      if ('order' in placed) return placed;
+      return this.placeStepByStep(await caller.claimedBy(placed.nonceFresh), caller, request, requestHash);
+    }
+    return this.placeStepByStep(await caller.claim(), caller, request, requestHash);
+  }
+
+  private async placeStepByStep(reseller: Reseller, caller: Caller, request: OrderRequest, requestHash: string): Promise<{ order: unknown; replayed: boolean }> {
+    // No look-up first: the unique (reseller, order id) insert finds a repeat. Only an unknown SKU
+    // asks whether this is a repeat of an order placed when the SKU existed.
     let sku: Sku;
     let price: ResellerPrice;
     try {
@@ -73,37 +89,22 @@ export class OrderService implements ResellerOrderService {
       throw new ValidationError(`SKU ${sku.code} is a direct top-up: it needs an account and a quantity of 1`);
     }
     if (sku.kind === 'card_code' && request.account) throw new ValidationError(`SKU ${sku.code} is a card code: it takes no account`);
-    const amountFen = price.priceFen * request.quantity;
-    const common = {
-      resellerId: reseller.id, resellerOrderId: request.resellerOrderId, requestHash, sku: sku.code, kind: sku.kind, quantity: request.quantity,
-      account: request.account ?? null, unitPriceFen: price.priceFen, amountFen, priceVersionId: price.priceVersionId, businessDate: businessDateOf(new Date()),
-    };
-    const wallet = accountCode.resellerWallet(reseller.id);
 
     if (sku.kind === 'card_code') {
-      // the sale as SQL over the order's row: its cost is that of the codes the statement takes
-      const sale = this.deps.ledger.postingCall({
-        key: sqlPart("'order:' || p.id"), kind: 'order_sale', businessDate: common.businessDate,
-        description: `卡密销售 card sale ${request.quantity} × ${sku.code}`,
-        metadata: sqlPart("jsonb_build_object('orderId', p.id, 'resellerId', ?::bigint, 'sku', ?::text)", reseller.id, sku.code),
-        postings: [
-          { account: wallet, amount: sqlPart('?::bigint', amountFen) }, { account: accountCode.platform('revenue'), amount: sqlPart('?::bigint', -amountFen) },
-          { account: accountCode.platform('cost_of_goods'), amount: sqlPart('p.cost_fen') }, { account: accountCode.platform('inventory'), amount: sqlPart('-p.cost_fen') },
-        ],
-      });
-      const placed = await orders.placeCardOrder(this.deps.db, { ...common, status: 'delivered' }, sale).catch((err) => {
-        throw ledgerErrorFrom(err) ?? err;
-      });
-      if (placed.order) {
-        const codes = placed.codes.map((c) => ({ serial: c.serial, code: this.deps.vault.open(c.code_sealed), expiresOn: c.expires_on }));
-        return { order: await this.view(placed.order, codes), replayed: false };
-      }
+      const placed = await this.placeCardOrder(caller, request, requestHash);
+      if ('order' in placed) return placed;
       const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
       if (existing) return this.replay(existing, requestHash);
       if (sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
       throw new OutOfStockError(sku.code, request.quantity, await availableCodes(this.deps.db, sku.code));
     }
 
+    const amountFen = price.priceFen * request.quantity;
+    const common = {
+      resellerId: reseller.id, resellerOrderId: request.resellerOrderId, requestHash, sku: sku.code, kind: sku.kind, quantity: request.quantity,
+      account: request.account ?? null, unitPriceFen: price.priceFen, amountFen, priceVersionId: price.priceVersionId, businessDate: businessDateOf(new Date()),
+    };
+    const wallet = accountCode.resellerWallet(reseller.id);
     const { order, created } = await this.deps.db.transaction(async (trx) => {
       const placed = await orders.insertOnce(trx, { ...common, status: 'processing' });
       if (!placed.created) return placed;
@@ -118,6 +119,32 @@ export class OrderService implements ResellerOrderService {
     if (!created) return this.replay(order, requestHash);
     await this.ensureFulfillmentStarted(order);
     return { order: await this.view(order), replayed: false };
+  }
+
+  /** The one-statement card order; without an order, whether the caller's nonce was fresh. */
+  private async placeCardOrder(caller: Caller, request: OrderRequest, requestHash: string): Promise<{ order: unknown; replayed: false } | { nonceFresh: boolean }> {
+    const wallet = accountCode.resellerWallet(caller.resellerId);
+    // the sale as SQL over the order's row: priced by the statement, costed by the codes it takes
+    const sale = this.deps.ledger.postingCall({
+      key: sqlPart("'order:' || p.id"), kind: 'order_sale', businessDate: businessDateOf(new Date()),
+      description: `卡密销售 card sale ${request.quantity} × ${request.sku}`,
+      metadata: sqlPart("jsonb_build_object('orderId', p.id, 'resellerId', p.reseller_id, 'sku', p.sku_code)"),
+      postings: [
+        { account: wallet, amount: sqlPart('p.amount_fen') }, { account: accountCode.platform('revenue'), amount: sqlPart('-p.amount_fen') },
+        { account: accountCode.platform('cost_of_goods'), amount: sqlPart('p.cost_fen') }, { account: accountCode.platform('inventory'), amount: sqlPart('-p.cost_fen') },
+      ],
+    });
+    const placed = await orders.placeCardOrder(this.deps.db, {
+      resellerOrderId: request.resellerOrderId, requestHash, sku: request.sku, quantity: request.quantity, businessDate: businessDateOf(new Date()),
+    }, { claim: caller.claimCtes(), price: this.deps.catalog.priceCte(request.sku), sale }).catch(async (err) => {
+      // The failed statement took its claim with it: the nonce is spent all the same (a replay of a
+      // refused order must not get a second try), and a replayed nonce is the answer if it was one.
+      await caller.claim();
+      throw ledgerErrorFrom(err) ?? err;
+    });
+    if (!placed.order) return { nonceFresh: placed.nonceFresh };
+    const codes = placed.codes.map((c) => ({ serial: c.serial, code: this.deps.vault.open(c.code_sealed), expiresOn: c.expires_on }));
+    return { order: await this.view(placed.order, codes), replayed: false };
   }
 
   async getOrder(reseller: Reseller, resellerOrderId: string): Promise<unknown> {

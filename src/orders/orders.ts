@@ -40,6 +40,9 @@ export const toOrder = (r: Record<string, any>): Order => ({
 
 export type NewOrder = Omit<Order, 'id' | 'costFen' | 'marginFen' | 'supplierId' | 'supplierTxnId' | 'createdAt' | 'completedAt'>;
 
+/** What a card order statement takes from the request: who, what and at which price is SQL's to find. */
+export type CardOrderInput = Pick<NewOrder, 'resellerOrderId' | 'requestHash' | 'sku' | 'quantity' | 'businessDate'>;
+
 /** orders: SQL for the table, owned here. */
 export const orders = {
   /** Inserts unless the reseller already used this order id; returns the row either way. */
@@ -54,31 +57,39 @@ export const orders = {
   },
 
   /**
-   * A card order in one statement: picks its codes, records the order with their cost as
-   * delivered, delivers the codes to it and posts `sale`, the ledger entry (SQL over the order's
-   * row, `p`). No order, and nothing changed, if the reseller already used the order id or fewer
-   * codes than wanted were left; a failed posting fails it all.
+   * A card order in one statement, one round trip: claims the caller (`claim`: CTEs `nonce` and
+   * `claimant (id, tier)`), prices the order (`price`: CTE `price (price_id, price_fen)`), picks its
+   * codes, records the order with their cost as delivered, delivers the codes to it and posts `sale`,
+   * the ledger entry, as SQL over the order's row `p`. No order, and nothing changed but a claimed
+   * nonce, if the claim or the price fails, the reseller already used the order id, or too few codes
+   * were left; a failed posting fails it all. `nonceFresh` says whether the nonce was unused.
    */
-  async placeCardOrder(db: Db, o: NewOrder, sale: SqlPart): Promise<{ order?: Order; codes: TakenCode[] }> {
+  async placeCardOrder(db: Db, o: CardOrderInput, parts: { claim: SqlPart; price: SqlPart; sale: SqlPart }): Promise<{ nonceFresh: boolean; order?: Order; codes: TakenCode[] }> {
     const { rows } = await runPrepared(db, `
-      WITH ${codeAllocation.picked},
+      WITH ${parts.claim.sql},
+      ${parts.price.sql},
+      ${codeAllocation.picked(o.quantity, 'EXISTS (SELECT 1 FROM price)')},
       placed AS (
-        INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, account, unit_price_fen, amount_fen,
+        INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, unit_price_fen, amount_fen,
                             price_version_id, status, business_date, cost_fen, completed_at)
-        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, t.cost, now()
-          FROM (SELECT count(*) AS n, sum(unit_cost_fen) AS cost FROM picked) t
+        SELECT c.id, ?, ?, ?, 'card_code', ?, pr.price_fen, pr.price_fen * ?, pr.price_id, 'delivered', ?, t.cost, now()
+          FROM claimant c, price pr, (SELECT count(*) AS n, sum(unit_cost_fen) AS cost FROM picked) t
          WHERE t.n = ?
         ON CONFLICT (reseller_id, reseller_order_id) DO NOTHING
         RETURNING *),
       ${codeAllocation.delivered({ from: 'placed', id: 'placed.id' })},
-      posted AS MATERIALIZED (SELECT e.entry_id FROM placed p CROSS JOIN LATERAL ${sale.sql} e)
-      SELECT p.*, d.id AS code_id, d.unit_cost_fen, d.serial, d.code_sealed, d.expires_on
-        FROM posted, placed p, delivered d
+      posted AS MATERIALIZED (SELECT e.entry_id FROM placed p CROSS JOIN LATERAL ${parts.sale.sql} e)
+      SELECT (SELECT count(*) FROM nonce)::int AS nonce_fresh, p.*, d.id AS code_id, d.unit_cost_fen, d.serial, d.code_sealed, d.expires_on
+        FROM (SELECT 1) AS one LEFT JOIN (posted CROSS JOIN placed p CROSS JOIN delivered d) ON true
        ORDER BY d.id`,
-    [o.sku, o.quantity, o.resellerId, o.resellerOrderId, o.requestHash, o.sku, o.kind, o.quantity, o.account, o.unitPriceFen, o.amountFen,
-      o.priceVersionId, o.status, o.businessDate, o.quantity, ...sale.bindings]);
-    const codes = rows.map((r: Record<string, any>) => ({ id: r.code_id, unit_cost_fen: r.unit_cost_fen, serial: r.serial, code_sealed: r.code_sealed, expires_on: r.expires_on }));
-    return { order: rows[0] ? toOrder(rows[0]) : undefined, codes };
+    [...parts.claim.bindings, ...parts.price.bindings, o.sku,
+      o.resellerOrderId, o.requestHash, o.sku, o.quantity, o.quantity, o.businessDate, o.quantity, ...parts.sale.bindings]);
+    const placed = rows[0].id !== null;
+    return {
+      nonceFresh: rows[0].nonce_fresh > 0,
+      order: placed ? toOrder(rows[0]) : undefined,
+      codes: placed ? rows.map((r: Record<string, any>) => ({ id: r.code_id, unit_cost_fen: r.unit_cost_fen, serial: r.serial, code_sealed: r.code_sealed, expires_on: r.expires_on })) : [],
+    };
   },
 
   async byResellerOrderId(db: Queryable, resellerId: number, resellerOrderId: string): Promise<Order | undefined> {

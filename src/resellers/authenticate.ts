@@ -18,9 +18,27 @@ const header = (req: IncomingRequest, name: string) => {
 };
 
 /**
- * Verifies a signed reseller request: known key, fresh timestamp, valid signature, unused nonce,
- * active reseller, in that order. The nonce is recorded only for a correctly signed request, so a
- * forger cannot burn a reseller's nonces.
+ * Who a request acts for. Its nonce is claimed (recorded as used) and the reseller read as it is
+ * now either by claim(), or inside the statement that does the work, through claimCtes(): a card
+ * order then costs one round trip in all.
+ */
+export interface Caller {
+  resellerId: number;
+  /** Claims the nonce once and returns the reseller; a replayed nonce or a suspended reseller throws. */
+  claim(): Promise<Reseller>;
+  /**
+   * The claim as CTEs for the statement that acts on it: `nonce (reseller_id)` has a row if the nonce
+   * was fresh, `claimant (id, tier)` if also the reseller is active. Bindings included.
+   */
+  claimCtes(): { sql: string; bindings: (string | number)[] };
+  /** After a statement with claimCtes() that did nothing: the reseller, or why the claim failed. */
+  claimedBy(nonceWasFresh: boolean): Promise<Reseller>;
+}
+
+/**
+ * Verifies a signed reseller request: known key, fresh timestamp, valid signature, then (when the
+ * caller is claimed) unused nonce and active reseller, in that order. The nonce is recorded only for
+ * a correctly signed request, so a forger cannot burn a reseller's nonces.
  */
 export class RequestAuthenticator {
   /** API key -> reseller id and secret. Both never change for a key, so they are safe to keep. */
@@ -39,7 +57,13 @@ export class RequestAuthenticator {
     return entry;
   }
 
+  /** Verifies and claims at once: what every endpoint but card orders uses. */
   async authenticate(req: IncomingRequest): Promise<Reseller> {
+    return (await this.verify(req)).claim();
+  }
+
+  /** Checks the signature (no write); the returned caller claims the nonce when asked. */
+  async verify(req: IncomingRequest): Promise<Caller> {
     const apiKey = header(req, SIGNATURE_HEADERS.key);
     const timestamp = header(req, SIGNATURE_HEADERS.timestamp);
     const nonce = header(req, SIGNATURE_HEADERS.nonce);
@@ -60,15 +84,31 @@ export class RequestAuthenticator {
     if (!signatureMatches(expected, signature!)) {
       throw new ApiAuthError('BAD_SIGNATURE', 'signature does not match: sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(sha256(body)) with HMAC-SHA256 and your secret');
     }
-    // One round trip: record the nonce and read the reseller as it is now (status, tier).
-    const { rows } = await runPrepared(this.db,
-      `WITH fresh AS (INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1)
-       SELECT r.*, (SELECT count(*) FROM fresh)::int AS fresh FROM resellers r WHERE r.id = ?`,
-      [credentials.id, nonce!, credentials.id],
-    );
-    const row = rows[0];
+    return this.signedCaller(credentials.id, nonce!);
+  }
+
+  private signedCaller(resellerId: number, nonce: string): Caller {
+    let claimed: Promise<Reseller> | undefined;
+    return {
+      resellerId,
+      // One round trip: record the nonce and read the reseller as it is now (status, tier).
+      claim: () => (claimed ??= runPrepared(this.db,
+        `WITH fresh AS (INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT r.*, (SELECT count(*) FROM fresh)::int AS fresh FROM resellers r WHERE r.id = ?`,
+        [resellerId, nonce, resellerId],
+      ).then(({ rows: [row] }) => this.admitted(row, row?.fresh === 1, nonce))),
+      claimCtes: () => (claimed ? knownClaimantCtes(resellerId) : {
+        sql: `nonce AS (INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING reseller_id),
+              claimant AS MATERIALIZED (SELECT r.id, r.tier FROM resellers r JOIN nonce n ON n.reseller_id = r.id WHERE r.status = 'active')`,
+        bindings: [resellerId, nonce],
+      }),
+      claimedBy: (fresh) => (claimed ??= this.db('resellers').where({ id: resellerId }).first().then((row) => this.admitted(row, fresh, nonce))),
+    };
+  }
+
+  private admitted(row: Record<string, any> | undefined, fresh: boolean, nonce: string): Reseller {
     if (!row) throw new ApiAuthError('UNKNOWN_API_KEY', 'unknown API key');
-    if (row.fresh === 0) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
+    if (!fresh) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
     if (row.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
     return toReseller(row);
   }
@@ -78,3 +118,24 @@ export class RequestAuthenticator {
     return this.db('api_nonces').where('seen_at', '<', new Date(this.now() - 2 * MAX_CLOCK_SKEW_MS)).delete();
   }
 }
+
+/** A reseller acting without a signed request (the demo, the CLI): nothing to claim. */
+export function trustedCaller(db: Db, reseller: Reseller): Caller {
+  return {
+    resellerId: reseller.id,
+    claim: async () => reseller,
+    claimCtes: () => knownClaimantCtes(reseller.id),
+    claimedBy: async () => {
+      const row = await db('resellers').where({ id: reseller.id }).first();
+      if (row?.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
+      return toReseller(row);
+    },
+  };
+}
+
+/** The claim CTEs for a reseller already admitted: nothing to record, only its status to check. */
+const knownClaimantCtes = (resellerId: number) => ({
+  sql: `nonce AS (SELECT ?::bigint AS reseller_id),
+        claimant AS MATERIALIZED (SELECT r.id, r.tier FROM resellers r WHERE r.id = ? AND r.status = 'active')`,
+  bindings: [resellerId, resellerId],
+});
