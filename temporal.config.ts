@@ -88,6 +88,17 @@ export const temporalConfig = {
         nonRetryableErrorTypes: [...businessErrors, 'CallbackRefusedError'],
       },
     },
+    /** Telling a reseller at once, in the worker: one try; a failure hands over to callbackDelivery. */
+    callbackFirstAttempt: {
+      startToCloseTimeout: '15s',
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '1s',
+        maximumAttempts: 1,
+        nonRetryableErrorTypes: [],
+      },
+    },
     /** Long file work (statements, imports, exports) heartbeats its progress. */
     fileWork: {
       startToCloseTimeout: '30m',

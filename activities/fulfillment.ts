@@ -114,7 +114,8 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
     },
 
     /** Tells the reseller; every attempt is logged; retried by Temporal until the reseller takes it. */
-    async notifyReseller(input: { orderId: number }): Promise<{ delivered: boolean; skipped?: string }> {
+    /** `attemptsBefore`: tries made before this activity's own (the first one, in the worker). */
+    async notifyReseller(input: { orderId: number; attemptsBefore?: number }): Promise<{ delivered: boolean; skipped?: string }> {
       const order = await orders.byId(deps.db, input.orderId);
       const reseller = await deps.resellers.byId(order.resellerId);
       if (!reseller.callbackUrl) return { delivered: false, skipped: 'the reseller has no callback URL' };
@@ -124,7 +125,7 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
         status: order.status === 'succeeded' ? 'SUCCESS' : order.status === 'refunded' ? 'REFUNDED' : order.status.toUpperCase(),
         completedAt: order.completedAt,
       });
-      const attempt = Context.current().info.attempt;
+      const attempt = (input.attemptsBefore ?? 0) + Context.current().info.attempt;
       try {
         const result = await deliverCallback({ url: reseller.callbackUrl, body, secret: credentials.apiSecret, allowPrivateAddresses: deps.settings.allowPrivateCallbacks });
         await deps.db('callback_deliveries').insert({ order_id: order.id, url: reseller.callbackUrl, attempt, status_code: result.statusCode, delivered: true, duration_ms: result.durationMs });

@@ -19,6 +19,8 @@ let baseUrl: string;
 let receiver: http.Server;
 let receiverUrl: string;
 const received: { body: any; signature: string; timestamp: string }[] = [];
+/** Reseller order ids whose first callback the reseller's endpoint answers with a 503. */
+const refuseFirstCallback = new Set<string>();
 const FAST = supplierCode('fast');
 const SLOW = supplierCode('slow');
 
@@ -38,6 +40,11 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
+      const resellerOrderId = JSON.parse(body).resellerOrderId;
+      if (refuseFirstCallback.delete(resellerOrderId)) {
+        res.writeHead(503).end();
+        return;
+      }
       received.push({ body: JSON.parse(body), signature: String(req.headers['x-kameng-signature']), timestamp: String(req.headers['x-kameng-timestamp']) });
       res.writeHead(200).end();
     });
@@ -203,6 +210,18 @@ describe('direct top-ups', () => {
     expect(cb.signature).toBe(callbackSignature(r.credentials.apiSecret, cb.timestamp, JSON.stringify(cb.body)));
     // The delivery is logged once the reseller's answer is back, which can be just after it arrived here.
     await expect.poll(() => h.db('callback_deliveries').where({ order_id: order.orderNo, delivered: true }), { timeout: 10_000 }).toHaveLength(1);
+  });
+
+  it('tells the reseller again, later, when its endpoint refuses the first callback, logging both attempts', async () => {
+    const sku = await topUpSku();
+    const r = await reseller(20_000);
+    refuseFirstCallback.add('T-CB');
+    expect((await call(r, 'POST', '/api/v1/orders', { resellerOrderId: 'T-CB', sku, account: '13800138001' })).status).toBe(201);
+    const order = await untilFinal(r, 'T-CB');
+    await expect.poll(() => h.db('callback_deliveries').where({ order_id: order.orderNo, delivered: true }), { timeout: 20_000 }).toHaveLength(1);
+    const log = await h.db('callback_deliveries').where({ order_id: order.orderNo }).orderBy('id').select('attempt', 'status_code', 'delivered');
+    expect(log).toEqual([{ attempt: 1, status_code: 503, delivered: false }, { attempt: 2, status_code: 200, delivered: true }]);
+    expect(received.filter((c) => c.body.orderNo === order.orderNo)).toHaveLength(1);
   });
 
   it('charges once and delivers once when the supplier times out and then succeeds', async () => {

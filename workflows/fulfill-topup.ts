@@ -1,13 +1,17 @@
 import {
-  ActivityFailure, ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setHandler,
+  ActivityFailure, ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, proxyActivities, proxyLocalActivities, setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { OpsAction, SupplierCandidate, SupplierResult, TopUpState } from '../src/fulfillment/types.ts';
 import { temporalConfig } from '../temporal.config.ts';
 
 const store = proxyActivities<Activities>(temporalConfig.activities.database);
+// The order's own short, idempotent database steps run in the worker beside the workflow, without
+// a round trip through the server's task queue each: most of a top-up's Temporal work otherwise.
+const orderStore = proxyLocalActivities<Activities>(temporalConfig.activities.database);
 const supplier = proxyActivities<Activities>(temporalConfig.activities.supplierCall);
 const callbacks = proxyActivities<Activities>(temporalConfig.activities.callbackDelivery);
+const callbackNow = proxyLocalActivities<Activities>(temporalConfig.activities.callbackFirstAttempt);
 
 /** A supplier's callback, relayed by our callback endpoint. */
 export const supplierResultSignal = defineSignal<[SupplierResult]>('supplierResult');
@@ -23,7 +27,7 @@ export const topUpWorkflowId = (orderId: number) => `topup-${orderId}`;
  * everyone fails, refund. When nothing is known for too long the order is stuck and waits for ops.
  */
 export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpState> {
-  const plan = await store.planTopUp(input.orderId);
+  const plan = await orderStore.planTopUp(input.orderId);
   const state: TopUpState = { orderId: input.orderId, status: 'processing', attempts: [], stuck: false };
   const results = new Map<string, SupplierResult>();
   let action: OpsAction | undefined;
@@ -83,8 +87,17 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
       actionsHandled++;
     }
   }
-  await callbacks.notifyReseller({ orderId: input.orderId });
+  await notifyReseller();
   return state;
+
+  /** Most reseller endpoints answer the first time: try at once, then patiently, for a day. */
+  async function notifyReseller() {
+    try {
+      await callbackNow.notifyReseller({ orderId: input.orderId });
+    } catch {
+      await callbacks.notifyReseller({ orderId: input.orderId, attemptsBefore: 1 });
+    }
+  }
 
   /** One supplier attempt: place the order (idempotent by request id), then await its result. */
   async function attempt(candidate: SupplierCandidate): Promise<SupplierResult | { status: 'UNKNOWN' }> {
@@ -124,7 +137,7 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
   }
 
   async function complete(candidate: SupplierCandidate, supplierTxnId: string | undefined, markedBy?: string) {
-    await store.completeTopUp({
+    await orderStore.completeTopUp({
       orderId: input.orderId, supplierId: candidate.supplierId, costFen: candidate.costFen, supplierTxnId: supplierTxnId ?? null,
       requestId: state.attempts.at(-1)?.requestId ?? null, markedBy: markedBy ?? null,
     });
@@ -132,7 +145,7 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
   }
 
   async function refund(reason: string) {
-    await store.refundTopUp({ orderId: input.orderId, reason });
+    await orderStore.refundTopUp({ orderId: input.orderId, reason });
     state.status = 'refunded';
   }
 }
