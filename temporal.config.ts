@@ -88,6 +88,17 @@ export const temporalConfig = {
         nonRetryableErrorTypes: [...businessErrors, 'CallbackRefusedError'],
       },
     },
+    /** A supplier asked at once, in the worker: one try; a failure that may pass hands over to supplierCall. */
+    supplierFirstAttempt: {
+      startToCloseTimeout: '30s',
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '1s',
+        maximumAttempts: 1,
+        nonRetryableErrorTypes: [],
+      },
+    },
     /** Telling a reseller at once, in the worker: one try; a failure hands over to callbackDelivery. */
     callbackFirstAttempt: {
       startToCloseTimeout: '15s',

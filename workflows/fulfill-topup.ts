@@ -10,6 +10,7 @@ const store = proxyActivities<Activities>(temporalConfig.activities.database);
 // a round trip through the server's task queue each: most of a top-up's Temporal work otherwise.
 const orderStore = proxyLocalActivities<Activities>(temporalConfig.activities.database);
 const supplier = proxyActivities<Activities>(temporalConfig.activities.supplierCall);
+const supplierNow = proxyLocalActivities<Activities>(temporalConfig.activities.supplierFirstAttempt);
 const callbacks = proxyActivities<Activities>(temporalConfig.activities.callbackDelivery);
 const callbackNow = proxyLocalActivities<Activities>(temporalConfig.activities.callbackFirstAttempt);
 
@@ -105,10 +106,15 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
     state.attempts.push({ requestId, supplierCode: candidate.supplierCode, status: 'PROCESSING' });
     const record = state.attempts[state.attempts.length - 1]!;
     let placed: SupplierResult | { requestId: string; status: 'UNKNOWN' };
+    const order = { orderId: input.orderId, requestId, supplierCode: candidate.supplierCode, supplierSku: candidate.supplierSku, costFen: candidate.costFen };
     try {
-      placed = await supplier.placeTopUp({ orderId: input.orderId, requestId, supplierCode: candidate.supplierCode, supplierSku: candidate.supplierSku, costFen: candidate.costFen });
+      // at once from the worker; a failure that may pass gets the durable retries with backoff
+      placed = await supplierNow.placeTopUp(order).catch((err) => {
+        if (rejectedBySupplier(err)) throw err;
+        return supplier.placeTopUp(order);
+      });
     } catch (err) {
-      const rejected = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'SupplierRejectedError';
+      const rejected = rejectedBySupplier(err);
       // A rejection is definite. Anything else is ambiguous: the supplier may have taken the order.
       placed = rejected
         ? { requestId, status: 'FAILED', failureReason: (err as ActivityFailure).cause?.message }
@@ -148,6 +154,10 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
     await orderStore.refundTopUp({ orderId: input.orderId, reason });
     state.status = 'refunded';
   }
+}
+
+function rejectedBySupplier(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'SupplierRejectedError';
 }
 
 function isFinal(state: TopUpState): boolean {
