@@ -92,7 +92,7 @@ describe('order margin rollups', () => {
     const common = { resellerId, requestHash: 'h', sku: sku.code, quantity: 1, account: null, unitPriceFen: 9_800, amountFen: 9_800, priceVersionId: null, businessDate: today };
     for (let i = 0; i < 3; i++) {
       const { order } = await orders.insertOnce(h.db, { ...common, resellerOrderId: `card-${i}`, kind: 'card_code', status: 'delivered' });
-      await orders.setCost(h.db, order.id, 9_400);
+      await h.db('orders').where({ id: order.id }).update({ cost_fen: 9_400, completed_at: new Date() });
     }
     const { order: late } = await orders.insertOnce(h.db, { ...common, resellerOrderId: 'topup-late', kind: 'direct_topup', account: '13800000000', status: 'processing' });
     const margins = new OrderReports(h.db);

@@ -103,11 +103,6 @@ export const orders = {
     return toOrder(row);
   },
 
-  async setCost(trx: Queryable, id: number, costFen: number): Promise<Order> {
-    const [row] = await trx('orders').where({ id }).update({ cost_fen: costFen, completed_at: new Date() }).returning('*');
-    return toOrder(row);
-  },
-
   /** Moves an open top-up to a final status; false if it was already final (a replayed activity). */
   async finish(trx: Queryable, id: number, update: { status: 'succeeded' | 'refunded'; costFen?: number; supplierId?: number; supplierTxnId?: string | null }): Promise<boolean> {
     const n = await trx('orders').where({ id }).whereIn('status', ['processing', 'stuck']).update({
