@@ -97,12 +97,8 @@ export class Catalog {
   /** The price a reseller pays at an instant: its own override, else its tier, else default. */
   async priceFor(skuCode: string, who: { tier: PriceTier; resellerId: number }, at: Date = new Date(), trx: Queryable = this.db): Promise<ResellerPrice> {
     const { rows } = await trx.raw(
-      `SELECT id, price_fen FROM sku_prices
-        WHERE sku_code = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)
-          AND ((tier = 'reseller' AND reseller_id = ?) OR tier = ? OR tier = 'default')
-        ORDER BY CASE WHEN tier = 'reseller' THEN 0 WHEN tier = 'default' THEN 2 ELSE 1 END
-        LIMIT 1`,
-      [skuCode, at, at, who.resellerId, who.tier],
+      `SELECT p.id, p.price_fen FROM skus s CROSS JOIN LATERAL (${priceChoice({ resellerId: '?', tier: '?', at: '?' })}) p WHERE s.code = ?`,
+      [at, at, who.resellerId, who.tier, skuCode],
     );
     if (!rows[0]) {
       await this.sku(skuCode, trx);
@@ -156,11 +152,7 @@ export class Catalog {
   async listForReseller(who: { tier: PriceTier; resellerId: number }): Promise<(Sku & { priceFen: Fen })[]> {
     const { rows } = await this.db.raw(
       `SELECT s.*, p.price_fen FROM skus s
-        CROSS JOIN LATERAL (
-          SELECT price_fen FROM sku_prices sp
-           WHERE sp.sku_code = s.code AND sp.valid_to IS NULL
-             AND ((sp.tier = 'reseller' AND sp.reseller_id = ?) OR sp.tier = ? OR sp.tier = 'default')
-           ORDER BY CASE WHEN sp.tier = 'reseller' THEN 0 WHEN sp.tier = 'default' THEN 2 ELSE 1 END LIMIT 1) p
+        CROSS JOIN LATERAL (${priceChoice({ resellerId: '?', tier: '?', at: 'now()' })}) p
         WHERE s.active ORDER BY s.code`,
       [who.resellerId, who.tier],
     );
