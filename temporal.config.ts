@@ -33,6 +33,15 @@ const businessErrors: string[] = [
   'CurrencyMismatchError',
 ];
 
+/** A first attempt made at once in the worker: no retry of its own, a durable schedule follows it. */
+const oneTry: RetryPolicyConfig = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '1s',
+  maximumAttempts: 1,
+  nonRetryableErrorTypes: [],
+};
+
 export const temporalConfig = {
   /** Namespace when TEMPORAL_NAMESPACE is not set. */
   defaultNamespace: 'default',
@@ -91,24 +100,12 @@ export const temporalConfig = {
     /** A supplier asked at once, in the worker: one try; a failure that may pass hands over to supplierCall. */
     supplierFirstAttempt: {
       startToCloseTimeout: '30s',
-      retry: {
-        initialInterval: '1s',
-        backoffCoefficient: 2,
-        maximumInterval: '1s',
-        maximumAttempts: 1,
-        nonRetryableErrorTypes: [],
-      },
+      retry: oneTry,
     },
     /** Telling a reseller at once, in the worker: one try; a failure hands over to callbackDelivery. */
     callbackFirstAttempt: {
       startToCloseTimeout: '15s',
-      retry: {
-        initialInterval: '1s',
-        backoffCoefficient: 2,
-        maximumInterval: '1s',
-        maximumAttempts: 1,
-        nonRetryableErrorTypes: [],
-      },
+      retry: oneTry,
     },
     /** Long file work (statements, imports, exports) heartbeats its progress. */
     fileWork: {

@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { clients: { type: 'string', default: '64' }, seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, topups: { type: 'string', default: '300' }, 'topup-rounds': { type: 'string', default: '2' } } });
   const clients = Number(values.clients);
   const rounds = Number(values.rounds);
-  let seconds = Number(values.seconds);
+  const seconds = Number(values.seconds);
   const topups = Number(values.topups);
   const topupRounds = Number(values['topup-rounds']);
   const config = loadConfig();
@@ -112,7 +112,7 @@ export async function run(argv: string[]): Promise<void> {
     }
 
     // The floor: the same allocation and charge as one SQL transaction, no HTTP, no auth, no ORM.
-    const bareRound = (round: number) => closedLoop(clients, seconds, async (c, i) => {
+    const bareRound = (round: number, forSeconds = seconds) => closedLoop(clients, forSeconds, async (c, i) => {
       const conn = await db.client.acquireConnection();
       try {
         await conn.query('BEGIN');
@@ -130,7 +130,7 @@ export async function run(argv: string[]): Promise<void> {
       }
     });
 
-    const httpRound = (round: number) => closedLoop(clients, seconds, async (c, i) => {
+    const httpRound = (round: number, forSeconds = seconds) => closedLoop(clients, forSeconds, async (c, i) => {
       const body = JSON.stringify({ resellerOrderId: `h-${round}-${i}`, sku: cardSku.code });
       const res = await post(apiPort, '/api/v1/orders', body, signedHeaders(shops[c]!.credentials, 'POST', '/api/v1/orders', body));
       if (res.status !== 201) throw new Error(`order failed: ${res.status} ${res.text}`);
@@ -140,11 +140,8 @@ export async function run(argv: string[]): Promise<void> {
     // phases run minutes apart would mostly measure the drift.
     // Warm-up, not counted: every pool connection plans its statements and compiles the ledger's
     // functions once, which a server that has been running for a minute did long ago.
-    const warmUp = seconds;
-    seconds = 2;
-    await bareRound(-1);
-    await httpRound(-1);
-    seconds = warmUp;
+    await bareRound(-1, 2);
+    await httpRound(-1, 2);
     const bareRuns: Awaited<ReturnType<typeof closedLoop>>[] = [];
     const httpRuns: typeof bareRuns = [];
     for (let round = 0; round < rounds; round++) {

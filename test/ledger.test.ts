@@ -3,7 +3,8 @@ import { accountCode } from '../src/ledger/accounts.ts';
 import {
   AppendOnlyError, IdempotencyConflictError, InsufficientFundsError, UnbalancedEntryError, UnknownAccountError,
 } from '../src/ledger/errors.ts';
-import { credit, debit, sqlPart } from '../src/ledger/ledger.ts';
+import { sqlPart } from '../src/db/sql-part.ts';
+import { credit, debit } from '../src/ledger/ledger.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 
 let h: Harness;

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex.ts';
 import { runPrepared } from '../db/prepared.ts';
+import type { SqlPart } from '../db/sql-part.ts';
 import { ValidationError } from '../errors.ts';
 import { assertFen, type Fen } from '../money.ts';
 import { NoPriceError, UnknownSkuError } from './errors.ts';
@@ -138,7 +139,7 @@ export class Catalog {
    * For a statement that prices an order itself: the CTE `price (price_id, price_fen)`, with a row
    * if the SKU is on sale and has a price now for the reseller in the CTE `claimant (id, tier)`.
    */
-  priceCte(skuCode: string): { sql: string; bindings: string[] } {
+  priceCte(skuCode: string): SqlPart {
     return {
       sql: `price AS MATERIALIZED (
         SELECT p.id AS price_id, p.price_fen FROM claimant c, skus s

@@ -51,9 +51,9 @@ export interface TakenCode {
  * as are left, first expiring first, with their cost, if `onlyIf` holds; SKIP LOCKED lets
  * concurrent orders take different codes instead of queueing on the same rows. The quantity is
  * written into the text: with a parameter for LIMIT, the plan PostgreSQL caches for a prepared
- * statement sorts every available code, so it plans the statement again at every order. `delivered` marks them delivered to the order that
- * `order.from` yields (none if it yields no row) and returns them as TakenCode rows; the status
- * change makes a code deliverable at most once.
+ * statement sorts every available code, so it plans the statement again at every order.
+ * `delivered` marks them delivered to the order that `order.from` yields (none if it yields no
+ * row) and returns them as TakenCode rows; the status change makes a code deliverable at most once.
  */
 export const codeAllocation = {
   picked: (quantity: number, onlyIf: string) => `

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { businessDateOf, assertBusinessDate, type BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
+import type { SqlPart } from '../db/sql-part.ts';
 import { ValidationError } from '../errors.ts';
 import { assertFen, type Fen } from '../money.ts';
 import { accountCode, DEFAULT_CURRENCY, PLATFORM_ACCOUNTS, type AccountKind } from './accounts.ts';
@@ -54,13 +55,6 @@ export interface Account {
 }
 
 type Queryable = Db | Knex.Transaction;
-
-/** SQL text with its `?` bindings: a part of a statement that several modules compose. */
-export interface SqlPart {
-  sql: string;
-  bindings: Knex.RawBinding[];
-}
-export const sqlPart = (sql: string, ...bindings: Knex.RawBinding[]): SqlPart => ({ sql, bindings });
 
 /** An entry whose key, metadata and amounts are SQL over the rows of the statement that posts it. */
 export interface EntryInStatement {

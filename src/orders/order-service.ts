@@ -11,7 +11,8 @@ import { OutOfStockError } from '../inventory/errors.ts';
 import { availableCodes, codesForOrder } from '../inventory/stock.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { ledgerErrorFrom } from '../ledger/errors.ts';
-import { credit, debit, sqlPart, type Ledger } from '../ledger/ledger.ts';
+import { sqlPart } from '../db/sql-part.ts';
+import { credit, debit, type Ledger } from '../ledger/ledger.ts';
 import type { Caller } from '../resellers/authenticate.ts';
 import type { Reseller } from '../resellers/registry.ts';
 import { formatYuan } from '../money.ts';
@@ -124,9 +125,11 @@ export class OrderService implements ResellerOrderService {
   /** The one-statement card order; without an order, whether the caller's nonce was fresh. */
   private async placeCardOrder(caller: Caller, request: OrderRequest, requestHash: string): Promise<{ order: unknown; replayed: false } | { nonceFresh: boolean }> {
     const wallet = accountCode.resellerWallet(caller.resellerId);
+    // one business date for the order and its sale, even a moment before midnight
+    const businessDate = businessDateOf(new Date());
     // the sale as SQL over the order's row: priced by the statement, costed by the codes it takes
     const sale = this.deps.ledger.postingCall({
-      key: sqlPart("'order:' || p.id"), kind: 'order_sale', businessDate: businessDateOf(new Date()),
+      key: sqlPart("'order:' || p.id"), kind: 'order_sale', businessDate,
       description: `卡密销售 card sale ${request.quantity} × ${request.sku}`,
       metadata: sqlPart("jsonb_build_object('orderId', p.id, 'resellerId', p.reseller_id, 'sku', p.sku_code)"),
       postings: [
@@ -135,7 +138,7 @@ export class OrderService implements ResellerOrderService {
       ],
     });
     const placed = await orders.placeCardOrder(this.deps.db, {
-      resellerOrderId: request.resellerOrderId, requestHash, sku: request.sku, quantity: request.quantity, businessDate: businessDateOf(new Date()),
+      resellerOrderId: request.resellerOrderId, requestHash, sku: request.sku, quantity: request.quantity, businessDate,
     }, { claim: caller.claimCtes(), price: this.deps.catalog.priceCte(request.sku), sale }).catch(async (err) => {
       // The failed statement took its claim with it: the nonce is spent all the same (a replay of a
       // refused order must not get a second try), and a replayed nonce is the answer if it was one.

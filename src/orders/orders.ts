@@ -3,7 +3,7 @@ import type { Db } from '../db/knex.ts';
 import { runPrepared } from '../db/prepared.ts';
 import { NotFoundError } from '../errors.ts';
 import { codeAllocation, type TakenCode } from '../inventory/stock.ts';
-import type { SqlPart } from '../ledger/ledger.ts';
+import type { SqlPart } from '../db/sql-part.ts';
 
 type Queryable = Db | Knex.Transaction;
 

@@ -1,5 +1,6 @@
 import type { Db } from '../db/knex.ts';
 import { runPrepared } from '../db/prepared.ts';
+import type { SqlPart } from '../db/sql-part.ts';
 import { ApiAuthError } from './errors.ts';
 import { toReseller, type Reseller, type ResellerRegistry } from './registry.ts';
 import { MAX_CLOCK_SKEW_MS, SIGNATURE_HEADERS, sign, signatureMatches } from './signature.ts';
@@ -30,7 +31,7 @@ export interface Caller {
    * The claim as CTEs for the statement that acts on it: `nonce (reseller_id)` has a row if the nonce
    * was fresh, `claimant (id, tier)` if also the reseller is active. Bindings included.
    */
-  claimCtes(): { sql: string; bindings: (string | number)[] };
+  claimCtes(): SqlPart;
   /** After a statement with claimCtes() that did nothing: the reseller, or why the claim failed. */
   claimedBy(nonceWasFresh: boolean): Promise<Reseller>;
 }
@@ -96,21 +97,14 @@ export class RequestAuthenticator {
         `WITH fresh AS (INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1)
          SELECT r.*, (SELECT count(*) FROM fresh)::int AS fresh FROM resellers r WHERE r.id = ?`,
         [resellerId, nonce, resellerId],
-      ).then(({ rows: [row] }) => this.admitted(row, row?.fresh === 1, nonce))),
+      ).then(({ rows: [row] }) => admitted(row, row?.fresh === 1, nonce))),
       claimCtes: () => (claimed ? knownClaimantCtes(resellerId) : {
         sql: `nonce AS (INSERT INTO api_nonces (reseller_id, nonce) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING reseller_id),
               claimant AS MATERIALIZED (SELECT r.id, r.tier FROM resellers r JOIN nonce n ON n.reseller_id = r.id WHERE r.status = 'active')`,
         bindings: [resellerId, nonce],
       }),
-      claimedBy: (fresh) => (claimed ??= this.db('resellers').where({ id: resellerId }).first().then((row) => this.admitted(row, fresh, nonce))),
+      claimedBy: (fresh) => (claimed ??= resellerNow(this.db, resellerId).then((row) => admitted(row, fresh, nonce))),
     };
-  }
-
-  private admitted(row: Record<string, any> | undefined, fresh: boolean, nonce: string): Reseller {
-    if (!row) throw new ApiAuthError('UNKNOWN_API_KEY', 'unknown API key');
-    if (!fresh) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
-    if (row.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
-    return toReseller(row);
   }
 
   /** Nonces older than the signature window can never be accepted again anyway. */
@@ -125,16 +119,22 @@ export function trustedCaller(db: Db, reseller: Reseller): Caller {
     resellerId: reseller.id,
     claim: async () => reseller,
     claimCtes: () => knownClaimantCtes(reseller.id),
-    claimedBy: async () => {
-      const row = await db('resellers').where({ id: reseller.id }).first();
-      if (row?.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
-      return toReseller(row);
-    },
+    claimedBy: async () => admitted(await resellerNow(db, reseller.id), true, ''),
   };
 }
 
+const resellerNow = (db: Db, id: number): Promise<Record<string, any> | undefined> => db('resellers').where({ id }).first();
+
+/** A claim's outcome: the reseller as it is now, or why the request is refused. */
+function admitted(row: Record<string, any> | undefined, fresh: boolean, nonce: string): Reseller {
+  if (!row) throw new ApiAuthError('UNKNOWN_API_KEY', 'unknown API key');
+  if (!fresh) throw new ApiAuthError('REPLAYED_NONCE', `nonce ${nonce} was already used: every request needs a new one`);
+  if (row.status !== 'active') throw new ApiAuthError('RESELLER_SUSPENDED', 'this reseller account is suspended');
+  return toReseller(row);
+}
+
 /** The claim CTEs for a reseller already admitted: nothing to record, only its status to check. */
-const knownClaimantCtes = (resellerId: number) => ({
+const knownClaimantCtes = (resellerId: number): SqlPart => ({
   sql: `nonce AS (SELECT ?::bigint AS reseller_id),
         claimant AS MATERIALIZED (SELECT r.id, r.tier FROM resellers r WHERE r.id = ? AND r.status = 'active')`,
   bindings: [resellerId, resellerId],
