@@ -8,6 +8,7 @@ import * as settlement from './20261125_006_settlement.ts';
 import * as dashboardUsers from './20261125_007_dashboard_users.ts';
 import * as dailyRollups from './20261127_008_daily_rollups.ts';
 import * as ledgerPostInStatement from './20261127_009_ledger_post_in_statement.ts';
+import * as compactMatches from './20261128_010_compact_matches.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261125_007_dashboard_users': dashboardUsers,
   '20261127_008_daily_rollups': dailyRollups,
   '20261127_009_ledger_post_in_statement': ledgerPostInStatement,
+  '20261128_010_compact_matches': compactMatches,
 };

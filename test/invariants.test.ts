@@ -239,7 +239,7 @@ describe('the invariant checker', () => {
       ['UPDATE recon_items SET their_fen = 1 WHERE run_id = ? AND line_no = ? AND their_fen IS NULL', [runId, multiLine]],
       // a transaction a line lists, also reported as missing at the supplier
       [`INSERT INTO recon_items (run_id, supplier_id, business_date, request_id, our_status, our_fen, class, rule)
-        SELECT run_id, supplier_id, business_date, request_id, our_status, our_fen, 'missing_at_supplier', 'planted' FROM recon_items
+        SELECT run_id, supplier_id, business_date, request_id, our_status, our_fen, 'missing_at_supplier', 'planted' FROM recon_results
          WHERE run_id = ? AND request_id = ?`, [runId, matchedRef]],
     ], [
       ['INSERT INTO recon_items SELECT * FROM planted_lost_line'],

@@ -63,7 +63,7 @@ const reconcile = (s: Supplier, date: string, statement: string, name?: string) 
 
 /** Each line's and each of our transactions' class in a run: "line 3 r2" -> class. */
 async function classes(runId: number): Promise<Record<string, string>> {
-  const rows = await h.db('recon_items').where({ run_id: runId }).orderBy(['line_no', 'request_id']);
+  const rows = await h.db('recon_results').where({ run_id: runId }).orderBy(['line_no', 'request_id']);
   return Object.fromEntries(rows.map((r) => [`${r.line_no ? `line ${r.line_no} ` : ''}${r.request_id ?? r.supplier_txn_id}`, r.class]));
 }
 
@@ -132,7 +132,7 @@ describe('reconciling a statement finds exactly the planted discrepancies', () =
   it('matches a transaction listed across midnight in the next day\'s statement, and closes its case', async () => {
     const next = await reconcile(s, NEXT, await file('next.csv', `${ENGLISH}\n T-${px('late')} , ${px('late')} ,CM50,1,48.50,SUCCESS,${NEXT} 00:00:01\n`));
     expect(await classes(next.runId)).toEqual({ [`line 2 ${px('late')}`]: 'matched' });
-    expect(await h.db('recon_items').where({ run_id: next.runId }).first('rule')).toEqual({ rule: 'cross_midnight' });
+    expect(await h.db('recon_results').where({ run_id: next.runId }).first('rule')).toEqual({ rule: 'cross_midnight' });
     const late = (await cases.list({ supplierCode: s.code, date: D, state: 'resolved' })).cases.find((c) => c.requestIds[0] === px('late'));
     expect(late?.resolution).toBe('matched_other_day');
   });
@@ -149,7 +149,7 @@ describe('reconciling a statement finds exactly the planted discrepancies', () =
     expect(after.total).toBe(before.total);
     expect(await h.db('recon_statements').where({ supplier_id: s.id }).count({ n: '*' })).toEqual([{ n: 2 }]);
     // only the current run's items stay for the day
-    expect(await h.db('recon_items').where({ supplier_id: s.id, business_date: D }).countDistinct({ n: 'run_id' })).toEqual([{ n: 1 }]);
+    expect(await h.db('recon_results').where({ supplier_id: s.id, business_date: D }).countDistinct({ n: 'run_id' })).toEqual([{ n: 1 }]);
   });
 
   it('posts exactly one balanced adjustment when finance accepts the supplier\'s figure, however often it is asked', async () => {
@@ -218,7 +218,7 @@ describe('statement formats', () => {
     const error = await reconcile(s, D, bad, 'bad.csv').catch((e) => e);
     expect(error).toBeInstanceOf(StatementFormatError);
     expect(error.message).toMatch(/bad\.csv:3:5/);
-    for (const table of ['recon_statements', 'recon_items', 'recon_cases']) {
+    for (const table of ['recon_statements', 'recon_results', 'recon_cases']) {
       expect(await h.db(table).where({ supplier_id: s.id }).count({ n: '*' })).toEqual([{ n: 0 }]);
     }
     // the attempt itself is on record, for finance to see why
@@ -231,7 +231,7 @@ describe('statement formats', () => {
     const error = await reconcile(s, D, bad, 'noref.csv').catch((e) => e);
     expect(error).toBeInstanceOf(StatementFormatError);
     expect(error.message).toMatch(/noref\.csv:2:2 \(merchant_order_no\): .*no order reference/);
-    expect(await h.db('recon_items').where({ supplier_id: s.id }).count({ n: '*' })).toEqual([{ n: 0 }]);
+    expect(await h.db('recon_results').where({ supplier_id: s.id }).count({ n: '*' })).toEqual([{ n: 0 }]);
   });
 
   it('refuses the same file as another day\'s statement', async () => {

@@ -24,7 +24,7 @@ export class FileFormatError extends KamengError {
 
 export async function* csvRows(
   file: string, encoding: 'utf8' | 'gbk' | 'auto', name = path.basename(file),
-  /** Also refuse what PostgreSQL's COPY refuses (a NUL, a stray carriage return): for a reader that must agree with one. */
+  /** Also refuse what statement staging refuses (a NUL, a stray carriage return): for a reader that must agree with it. */
   options: { copyRules?: boolean } = {},
 ): AsyncGenerator<{ cells: Cell[]; line: number }> {
   const chosen = encoding === 'auto' ? await detectEncoding(file) : encoding;
@@ -33,7 +33,7 @@ export async function* csvRows(
     createReadStream(file), strictDecoder(chosen, name, options.copyRules ?? false),
     parse({
       bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false,
-      // as COPY is fed (NumberedRecords): LF or CRLF ends a record, mixed in one file; csv-parse
+      // as staging splits records (CsvStageFeed): LF or CRLF ends a record, mixed in one file; csv-parse
       // would otherwise take the first line's ending as the only one
       ...(options.copyRules ? { record_delimiter: ['\r\n', '\n'] } : {}),
     }),
@@ -41,7 +41,8 @@ export async function* csvRows(
   );
   try {
     for await (const record of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      yield { cells: record.record, line: record.info.lines };
+      // the line a record starts on: csv-parse counts to its end, past line breaks in quoted cells
+      yield { cells: record.record, line: record.info.lines - record.record.reduce((n, cell) => n + lineBreaks(cell), 0) };
     }
   } catch (err) {
     // csv-parse's own errors (a stray quote, an unclosed field) are about the file, not about us.
@@ -51,11 +52,11 @@ export async function* csvRows(
 }
 
 /**
- * Bytes to text, refusing bytes that are not the encoding, as PostgreSQL's COPY does: a lenient
+ * Bytes to text, refusing bytes that are not the encoding, as statement staging does: a lenient
  * decoder's U+FFFD would let this reader accept a file that reconciliation then refuses. decode()
  * takes the chunks in order, then undefined for the end; a problem comes back as the error.
  */
-function textDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean) {
+export function textDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean) {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const gbk = iconv.getDecoder('gbk');
   const copy = copyRules ? copyChecker(name) : undefined;
@@ -76,7 +77,7 @@ function textDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean)
     if (refused) return refused;
     line += newlines(text);
     if (text) endsWithCr = text.endsWith('\r');
-    // a file cut after the CR of its last CRLF: COPY's feeder ends that record, so does this
+    // a file cut after the CR of its last CRLF: staging ends that record, so does this
     return chunk === undefined && copy && endsWithCr ? `${text}\n` : text;
   };
 }
@@ -100,7 +101,7 @@ export function decodeStrictly(bytes: Buffer, encoding: 'utf8' | 'gbk', name: st
 }
 
 /**
- * What COPY (fed by NumberedRecords, which ends records at LF or CRLF outside quotes) refuses and
+ * What staging (CsvStageFeed, which ends records at LF or CRLF outside quotes) refuses and
  * csv-parse would take: a NUL anywhere, and a carriage return outside quotes that does not end a line.
  */
 function copyChecker(name: string): (text: string, line: number) => FileFormatError | undefined {
@@ -120,6 +121,16 @@ function copyChecker(name: string): (text: string, line: number) => FileFormatEr
     }
     return undefined; // a CR as the very last byte is a CRLF cut short: the decoder ends the record
   };
+}
+
+/** Line breaks in a cell as CSV readers count them: LF, CRLF, or a CR alone. */
+export function lineBreaks(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a || (c === 0x0d && text.charCodeAt(i + 1) !== 0x0a)) n++;
+  }
+  return n;
 }
 
 const newlines = (text: string) => {

@@ -156,7 +156,7 @@ export const INVARIANTS: Invariant[] = [
       WITH runs AS (
         SELECT id, lines_read FROM recon_runs WHERE is_current AND status = 'completed'
       ), items AS (
-        SELECT i.run_id, i.line_no, i.line_refs, i.their_fen, i.request_id, i.class FROM recon_items i JOIN runs r ON r.id = i.run_id
+        SELECT i.run_id, i.line_no, i.line_refs, i.their_fen, i.request_id, i.class FROM recon_results i JOIN runs r ON r.id = i.run_id
       ), lines AS (
         SELECT run_id, line_no, count(their_fen) AS classed, count(*) AS refs_classed, max(line_refs) AS refs
           FROM items WHERE line_no IS NOT NULL GROUP BY run_id, line_no

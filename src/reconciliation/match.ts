@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { addDays, businessDayRange, type BusinessDate } from '../dates.ts';
-import { STATEMENT_LINES } from './statement/stage.ts';
+import { stageTime } from './statement/stage-rows.ts';
 import type { ClassCounts, DiscrepancyClass } from './types.ts';
 
 export interface MatchInput {
@@ -16,10 +16,11 @@ export interface MatchInput {
 }
 
 /**
- * Classifies every line of the staged statement (table `stmt`) and every one of our transactions
- * with this supplier on this day into exactly one class, writing recon_items for the run (the
- * session should have work_mem for hashing a million rows: see reconcile.ts). All of
- * it is joins in PostgreSQL; nothing is matched row by row in JS.
+ * Classifies every line of the staged statement (table `stmt`, one row per line and reference)
+ * and every one of our transactions with this supplier on this day into exactly one class,
+ * writing the run's recon_items and recon_matches (the session should have work_mem for hashing a
+ * million rows: see reconcile.ts). All of it is joins in PostgreSQL; nothing is matched row by
+ * row in JS.
  *
  *  1. Lines find our transactions by our reference (the request id we sent), or by the supplier's
  *     transaction id when the reference is unknown. A line may carry several references (one line
@@ -29,6 +30,9 @@ export interface MatchInput {
  *  3. A reference listed again on a later line is a duplicate at the supplier.
  *  4. Our successful transactions no line lists are missing at the supplier, unless the next or
  *     previous day's statement already listed them across midnight.
+ *
+ * Plainly matched lines (the day's bulk) are written in blocks to recon_matches; every other line
+ * and transaction gets a recon_items row with both sides' detail.
  */
 export async function matchStatement(conn: pg.Client, input: MatchInput): Promise<ClassCounts> {
   const { start, end } = businessDayRange(input.date);
@@ -36,72 +40,94 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
   const from = new Date(start.getTime() - windowMs);
   const to = new Date(end.getTime() + windowMs);
   let last = performance.now();
-  const q = async (sql: string, params: unknown[] = []) => {
+  const q = async (step: string, sql: string, params: unknown[] = []) => {
     const result = await conn.query(sql, params);
     const now = performance.now();
-    input.onPhase?.(/^\s*(\w+(?: \w+)?(?: \w+)?)/.exec(sql)?.[1] ?? 'query', now - last);
+    input.onPhase?.(step, now - last);
     last = now;
     return result;
   };
 
-  await q(`
-    CREATE TEMP TABLE ours ON COMMIT DROP AS
-    SELECT request_id, supplier_txn_id, CASE WHEN status IN ('success', 'failed') THEN status ELSE 'pending' END AS status,
-           cost_fen, completed_at AS at, business_date AS our_date
-    FROM supplier_transactions
-    WHERE supplier_id = $1 AND business_date BETWEEN $2::date - 1 AND $2::date + 1 AND completed_at >= $3 AND completed_at < $4
-    UNION ALL
-    SELECT request_id, supplier_txn_id, 'pending', cost_fen, created_at, (created_at AT TIME ZONE 'Asia/Shanghai')::date
-    FROM supplier_transactions
-    WHERE supplier_id = $1 AND business_date IS NULL AND created_at >= $3 AND created_at < $4`,
-  [input.supplierId, input.date, from, to]);
-  await q('ANALYZE ours');
-
-  // One row per line and reference. The line's amount goes on its first reference's row only, so
-  // sums over rows count each line once. Nearly every line has one reference: those join without
-  // unnest, which costs more than a second of a million-line run.
-  await q(`
+  // Every line's reference with the transaction of ours it names, and every transaction of ours in
+  // the window that no line names (line_no NULL): one hash join, both sides at once.
+  await q('pair', `
     CREATE TEMP TABLE pairs ON COMMIT DROP AS
-    WITH l AS MATERIALIZED ${STATEMENT_LINES}
-    SELECT l.line_no, l.supplier_txn_id, 1 AS line_refs, l.sku, l.quantity,
-           l.status AS their_status, l.amount_fen AS line_fen, l.amount_fen AS their_fen, l.completed_at AS their_at,
-           o.request_id, o.status AS our_status, o.cost_fen AS our_fen, o.at AS our_at, o.our_date, false AS by_txn_id
-    FROM l LEFT JOIN ours o ON o.request_id = l.refs[1]
-    WHERE cardinality(l.refs) = 1
-    UNION ALL
-    SELECT l.line_no, l.supplier_txn_id, cardinality(l.refs), l.sku, l.quantity,
-           l.status, l.amount_fen, CASE WHEN r.ord = 1 THEN l.amount_fen END, l.completed_at,
-           o.request_id, o.status, o.cost_fen, o.at, o.our_date, false
-    FROM l CROSS JOIN LATERAL unnest(l.refs) WITH ORDINALITY AS r(ref, ord)
-    LEFT JOIN ours o ON o.request_id = r.ref
-    WHERE cardinality(l.refs) <> 1`);
+    SELECT s.line_no, s.line_refs, s.supplier_txn_id, s.sku, s.quantity, s.line_fen, s.their_fen, s.success, s.at_ms, s.ref_seen,
+           o.request_id, o.status AS our_status, o.cost_fen AS our_fen, o.at AS our_at, o.our_date, o.supplier_txn_id AS our_txn_id, false AS by_txn_id
+    FROM stmt s FULL JOIN (
+      SELECT request_id, supplier_txn_id, CASE WHEN status IN ('success', 'failed') THEN status ELSE 'pending' END AS status,
+             cost_fen, completed_at AS at, business_date AS our_date
+      FROM supplier_transactions
+      WHERE supplier_id = $1 AND business_date BETWEEN $2::date - 1 AND $2::date + 1 AND completed_at >= $3 AND completed_at < $4
+      UNION ALL
+      SELECT request_id, supplier_txn_id, 'pending', cost_fen, created_at, (created_at AT TIME ZONE 'Asia/Shanghai')::date
+      FROM supplier_transactions
+      WHERE supplier_id = $1 AND business_date IS NULL AND created_at >= $3 AND created_at < $4
+    ) o ON o.request_id = s.ref`,
+  [input.supplierId, input.date, from, to]);
+
   // A single reference we do not know is tried as the supplier's transaction id (few lines).
-  await q(`
-    UPDATE pairs p SET request_id = o.request_id, our_status = o.status, our_fen = o.cost_fen, our_at = o.at, our_date = o.our_date, by_txn_id = true
-    FROM ours o WHERE p.request_id IS NULL AND p.line_refs = 1 AND o.supplier_txn_id = p.supplier_txn_id`);
-  await q('ANALYZE pairs');
-  await q(`
+  const byTxnId = await q('match by txn id', `
+    CREATE TEMP TABLE by_txn ON COMMIT DROP AS
+    SELECT DISTINCT ON (l.line_no) l.line_no, o.request_id, o.our_status, o.our_fen, o.our_at, o.our_date
+    FROM pairs l JOIN pairs o ON o.our_txn_id = l.supplier_txn_id
+    WHERE l.request_id IS NULL AND l.line_refs = 1 AND o.request_id IS NOT NULL
+    ORDER BY l.line_no, o.request_id`);
+  if (byTxnId.rowCount) {
+    await q('match by txn id', `
+      UPDATE pairs p SET request_id = b.request_id, our_status = b.our_status, our_fen = b.our_fen, our_at = b.our_at, our_date = b.our_date, by_txn_id = true
+      FROM by_txn b WHERE p.line_no = b.line_no AND p.request_id IS NULL`);
+    await q('match by txn id', 'DELETE FROM pairs p USING by_txn b WHERE p.line_no IS NULL AND p.request_id = b.request_id');
+  }
+
+  // A line repeats an earlier one when both name the same transaction of ours (or, unknown to us,
+  // carry the same supplier txn id). Only rows whose reference staging may have seen before, or
+  // that were not matched by their reference, can be part of such a pair: their keys are the
+  // candidates, and only the candidates' rows are grouped.
+  await q('duplicates', `
     CREATE TEMP TABLE dups ON COMMIT DROP AS
-    SELECT coalesce(request_id, 'txn:' || supplier_txn_id) AS dup_key, min(line_no) AS first_line
-    FROM pairs GROUP BY 1 HAVING min(line_no) <> max(line_no)`);
-  await q(`
+    WITH keyed AS NOT MATERIALIZED (
+      SELECT coalesce(request_id, 'txn:' || supplier_txn_id) AS dup_key, line_no, ref_seen OR by_txn_id OR request_id IS NULL AS candidate
+      FROM pairs WHERE line_no IS NOT NULL
+    )
+    SELECT dup_key, min(line_no) AS first_line
+    FROM keyed WHERE dup_key IN (SELECT dup_key FROM keyed WHERE candidate)
+    GROUP BY 1 HAVING min(line_no) <> max(line_no)`);
+  await q('one-to-many', `
     CREATE TEMP TABLE multi ON COMMIT DROP AS
     SELECT line_no, sum(our_fen) AS our_total FROM pairs WHERE line_refs > 1 GROUP BY line_no`);
   // small tables the planner must know are small, or it sorts a million rows to join them
-  await q('ANALYZE dups, multi');
+  await q('one-to-many', 'ANALYZE dups, multi');
 
-  const lineItems = await q(`
+  // The day's bulk: lines matched by reference, on the day, at the same amount, both successful.
+  // A block per 10,000 lines.
+  const plain = await q('plain matches', `
+    WITH blocks AS (
+      INSERT INTO recon_matches (run_id, supplier_id, business_date, line_nos, request_ids, amounts_fen)
+      SELECT $1, $2, $3::date, array_agg(p.line_no), array_agg(p.request_id), array_agg(p.line_fen)
+      FROM pairs p
+      WHERE ${PLAIN_MATCH} AND NOT EXISTS (SELECT 1 FROM dups d WHERE d.dup_key = p.request_id AND p.line_no > d.first_line)
+      GROUP BY p.line_no / ${MATCH_BLOCK}
+      RETURNING amounts_fen)
+    SELECT 'matched' AS class, coalesce(sum(cardinality(amounts_fen)), 0)::int AS items, coalesce(sum(cardinality(amounts_fen)), 0)::int AS lines,
+           coalesce(sum(cardinality(amounts_fen)), 0)::int AS transactions, coalesce(sum((SELECT sum(a) FROM unnest(amounts_fen) a)), 0)::bigint AS their_fen,
+           coalesce(sum((SELECT sum(a) FROM unnest(amounts_fen) a)), 0)::bigint AS our_fen
+    FROM blocks`,
+  [input.runId, input.supplierId, input.date]);
+
+  // Every other line, classified, with both sides' detail.
+  const lineItems = await q('classify lines', `
     WITH ins AS (
       INSERT INTO recon_items (run_id, supplier_id, business_date, line_no, supplier_txn_id, line_refs, sku, quantity, their_status, their_fen, their_at,
                                request_id, our_status, our_fen, our_at, our_date, class, rule)
-      SELECT $1, $2, $3::date, p.line_no, p.supplier_txn_id, p.line_refs, p.sku, p.quantity, p.their_status, p.their_fen, p.their_at,
-             p.request_id, p.our_status, p.our_fen, p.our_at, p.our_date, c.class,
+      SELECT $1, $2, $3::date, p.line_no, p.supplier_txn_id, p.line_refs, p.sku, p.quantity, CASE WHEN p.success THEN 'success' ELSE 'failed' END, p.their_fen,
+             ${stageTime('p.at_ms')}, p.request_id, p.our_status, p.our_fen, p.our_at, p.our_date, c.class,
              CASE WHEN c.class = 'duplicate_at_supplier' THEN 'repeated_line'
                   WHEN p.request_id IS NULL THEN 'unknown_reference'
                   WHEN p.our_date <> $3::date THEN 'cross_midnight'
                   WHEN p.line_refs > 1 THEN 'one_to_many'
                   WHEN p.by_txn_id THEN 'supplier_txn_id'
-                  WHEN c.class = 'matched' AND p.their_status = 'success' AND p.line_fen <> p.our_fen THEN 'within_tolerance'
+                  WHEN c.class = 'matched' AND p.success AND p.line_fen <> p.our_fen THEN 'within_tolerance'
                   ELSE 'reference' END
       FROM pairs p
       LEFT JOIN dups d ON d.dup_key = coalesce(p.request_id, 'txn:' || p.supplier_txn_id) AND p.line_no > d.first_line
@@ -109,39 +135,40 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
       CROSS JOIN LATERAL (SELECT CASE
         WHEN d.dup_key IS NOT NULL THEN 'duplicate_at_supplier'
         WHEN p.request_id IS NULL THEN 'missing_in_ours'
-        WHEN p.their_status <> p.our_status THEN 'status_mismatch'
-        WHEN p.their_status = 'failed' THEN 'matched'
+        WHEN CASE WHEN p.success THEN 'success' ELSE 'failed' END <> p.our_status THEN 'status_mismatch'
+        WHEN NOT p.success THEN 'matched'
         WHEN abs(p.line_fen - coalesce(m.our_total, p.our_fen)) <= greatest($4::bigint, coalesce(m.our_total, p.our_fen) * $5::bigint / 10000) THEN 'matched'
         ELSE 'amount_mismatch' END AS class) c
+      WHERE p.line_no IS NOT NULL AND (NOT (${PLAIN_MATCH}) OR d.dup_key IS NOT NULL)
       RETURNING class, line_no, line_refs, request_id, their_fen, our_fen)
     ${COUNT_BY_CLASS} FROM ins GROUP BY class`,
   [input.runId, input.supplierId, input.date, input.toleranceFen, input.toleranceBp]);
 
   // Our side: this day's transactions that no line listed. Near midnight, a neighbouring day's
   // statement may already have listed them.
-  const ourItems = await q(`
+  const ourItems = await q('classify ours', `
     WITH ins AS (
       INSERT INTO recon_items (run_id, supplier_id, business_date, request_id, our_status, our_fen, our_at, our_date, class, rule)
-      SELECT $1, $2, $3::date, o.request_id, o.status, o.cost_fen, o.at, o.our_date,
-             CASE WHEN o.status <> 'success' OR n.request_id IS NOT NULL THEN 'matched' ELSE 'missing_at_supplier' END,
-             CASE WHEN o.status <> 'success' THEN 'not_billed'
+      SELECT $1, $2, $3::date, o.request_id, o.our_status, o.our_fen, o.our_at, o.our_date,
+             CASE WHEN o.our_status <> 'success' OR n.request_id IS NOT NULL THEN 'matched' ELSE 'missing_at_supplier' END,
+             CASE WHEN o.our_status <> 'success' THEN 'not_billed'
                   WHEN n.request_id IS NOT NULL THEN 'cross_midnight'
-                  WHEN o.at >= $4 AND NOT $6 THEN 'awaiting_next_day'
+                  WHEN o.our_at >= $4 AND NOT $6 THEN 'awaiting_next_day'
                   ELSE 'absent' END
-      FROM ours o
+      FROM pairs o
       LEFT JOIN LATERAL (
         SELECT i.request_id FROM recon_items i
-        WHERE (o.at < $5 OR o.at >= $4) AND i.supplier_id = $2 AND i.rule = 'cross_midnight' AND i.request_id = o.request_id
+        WHERE (o.our_at < $5 OR o.our_at >= $4) AND i.supplier_id = $2 AND i.rule = 'cross_midnight' AND i.request_id = o.request_id
           AND i.business_date IN ($3::date - 1, $3::date + 1)
         LIMIT 1) n ON true
-      WHERE o.our_date = $3::date AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.request_id = o.request_id)
+      WHERE o.line_no IS NULL AND o.our_date = $3::date
       RETURNING class, line_no, line_refs, request_id, their_fen, our_fen)
     ${COUNT_BY_CLASS} FROM ins GROUP BY class`,
   [input.runId, input.supplierId, input.date, new Date(end.getTime() - windowMs), new Date(start.getTime() + windowMs),
     await dayReconciled(conn, input.supplierId, addDays(input.date, 1))]);
 
   const counts = {} as ClassCounts;
-  for (const r of [...lineItems.rows, ...ourItems.rows]) {
+  for (const r of [...plain.rows.filter((r) => r.items > 0), ...lineItems.rows, ...ourItems.rows]) {
     const c = (counts[r.class as DiscrepancyClass] ??= { items: 0, lines: 0, transactions: 0, theirFen: 0, ourFen: 0 });
     c.items += r.items;
     c.lines += r.lines;
@@ -151,6 +178,17 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
   }
   return counts;
 }
+
+/**
+ * A line kept in a recon_matches block, unless it repeats an earlier line: what the classification
+ * below calls matched by rule 'reference' with both sides successful. Found by our reference
+ * (not the supplier's id), one reference, our transaction of this day, the same status and the
+ * same amount (within tolerance but not equal is rule 'within_tolerance'). Never NULL: a line is
+ * in a block or in recon_items, never neither.
+ */
+const PLAIN_MATCH = `coalesce(p.request_id IS NOT NULL AND NOT p.by_txn_id AND p.line_refs = 1 AND p.our_date = $3::date
+  AND p.success AND p.our_status = 'success' AND p.line_fen = p.our_fen, false)`;
+const MATCH_BLOCK = 10_000;
 
 /**
  * Per class: items, lines, transactions, and amounts. A line's amount is on its first reference's

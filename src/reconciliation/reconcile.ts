@@ -82,7 +82,9 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
       toleranceFen: input.supplier.reconToleranceFen, toleranceBp: input.supplier.reconToleranceBp,
     });
     // the day's result is this run's: earlier runs' items go
-    await conn.query(`DELETE FROM recon_items WHERE run_id IN (SELECT id FROM recon_runs WHERE supplier_id = $1 AND business_date = $2 AND id <> $3)`, [input.supplier.id, input.date, runId]);
+    for (const table of ['recon_items', 'recon_matches']) {
+      await conn.query(`DELETE FROM ${table} WHERE run_id IN (SELECT id FROM recon_runs WHERE supplier_id = $1 AND business_date = $2 AND id <> $3)`, [input.supplier.id, input.date, runId]);
+    }
     await conn.query('UPDATE recon_runs SET is_current = false WHERE supplier_id = $1 AND business_date = $2 AND is_current', [input.supplier.id, input.date]);
     phase('replace previous');
     const cases = await raiseCases(conn, { runId, supplierId: input.supplier.id, date: input.date });

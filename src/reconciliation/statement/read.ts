@@ -88,6 +88,6 @@ export function asStatementError(err: FileFormatError): StatementFormatError {
 /** SHA-256 of a file's bytes: the same statement uploaded twice is recognised by it. */
 export async function fileSha256(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

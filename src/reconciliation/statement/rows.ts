@@ -23,6 +23,12 @@ export const STATUS: Record<string, StatementLine['status']> = {
   failed: 'failed', fail: 'failed', failure: 'failed', '失败': 'failed', '交易失败': 'failed',
 };
 
+/** What a status word means; undefined for any other text (not an Object.prototype key such as "constructor"). */
+export const statusOf = (text: string): StatementLine['status'] | undefined => {
+  const word = text.toLowerCase();
+  return Object.hasOwn(STATUS, word) ? STATUS[word] : undefined;
+};
+
 const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;
 
 /**
@@ -92,7 +98,7 @@ export function checkRow(
       problems.push({ ...at('amount'), message: `"${amountText}" is not an amount in yuan with at most two decimals` });
     }
   }
-  const status = statusText === undefined ? undefined : STATUS[statusText.toLowerCase()];
+  const status = statusText === undefined ? undefined : statusOf(statusText);
   if (statusText !== undefined && !status) problems.push({ ...at('status'), message: `"${statusText}" is not a known status (成功/SUCCESS or 失败/FAILED)` });
   let completedAt: Date | undefined;
   if (completedCell instanceof Date) {
