@@ -37,8 +37,11 @@ export async function stageStatement(conn: pg.Client, source: StageSource): Prom
   await conn.query(STAGE_TABLE);
   const rows = format === 'csv' ? await copyCsv(conn, source) : await copyXlsx(conn, source);
   rows.finish();
-  // sized for the planner: without it, matching's hash join is planned for a small stage, and spills
+  // sized for the planner: without it, matching's hash join is planned for a small stage, and spills.
+  // Its size is what matters, which a small sample gives (a tenth of the default's time).
+  await conn.query('SET LOCAL default_statistics_target = 10');
   await conn.query('ANALYZE stmt');
+  await conn.query('RESET default_statistics_target');
   return { lines: rows.lines };
 }
 
