@@ -93,11 +93,8 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     SELECT dup_key, min(line_no) AS first_line
     FROM keyed WHERE dup_key IN (SELECT dup_key FROM keyed WHERE candidate)
     GROUP BY 1 HAVING min(line_no) <> max(line_no)`);
-  await q('one-to-many', `
-    CREATE TEMP TABLE multi ON COMMIT DROP AS
-    SELECT line_no, sum(our_fen) AS our_total FROM pairs WHERE line_refs > 1 GROUP BY line_no`);
-  // small tables the planner must know are small, or it sorts a million rows to join them
-  await q('one-to-many', 'ANALYZE dups, multi');
+  // a small table the planner must know is small, or it sorts a million rows to join it
+  await q('duplicates', 'ANALYZE dups');
 
   // The day's bulk: lines matched by reference, on the day, at the same amount, both successful.
   // A block per 10,000 lines.
@@ -129,17 +126,21 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
                   WHEN p.by_txn_id THEN 'supplier_txn_id'
                   WHEN c.class = 'matched' AND p.success AND p.line_fen <> p.our_fen THEN 'within_tolerance'
                   ELSE 'reference' END
-      FROM pairs p
-      LEFT JOIN dups d ON d.dup_key = coalesce(p.request_id, 'txn:' || p.supplier_txn_id) AND p.line_no > d.first_line
-      LEFT JOIN multi m ON p.line_refs > 1 AND m.line_no = p.line_no
+      FROM (
+        -- a line of several references is never plain, so all its rows are here: their sum is its total
+        SELECT p.*, d.dup_key IS NOT NULL AS repeated,
+               CASE WHEN p.line_refs > 1 THEN sum(p.our_fen) OVER (PARTITION BY p.line_no) END AS our_total
+        FROM pairs p
+        LEFT JOIN dups d ON d.dup_key = coalesce(p.request_id, 'txn:' || p.supplier_txn_id) AND p.line_no > d.first_line
+        WHERE p.line_no IS NOT NULL AND (NOT (${PLAIN_MATCH}) OR d.dup_key IS NOT NULL)
+      ) p
       CROSS JOIN LATERAL (SELECT CASE
-        WHEN d.dup_key IS NOT NULL THEN 'duplicate_at_supplier'
+        WHEN p.repeated THEN 'duplicate_at_supplier'
         WHEN p.request_id IS NULL THEN 'missing_in_ours'
         WHEN CASE WHEN p.success THEN 'success' ELSE 'failed' END <> p.our_status THEN 'status_mismatch'
         WHEN NOT p.success THEN 'matched'
-        WHEN abs(p.line_fen - coalesce(m.our_total, p.our_fen)) <= greatest($4::bigint, coalesce(m.our_total, p.our_fen) * $5::bigint / 10000) THEN 'matched'
+        WHEN abs(p.line_fen - coalesce(p.our_total, p.our_fen)) <= greatest($4::bigint, coalesce(p.our_total, p.our_fen) * $5::bigint / 10000) THEN 'matched'
         ELSE 'amount_mismatch' END AS class) c
-      WHERE p.line_no IS NOT NULL AND (NOT (${PLAIN_MATCH}) OR d.dup_key IS NOT NULL)
       RETURNING class, line_no, line_refs, request_id, their_fen, our_fen)
     ${COUNT_BY_CLASS} FROM ins GROUP BY class`,
   [input.runId, input.supplierId, input.date, input.toleranceFen, input.toleranceBp]);
