@@ -66,11 +66,17 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     ) o ON o.request_id = s.ref`,
   [input.supplierId, input.date, from, to]);
 
-  // A single reference we do not know is tried as the supplier's transaction id (few lines).
+  // The few lines that may repeat an earlier one or that their reference did not find, in one scan:
+  // staging flags a reference it may have seen before (ref_seen: false means certainly new).
+  await q('unusual lines', `
+    CREATE TEMP TABLE unusual ON COMMIT DROP AS
+    SELECT line_no, line_refs, supplier_txn_id, request_id FROM pairs WHERE line_no IS NOT NULL AND (ref_seen OR request_id IS NULL)`);
+
+  // A single reference we do not know is tried as the supplier's transaction id.
   const byTxnId = await q('match by txn id', `
     CREATE TEMP TABLE by_txn ON COMMIT DROP AS
     SELECT DISTINCT ON (l.line_no) l.line_no, o.request_id, o.our_status, o.our_fen, o.our_at, o.our_date
-    FROM pairs l JOIN pairs o ON o.our_txn_id = l.supplier_txn_id
+    FROM unusual l JOIN pairs o ON o.our_txn_id = l.supplier_txn_id
     WHERE l.request_id IS NULL AND l.line_refs = 1 AND o.request_id IS NOT NULL
     ORDER BY l.line_no, o.request_id`);
   if (byTxnId.rowCount) {
@@ -81,18 +87,15 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
   }
 
   // A line repeats an earlier one when both name the same transaction of ours (or, unknown to us,
-  // carry the same supplier txn id). Only rows whose reference staging may have seen before, or
-  // that were not matched by their reference, can be part of such a pair: their keys are the
-  // candidates, and only the candidates' rows are grouped.
+  // carry the same supplier txn id). Only the unusual lines can be the later of such a pair, so
+  // their keys are the candidates, and only the candidates' rows are grouped.
   await q('duplicates', `
     CREATE TEMP TABLE dups ON COMMIT DROP AS
-    WITH keyed AS NOT MATERIALIZED (
-      SELECT coalesce(request_id, 'txn:' || supplier_txn_id) AS dup_key, line_no, ref_seen OR by_txn_id OR request_id IS NULL AS candidate
-      FROM pairs WHERE line_no IS NOT NULL
-    )
-    SELECT dup_key, min(line_no) AS first_line
-    FROM keyed WHERE dup_key IN (SELECT dup_key FROM keyed WHERE candidate)
-    GROUP BY 1 HAVING min(line_no) <> max(line_no)`);
+    SELECT coalesce(p.request_id, 'txn:' || p.supplier_txn_id) AS dup_key, min(p.line_no) AS first_line
+    FROM pairs p
+    WHERE p.line_no IS NOT NULL AND coalesce(p.request_id, 'txn:' || p.supplier_txn_id) IN (
+      SELECT coalesce(u.request_id, b.request_id, 'txn:' || u.supplier_txn_id) FROM unusual u LEFT JOIN by_txn b USING (line_no))
+    GROUP BY 1 HAVING min(p.line_no) <> max(p.line_no)`);
   // a small table the planner must know is small, or it sorts a million rows to join it
   await q('duplicates', 'ANALYZE dups');
 
