@@ -97,7 +97,7 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
       SELECT coalesce(u.request_id, b.request_id, 'txn:' || u.supplier_txn_id) FROM unusual u LEFT JOIN by_txn b USING (line_no))
     GROUP BY 1 HAVING min(p.line_no) <> max(p.line_no)`);
   // a small table the planner must know is small, or it sorts a million rows to join it
-  await q('duplicates', 'ANALYZE dups');
+  await q('analyse duplicates', 'ANALYZE dups');
 
   // The day's bulk: lines matched by reference, on the day, at the same amount, both successful.
   // A block per 10,000 lines.
