@@ -451,6 +451,13 @@ const body = fc.array(fc.oneof(
 ), { maxLength: 40 }).map((parts) => Buffer.from(parts.join(''), 'utf8'));
 
 describe('staging CSV for COPY', () => {
+  it('types times before 1970 and after 2038 as the streaming reader does', async () => {
+    const file = await write(Buffer.from(`${BODY_HEADER.join(',')}\nT1,r-1,CM50,1,48.50,SUCCESS,1969-12-31 23:59:58\nT2,r-2,CM50,1,48.50,SUCCESS,2039-01-01 08:00:00\n`), 'csv');
+    const outcome = await read(file, { name: NAME });
+    expect((outcome as { lines: StatementLine[] }).lines.map((l) => l.completedAt.toISOString())).toEqual(['1969-12-31T15:59:58.000Z', '2039-01-01T00:00:00.000Z']);
+    expectStagedAsRead(await staged(file, { name: NAME }), outcome, { sameProblems: true });
+  });
+
   it(`gives the same rows, problems and refusals however the bytes are chunked (${RUNS} generated bodies)`, async () => {
     await fc.assert(fc.asyncProperty(body, fc.array(fc.nat(), { maxLength: 6 }), fc.integer({ min: 1, max: 5 }), async (bytes, cuts, firstLine) => {
       const whole = await fed([bytes], firstLine);

@@ -251,7 +251,7 @@ export class CsvStageFeed extends Transform {
     const status = this.statusFlag(b, cuts[this.status]! + 1, cuts[this.status + 1]!);
     if (status === 0) return false;
     const ms = this.time(b, cuts[this.completedAt]! + 1, cuts[this.completedAt + 1]!);
-    if (Number.isNaN(ms)) return false;
+    if (!(ms >= 0)) return false; // before 1970 (or not a time): the grammar's path writes it
 
     this.rows.lines++;
     if (this.rows.refused) return true;
@@ -270,13 +270,24 @@ export class CsvStageFeed extends Transform {
     out[o++] = TAB;
     o = writeNumber(out, o, quantity);
     out[o++] = TAB;
+    const fenAt = o;
     o = writeNumber(out, o, fen);
+    const fenEnd = o;
     out[o++] = TAB;
-    o = writeNumber(out, o, fen);
+    for (let i = fenAt; i < fenEnd; i++) out[o++] = out[i]!; // the line's amount again, as its first reference's
     out[o++] = TAB;
     out[o++] = status;
     out[o++] = TAB;
-    o = writeNumber(out, o, ms);
+    // whole seconds: their digits, then three zeros (a small integer until 2038 is quick to write)
+    const seconds = ms / 1000;
+    if (seconds < 0x80000000) {
+      o = writeSmall(out, o, seconds);
+      out[o++] = 0x30;
+      out[o++] = 0x30;
+      out[o++] = 0x30;
+    } else {
+      o = writeNumber(out, o, ms);
+    }
     out[o++] = TAB;
     out[o++] = this.rows.refs.addHash(refHash) ? 0x74 : 0x66;
     out[o++] = NL;
