@@ -1,12 +1,9 @@
-import { isAscii, isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
-import iconv from 'iconv-lite';
 import { lineBreaks } from '../../files/tabular.ts';
+import { CsvStructureError } from './errors.ts';
 import { parseStatementTime, statusOf } from './rows.ts';
+import { digits, sameBytes, writeNumber, writeSmall, yuan } from './ascii-bytes.ts';
 import { FNV_OFFSET, FNV_PRIME, type StageRows } from './stage-rows.ts';
-
-/** The file is not CSV as the streaming reader takes it (a stray quote, a lone CR, bytes not of the encoding). */
-export class CsvStructureError extends Error {}
 
 const NL = 0x0a;
 const CR = 0x0d;
@@ -16,45 +13,6 @@ const TAB = 0x09;
 const BACKSLASH = 0x5c;
 const PIPE = 0x7c;
 const SEMICOLON = 0x3b;
-
-/**
- * A statement's bytes as UTF-8, in pieces that end at a line feed, refused (CsvStructureError) at
- * a NUL or at bytes that are not the encoding, as the streaming reader refuses them. A line feed
- * is never part of a UTF-8 or GBK character, so each piece decodes on its own.
- */
-export function utf8Lines(encoding: 'utf8' | 'gbk'): Transform {
-  let carry: Buffer | undefined;
-  const piece = (bytes: Buffer): Buffer => {
-    if (bytes.indexOf(0) !== -1) throw new CsvStructureError('a NUL byte: this is not a text file');
-    if (isAscii(bytes)) return bytes;
-    if (encoding === 'utf8') {
-      if (!isUtf8(bytes)) throw new CsvStructureError('bytes that are not valid UTF-8');
-      return bytes;
-    }
-    const text = iconv.decode(bytes, 'gbk');
-    if (text.includes('\uFFFD')) throw new CsvStructureError('bytes that are not valid GBK');
-    return Buffer.from(text, 'utf8');
-  };
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      const data = carry ? Buffer.concat([carry, chunk]) : chunk;
-      const end = data.lastIndexOf(NL) + 1;
-      carry = end < data.length ? data.subarray(end) : undefined;
-      try {
-        done(null, end > 0 ? piece(data.subarray(0, end)) : undefined);
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-    flush(done) {
-      try {
-        done(null, carry?.length ? piece(carry) : undefined);
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-  });
-}
 
 /**
  * A CSV statement's body (its UTF-8 bytes after the header, from utf8Lines) to COPY text rows of
@@ -372,54 +330,6 @@ function plainReference(b: Buffer, a: number, z: number): number {
     h = Math.imul(h ^ c, FNV_PRIME);
   }
   return h >>> 0;
-}
-
-/** The whole number the ASCII digits in b[a, z) spell; NaN for anything else or more than max digits. */
-function digits(b: Buffer, a: number, z: number, max: number): number {
-  if (z <= a || z - a > max) return NaN;
-  let n = 0;
-  for (let i = a; i < z; i++) {
-    const d = b[i]! - 0x30;
-    if (d < 0 || d > 9) return NaN;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/** "48.50", "48.5" or "48" as fen; NaN for any other form (the grammar takes those). */
-function yuan(b: Buffer, a: number, z: number): number {
-  let dot = -1;
-  for (let i = a; i < z; i++) if (b[i] === 0x2e) { dot = i; break; }
-  if (dot === -1) return digits(b, a, z, 13) * 100;
-  const cents = digits(b, dot + 1, z, 2);
-  return digits(b, a, dot, 13) * 100 + (z - dot - 1 === 1 ? cents * 10 : cents);
-}
-
-function sameBytes(known: Buffer, b: Buffer, a: number, z: number): boolean {
-  if (known.length !== z - a) return false;
-  for (let i = 0; i < known.length; i++) if (known[i] !== b[a + i]) return false;
-  return true;
-}
-
-/** A non-negative safe integer's decimal digits at out[o]; returns the offset after them. */
-function writeNumber(out: Buffer, o: number, n: number): number {
-  // in two parts below 2^31, where V8's integer arithmetic is fast: epoch milliseconds are 13 digits
-  if (n >= 1_000_000) {
-    const high = Math.floor(n / 1_000_000);
-    o = writeSmall(out, o, high);
-    let low = n - high * 1_000_000;
-    for (let end = o + 6; end > o; low = (low / 10) | 0) out[--end] = 0x30 + (low % 10);
-    return o + 6;
-  }
-  return writeSmall(out, o, n);
-}
-
-function writeSmall(out: Buffer, o: number, n: number): number {
-  let count = 1;
-  for (let p = 10; p <= n; p *= 10) count++;
-  let v = n | 0;
-  for (let end = o + count; end > o; v = (v / 10) | 0) out[--end] = 0x30 + (v % 10);
-  return o + count;
 }
 
 /** Byte offset just past the first record (the header), and its line count; quote-aware. */

@@ -28,3 +28,6 @@ export class StatementFormatError extends KamengError {
     this.totalProblems = totalProblems;
   }
 }
+
+/** The file is not CSV as the streaming reader takes it (a stray quote, a lone CR, bytes not of the encoding). */
+export class CsvStructureError extends Error {}

@@ -8,10 +8,11 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { decodeStrictly, detectEncoding, FileFormatError, lineBreaks, xlsxRows } from '../../files/tabular.ts';
 import { FIELD_LABELS, resolveColumns, type ColumnMapping, type StatementField } from './columns.ts';
-import { CsvStageFeed, CsvStructureError, headerEnd, utf8Lines } from './csv-stage-feed.ts';
-import { StatementFormatError } from './errors.ts';
+import { CsvStageFeed, headerEnd } from './csv-stage-feed.ts';
+import { CsvStructureError, StatementFormatError } from './errors.ts';
 import { asStatementError, readStatement } from './read.ts';
 import { STAGE_TABLE, StageRows } from './stage-rows.ts';
+import { utf8Lines } from './utf8-lines.ts';
 
 export interface StageSource {
   path: string;
