@@ -186,6 +186,23 @@ describe('reconciling a statement finds exactly the planted discrepancies', () =
   });
 });
 
+describe('a transaction named twice, once by our reference and once by the supplier\'s txn id', () => {
+  for (const order of ['txn id first', 'reference first'] as const) {
+    it(`classes the later line as the duplicate (${order})`, async () => {
+      const s = await newSupplier('twice');
+      const r = `${s.code}-1`;
+      await ours(s, r, at(D, '10:00:00'), { txn: `SX-${s.code}` });
+      const byTxn = `SX-${s.code},unknown-ref,CM50,1,48.50,SUCCESS,${D} 10:00:00`;
+      const byRef = `SX-${s.code},${r},CM50,1,48.50,SUCCESS,${D} 10:00:00`;
+      const lines = order === 'txn id first' ? [byTxn, byRef] : [byRef, byTxn];
+      const summary = await reconcile(s, D, await file('twice.csv', `${ENGLISH}\n${lines.join('\n')}\n`));
+      expect(await classes(summary.runId)).toEqual({ [`line 2 ${r}`]: 'matched', [`line 3 ${r}`]: 'duplicate_at_supplier' });
+      const rules = await h.db('recon_results').where({ run_id: summary.runId }).orderBy('line_no').pluck('rule');
+      expect(rules).toEqual(order === 'txn id first' ? ['supplier_txn_id', 'repeated_line'] : ['reference', 'repeated_line']);
+    });
+  }
+});
+
 describe('statement formats', () => {
   it('reads a GBK statement with Chinese headers and statuses', async () => {
     const s = await newSupplier('gbk');

@@ -66,36 +66,45 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     ) o ON o.request_id = s.ref`,
   [input.supplierId, input.date, from, to]);
 
-  // The few lines that may repeat an earlier one or that their reference did not find, in one scan:
-  // staging flags a reference it may have seen before (ref_seen: false means certainly new).
-  await q('unusual lines', `
-    CREATE TEMP TABLE unusual ON COMMIT DROP AS
-    SELECT line_no, line_refs, supplier_txn_id, request_id FROM pairs WHERE line_no IS NOT NULL AND (ref_seen OR request_id IS NULL)`);
+  // The day's bulk looks plain (looksPlain: one reference, found, same day, amount and status,
+  // not seen before in the file). Everything else, a few thousand rows, is copied to \`odd\`, which the
+  // steps below work on instead of the million pairs.
+  await q('odd rows', `CREATE TEMP TABLE odd ON COMMIT DROP AS SELECT * FROM pairs p WHERE NOT ${looksPlain('$1')}`, [input.date]);
 
   // A single reference we do not know is tried as the supplier's transaction id.
   const byTxnId = await q('match by txn id', `
     CREATE TEMP TABLE by_txn ON COMMIT DROP AS
     SELECT DISTINCT ON (l.line_no) l.line_no, o.request_id, o.our_status, o.our_fen, o.our_at, o.our_date
-    FROM unusual l JOIN pairs o ON o.our_txn_id = l.supplier_txn_id
-    WHERE l.request_id IS NULL AND l.line_refs = 1 AND o.request_id IS NOT NULL
+    FROM odd l JOIN pairs o ON o.our_txn_id = l.supplier_txn_id
+    WHERE l.line_no IS NOT NULL AND l.request_id IS NULL AND l.line_refs = 1 AND o.request_id IS NOT NULL
     ORDER BY l.line_no, o.request_id`);
   if (byTxnId.rowCount) {
     await q('match by txn id', `
-      UPDATE pairs p SET request_id = b.request_id, our_status = b.our_status, our_fen = b.our_fen, our_at = b.our_at, our_date = b.our_date, by_txn_id = true
+      UPDATE odd p SET request_id = b.request_id, our_status = b.our_status, our_fen = b.our_fen, our_at = b.our_at, our_date = b.our_date, by_txn_id = true
       FROM by_txn b WHERE p.line_no = b.line_no AND p.request_id IS NULL`);
-    await q('match by txn id', 'DELETE FROM pairs p USING by_txn b WHERE p.line_no IS NULL AND p.request_id = b.request_id');
+    await q('match by txn id', 'DELETE FROM odd p USING by_txn b WHERE p.line_no IS NULL AND p.request_id = b.request_id');
+    // a plain-looking line for a transaction that an earlier line named by txn id repeats that line:
+    // it leaves the plain rows for odd
+    await q('match by txn id', `
+      WITH moved AS (
+        UPDATE pairs p SET ref_seen = true WHERE ${looksPlain('$1')} AND p.request_id IN (SELECT request_id FROM by_txn) RETURNING p.*)
+      INSERT INTO odd SELECT * FROM moved`, [input.date]);
   }
 
   // A line repeats an earlier one when both name the same transaction of ours (or, unknown to us,
-  // carry the same supplier txn id). Only the unusual lines can be the later of such a pair, so
-  // their keys are the candidates, and only the candidates' rows are grouped.
+  // carry the same supplier txn id). Only odd lines can be the later of such a pair (a plain-looking
+  // line's reference is new in the file), so their keys are the candidates, and only the
+  // candidates' rows are grouped.
   await q('duplicates', `
     CREATE TEMP TABLE dups ON COMMIT DROP AS
-    SELECT coalesce(p.request_id, 'txn:' || p.supplier_txn_id) AS dup_key, min(p.line_no) AS first_line
-    FROM pairs p
-    WHERE p.line_no IS NOT NULL AND coalesce(p.request_id, 'txn:' || p.supplier_txn_id) IN (
-      SELECT coalesce(u.request_id, b.request_id, 'txn:' || u.supplier_txn_id) FROM unusual u LEFT JOIN by_txn b USING (line_no))
-    GROUP BY 1 HAVING min(p.line_no) <> max(p.line_no)`);
+    SELECT k.dup_key, min(k.line_no) AS first_line
+    FROM (
+      SELECT p.request_id AS dup_key, p.line_no FROM pairs p WHERE ${looksPlain('$1')}
+      UNION ALL
+      SELECT coalesce(request_id, 'txn:' || supplier_txn_id), line_no FROM odd WHERE line_no IS NOT NULL
+    ) k
+    WHERE k.dup_key IN (SELECT coalesce(request_id, 'txn:' || supplier_txn_id) FROM odd WHERE line_no IS NOT NULL)
+    GROUP BY 1 HAVING min(k.line_no) <> max(k.line_no)`, [input.date]);
   // a small table the planner must know is small, or it sorts a million rows to join it
   await q('analyse duplicates', 'ANALYZE dups');
 
@@ -105,8 +114,12 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     WITH blocks AS (
       INSERT INTO recon_matches (run_id, supplier_id, business_date, line_nos, request_ids, amounts_fen)
       SELECT $1, $2, $3::date, array_agg(p.line_no), array_agg(p.request_id), array_agg(p.line_fen)
-      FROM pairs p
-      WHERE ${PLAIN_MATCH} AND NOT EXISTS (SELECT 1 FROM dups d WHERE d.dup_key = p.request_id AND p.line_no > d.first_line)
+      FROM (
+        SELECT p.line_no, p.request_id, p.line_fen FROM pairs p WHERE ${looksPlain('$3')}
+        UNION ALL
+        SELECT p.line_no, p.request_id, p.line_fen FROM odd p WHERE ${PLAIN_MATCH}
+      ) p
+      WHERE NOT EXISTS (SELECT 1 FROM dups d WHERE d.dup_key = p.request_id AND p.line_no > d.first_line)
       GROUP BY p.line_no / ${MATCH_BLOCK}
       RETURNING amounts_fen)
     SELECT 'matched' AS class, coalesce(sum(cardinality(amounts_fen)), 0)::int AS items, coalesce(sum(cardinality(amounts_fen)), 0)::int AS lines,
@@ -133,7 +146,7 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
         -- a line of several references is never plain, so all its rows are here: their sum is its total
         SELECT p.*, d.dup_key IS NOT NULL AS repeated,
                CASE WHEN p.line_refs > 1 THEN sum(p.our_fen) OVER (PARTITION BY p.line_no) END AS our_total
-        FROM pairs p
+        FROM odd p
         LEFT JOIN dups d ON d.dup_key = coalesce(p.request_id, 'txn:' || p.supplier_txn_id) AND p.line_no > d.first_line
         WHERE p.line_no IS NOT NULL AND (NOT (${PLAIN_MATCH}) OR d.dup_key IS NOT NULL)
       ) p
@@ -159,7 +172,7 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
                   WHEN n.request_id IS NOT NULL THEN 'cross_midnight'
                   WHEN o.our_at >= $4 AND NOT $6 THEN 'awaiting_next_day'
                   ELSE 'absent' END
-      FROM pairs o
+      FROM odd o
       LEFT JOIN LATERAL (
         SELECT i.request_id FROM recon_items i
         WHERE (o.our_at < $5 OR o.our_at >= $4) AND i.supplier_id = $2 AND i.rule = 'cross_midnight' AND i.request_id = o.request_id
@@ -182,6 +195,14 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
   }
   return counts;
 }
+
+/**
+ * A pairs row as the join left it that is certainly a plain match unless a line named by the
+ * supplier's txn id repeats it: PLAIN_MATCH (never yet matched by txn id), and its reference not seen
+ * before in the file, so no earlier line names it. date: the business date's query parameter.
+ */
+const looksPlain = (date: string) => `coalesce(p.request_id IS NOT NULL AND NOT p.ref_seen AND p.line_refs = 1 AND p.our_date = ${date}::date
+  AND p.success AND p.our_status = 'success' AND p.line_fen = p.our_fen, false)`;
 
 /**
  * A line kept in a recon_matches block, unless it repeats an earlier line: what the classification
