@@ -52,7 +52,6 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
   // the window that no line names (line_no NULL): one hash join, both sides at once.
   await q('pair', `
     CREATE TEMP TABLE pairs ON COMMIT DROP AS
-    SELECT p.*, ${looksPlain('$2')} AS looks_plain FROM (
     SELECT s.line_no, s.line_refs, s.supplier_txn_id, s.sku, s.quantity, s.line_fen, s.their_fen, s.success, s.at_ms, s.ref_seen,
            o.request_id, o.status AS our_status, o.cost_fen AS our_fen, o.at AS our_at, o.our_date, o.supplier_txn_id AS our_txn_id, false AS by_txn_id
     FROM stmt s FULL JOIN (
@@ -64,13 +63,13 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
       SELECT request_id, supplier_txn_id, 'pending', cost_fen, created_at, (created_at AT TIME ZONE 'Asia/Shanghai')::date
       FROM supplier_transactions
       WHERE supplier_id = $1 AND business_date IS NULL AND created_at >= $3 AND created_at < $4
-    ) o ON o.request_id = s.ref) p`,
+    ) o ON o.request_id = s.ref`,
   [input.supplierId, input.date, from, to]);
 
-  // The day's bulk looks plain (looks_plain: one reference, found, same day, amount and status,
+  // The day's bulk looks plain (looksPlain: one reference, found, same day, amount and status,
   // not seen before in the file). Everything else, a few thousand rows, is copied to \`odd\`, which the
   // steps below work on instead of the million pairs.
-  await q('odd rows', 'CREATE TEMP TABLE odd ON COMMIT DROP AS SELECT * FROM pairs WHERE NOT looks_plain');
+  await q('odd rows', `CREATE TEMP TABLE odd ON COMMIT DROP AS SELECT * FROM pairs p WHERE NOT ${looksPlain('$1')}`, [input.date]);
 
   // A single reference we do not know is tried as the supplier's transaction id.
   const byTxnId = await q('match by txn id', `
@@ -88,8 +87,8 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     // it leaves the plain rows for odd
     await q('match by txn id', `
       WITH moved AS (
-        UPDATE pairs p SET looks_plain = false WHERE p.looks_plain AND p.request_id IN (SELECT request_id FROM by_txn) RETURNING p.*)
-      INSERT INTO odd SELECT * FROM moved`);
+        UPDATE pairs p SET ref_seen = true WHERE ${looksPlain('$1')} AND p.request_id IN (SELECT request_id FROM by_txn) RETURNING p.*)
+      INSERT INTO odd SELECT * FROM moved`, [input.date]);
   }
 
   // A line repeats an earlier one when both name the same transaction of ours (or, unknown to us,
@@ -100,12 +99,12 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     CREATE TEMP TABLE dups ON COMMIT DROP AS
     SELECT k.dup_key, min(k.line_no) AS first_line
     FROM (
-      SELECT p.request_id AS dup_key, p.line_no FROM pairs p WHERE p.looks_plain
+      SELECT p.request_id AS dup_key, p.line_no FROM pairs p WHERE ${looksPlain('$1')}
       UNION ALL
       SELECT coalesce(request_id, 'txn:' || supplier_txn_id), line_no FROM odd WHERE line_no IS NOT NULL
     ) k
     WHERE k.dup_key IN (SELECT coalesce(request_id, 'txn:' || supplier_txn_id) FROM odd WHERE line_no IS NOT NULL)
-    GROUP BY 1 HAVING min(k.line_no) <> max(k.line_no)`);
+    GROUP BY 1 HAVING min(k.line_no) <> max(k.line_no)`, [input.date]);
   // a small table the planner must know is small, or it sorts a million rows to join it
   await q('analyse duplicates', 'ANALYZE dups');
 
@@ -116,7 +115,7 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
       INSERT INTO recon_matches (run_id, supplier_id, business_date, line_nos, request_ids, amounts_fen)
       SELECT $1, $2, $3::date, array_agg(p.line_no), array_agg(p.request_id), array_agg(p.line_fen)
       FROM (
-        SELECT p.line_no, p.request_id, p.line_fen FROM pairs p WHERE p.looks_plain
+        SELECT p.line_no, p.request_id, p.line_fen FROM pairs p WHERE ${looksPlain('$3')}
         UNION ALL
         SELECT p.line_no, p.request_id, p.line_fen FROM odd p WHERE ${PLAIN_MATCH}
       ) p
