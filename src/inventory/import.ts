@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { assertBusinessDate, businessDateOf } from '../dates.ts';
+import { copyText } from '../db/copy-text.ts';
 import type { Db } from '../db/knex.ts';
 import { csvRows, FileFormatError, xlsxRows, type Cell } from '../files/tabular.ts';
 import { assertFen, type Fen } from '../money.ts';
@@ -114,7 +115,7 @@ export async function importCardCodes(db: Db, vault: CodeVault, request: ImportR
           }
           if (expires < today) { note({ file: request.fileName, line: row.line, column: 'expires_at', message: `code expired on ${expires}` }); continue; }
         }
-        yield `${row.line}\t${escapeCopy(row.sku.trim())}\t${escapeCopy(row.serial.trim())}\t\\\\x${vault.seal(code).toString('hex')}\t\\\\x${vault.fingerprint(request.sku, code).toString('hex')}\t${expires}\n`;
+        yield `${row.line}\t${copyText(row.sku.trim())}\t${copyText(row.serial.trim())}\t\\\\x${vault.seal(code).toString('hex')}\t\\\\x${vault.fingerprint(request.sku, code).toString('hex')}\t${expires}\n`;
       }
     }
     await pipeline(Readable.from(copyChunks()), conn.query(copyFrom('COPY card_import_stage FROM STDIN')));
@@ -171,7 +172,6 @@ export async function importCardCodes(db: Db, vault: CodeVault, request: ImportR
 
 const rejected = (file: string, problems: ImportProblem[], total = problems.length) => new ImportRejectedError(file, problems, total);
 
-const escapeCopy = (text: string) => text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
 
 /**
  * Rows of a card code file (CSV in UTF-8 or GBK, or XLSX) with English or Chinese headers:

@@ -1,3 +1,4 @@
+import { copyText } from '../../db/copy-text.ts';
 import type { Cell } from '../../files/tabular.ts';
 import type { StatementField } from './columns.ts';
 import { StatementFormatError, type StatementProblem } from './errors.ts';
@@ -96,11 +97,9 @@ export class StageRows {
   }
 }
 
-const COPY_SPECIAL = /[\\\t\n\r]/;
-/** A value in COPY's text format: backslash, tab and line breaks escaped. */
-export function copyText(text: string): string {
-  return COPY_SPECIAL.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : text;
-}
+/** 32-bit FNV-1a, the hash RefFilter keeps references by. */
+export const FNV_OFFSET = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
 
 /**
  * Which references a statement has listed so far, approximately: a bit per hash of a reference's
@@ -108,9 +107,6 @@ export function copyText(text: string): string {
  * certainly new, so matching needs to look for duplicate lines only among the rows it flags
  * (false positives: about 3% of a million distinct references), instead of grouping every row.
  */
-export const FNV_OFFSET = 0x811c9dc5;
-export const FNV_PRIME = 0x01000193;
-
 export class RefFilter {
   private readonly bits = new Uint32Array(1 << 19);
 
