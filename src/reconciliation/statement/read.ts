@@ -4,7 +4,7 @@ import path from 'node:path';
 import { csvRows, FileFormatError, xlsxRows, type Cell } from '../../files/tabular.ts';
 import { FIELD_LABELS, resolveColumns, type ColumnMapping } from './columns.ts';
 import { StatementFormatError, type StatementProblem } from './errors.ts';
-import { checkRow, type StatementLine } from './rows.ts';
+import { checkRecord, type StatementLine } from './rows.ts';
 
 export interface StatementSource {
   path: string;
@@ -51,14 +51,8 @@ export async function* readStatement(source: StatementSource): AsyncGenerator<St
       index = resolved.index;
       continue;
     }
-    // a CSV row's width first, even an empty row's (",,"): COPY refuses a ragged row whatever it holds
-    if (format === 'csv' && cells.length !== header.length) {
-      total++;
-      if (problems.length < MAX_PROBLEMS) problems.push({ file: name, line, message: `has ${cells.length} columns, the header has ${header.length}` });
-      continue;
-    }
-    if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) continue;
-    const checked = checkRow(cells, line, name, header, index!);
+    const checked = checkRecord(cells, line, name, header, index!, format === 'csv');
+    if (!checked) continue;
     if ('problems' in checked) {
       total += checked.problems.length;
       for (const p of checked.problems) if (problems.length < MAX_PROBLEMS) problems.push(p);

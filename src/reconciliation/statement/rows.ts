@@ -117,3 +117,16 @@ export function checkRow(
     value: { line, supplierTxnId: supplierTxnId!, merchantOrderNos, sku: sku!, quantity, amountFen, status: status!, completedAt: completedAt! },
   };
 }
+
+/**
+ * A row of a statement file after its header: undefined when it is blank (skipped, as a
+ * spreadsheet's trailing rows are), else its line or its problems. A CSV row must be as wide as
+ * the header first, even an empty one (",,"): a ragged row is no record of the file.
+ */
+export function checkRecord(
+  cells: Cell[], line: number, file: string, header: string[], index: Record<StatementField, number>, fixedWidth: boolean,
+): ReturnType<typeof checkRow> | undefined {
+  if (fixedWidth && cells.length !== header.length) return { problems: [{ file, line, message: `has ${cells.length} columns, the header has ${header.length}` }] };
+  if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) return undefined;
+  return checkRow(cells, line, file, header, index);
+}

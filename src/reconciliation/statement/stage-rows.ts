@@ -2,7 +2,7 @@ import { copyText } from '../../db/copy-text.ts';
 import type { Cell } from '../../files/tabular.ts';
 import type { StatementField } from './columns.ts';
 import { StatementFormatError, type StatementProblem } from './errors.ts';
-import { checkRow, type StatementLine } from './rows.ts';
+import { checkRecord, type StatementLine } from './rows.ts';
 
 /**
  * The stage table a statement is loaded into: one row per line and our reference it lists (a line
@@ -50,12 +50,8 @@ export class StageRows {
 
   /** A row as the file gave it: its COPY text, or '' (blank, or bad and recorded as a problem). */
   row(cells: Cell[], line: number): string {
-    if (this.fixedWidth && cells.length !== this.header.length) {
-      this.problem({ file: this.file, line, message: `has ${cells.length} columns, the header has ${this.header.length}` });
-      return '';
-    }
-    if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) return '';
-    const checked = checkRow(cells, line, this.file, this.header, this.index);
+    const checked = checkRecord(cells, line, this.file, this.header, this.index, this.fixedWidth);
+    if (!checked) return '';
     if ('problems' in checked) {
       for (const p of checked.problems) this.problem(p);
       return '';
