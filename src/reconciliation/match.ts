@@ -117,15 +117,15 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
       FROM (
         SELECT p.line_no, p.request_id, p.line_fen FROM pairs p WHERE ${looksPlain('$3')}
         UNION ALL
-        SELECT p.line_no, p.request_id, p.line_fen FROM odd p WHERE ${PLAIN_MATCH}
+        SELECT p.line_no, p.request_id, p.line_fen FROM odd p WHERE ${plainMatch('$3')}
       ) p
       WHERE NOT EXISTS (SELECT 1 FROM dups d WHERE d.dup_key = p.request_id AND p.line_no > d.first_line)
       GROUP BY p.line_no / ${MATCH_BLOCK}
-      RETURNING amounts_fen)
-    SELECT 'matched' AS class, coalesce(sum(cardinality(amounts_fen)), 0)::int AS items, coalesce(sum(cardinality(amounts_fen)), 0)::int AS lines,
-           coalesce(sum(cardinality(amounts_fen)), 0)::int AS transactions, coalesce(sum((SELECT sum(a) FROM unnest(amounts_fen) a)), 0)::bigint AS their_fen,
-           coalesce(sum((SELECT sum(a) FROM unnest(amounts_fen) a)), 0)::bigint AS our_fen
-    FROM blocks`,
+      RETURNING amounts_fen),
+    total AS (
+      SELECT coalesce(sum(cardinality(amounts_fen)), 0)::int AS n, coalesce(sum((SELECT sum(a) FROM unnest(amounts_fen) a)), 0)::bigint AS fen FROM blocks)
+    -- a plain line is one line, one transaction, the same amount on both sides
+    SELECT 'matched' AS class, n AS items, n AS lines, n AS transactions, fen AS their_fen, fen AS our_fen FROM total`,
   [input.runId, input.supplierId, input.date]);
 
   // Every other line, classified, with both sides' detail.
@@ -133,7 +133,7 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
     WITH ins AS (
       INSERT INTO recon_items (run_id, supplier_id, business_date, line_no, supplier_txn_id, line_refs, sku, quantity, their_status, their_fen, their_at,
                                request_id, our_status, our_fen, our_at, our_date, class, rule)
-      SELECT $1, $2, $3::date, p.line_no, p.supplier_txn_id, p.line_refs, p.sku, p.quantity, CASE WHEN p.success THEN 'success' ELSE 'failed' END, p.their_fen,
+      SELECT $1, $2, $3::date, p.line_no, p.supplier_txn_id, p.line_refs, p.sku, p.quantity, p.their_status, p.their_fen,
              ${stageTime('p.at_ms')}, p.request_id, p.our_status, p.our_fen, p.our_at, p.our_date, c.class,
              CASE WHEN c.class = 'duplicate_at_supplier' THEN 'repeated_line'
                   WHEN p.request_id IS NULL THEN 'unknown_reference'
@@ -144,16 +144,16 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
                   ELSE 'reference' END
       FROM (
         -- a line of several references is never plain, so all its rows are here: their sum is its total
-        SELECT p.*, d.dup_key IS NOT NULL AS repeated,
+        SELECT p.*, d.dup_key IS NOT NULL AS repeated, CASE WHEN p.success THEN 'success' ELSE 'failed' END AS their_status,
                CASE WHEN p.line_refs > 1 THEN sum(p.our_fen) OVER (PARTITION BY p.line_no) END AS our_total
         FROM odd p
         LEFT JOIN dups d ON d.dup_key = coalesce(p.request_id, 'txn:' || p.supplier_txn_id) AND p.line_no > d.first_line
-        WHERE p.line_no IS NOT NULL AND (NOT (${PLAIN_MATCH}) OR d.dup_key IS NOT NULL)
+        WHERE p.line_no IS NOT NULL AND (NOT (${plainMatch('$3')}) OR d.dup_key IS NOT NULL)
       ) p
       CROSS JOIN LATERAL (SELECT CASE
         WHEN p.repeated THEN 'duplicate_at_supplier'
         WHEN p.request_id IS NULL THEN 'missing_in_ours'
-        WHEN CASE WHEN p.success THEN 'success' ELSE 'failed' END <> p.our_status THEN 'status_mismatch'
+        WHEN p.their_status <> p.our_status THEN 'status_mismatch'
         WHEN NOT p.success THEN 'matched'
         WHEN abs(p.line_fen - coalesce(p.our_total, p.our_fen)) <= greatest($4::bigint, coalesce(p.our_total, p.our_fen) * $5::bigint / 10000) THEN 'matched'
         ELSE 'amount_mismatch' END AS class) c
@@ -197,22 +197,21 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
 }
 
 /**
- * A pairs row as the join left it that is certainly a plain match unless a line named by the
- * supplier's txn id repeats it: PLAIN_MATCH (never yet matched by txn id), and its reference not seen
- * before in the file, so no earlier line names it. date: the business date's query parameter.
- */
-const looksPlain = (date: string) => `coalesce(p.request_id IS NOT NULL AND NOT p.ref_seen AND p.line_refs = 1 AND p.our_date = ${date}::date
-  AND p.success AND p.our_status = 'success' AND p.line_fen = p.our_fen, false)`;
-
-/**
  * A line kept in a recon_matches block, unless it repeats an earlier line: what the classification
  * below calls matched by rule 'reference' with both sides successful. Found by our reference
  * (not the supplier's id), one reference, our transaction of this day, the same status and the
  * same amount (within tolerance but not equal is rule 'within_tolerance'). Never NULL: a line is
- * in a block or in recon_items, never neither.
+ * in a block or in recon_items, never neither. date: the business date's query parameter.
  */
-const PLAIN_MATCH = `coalesce(p.request_id IS NOT NULL AND NOT p.by_txn_id AND p.line_refs = 1 AND p.our_date = $3::date
+const plainMatch = (date: string) => `coalesce(p.request_id IS NOT NULL AND NOT p.by_txn_id AND p.line_refs = 1 AND p.our_date = ${date}::date
   AND p.success AND p.our_status = 'success' AND p.line_fen = p.our_fen, false)`;
+
+/**
+ * A pairs row as the join left it that is certainly a plain match unless a line named by the
+ * supplier's txn id repeats it: its reference was not seen before in the file, so no earlier line
+ * names it.
+ */
+const looksPlain = (date: string) => `(${plainMatch(date)} AND NOT p.ref_seen)`;
 const MATCH_BLOCK = 10_000;
 
 /**
