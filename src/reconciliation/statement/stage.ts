@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type pg from 'pg';
@@ -81,13 +81,13 @@ async function csvHeader(source: StageSource): Promise<CsvHeader> {
   const rest = head.subarray(start);
   const inRest = headerEnd(rest) ?? (head.length < HEAD_BYTES ? { end: rest.length, lines: 1 } : undefined);
   if (!inRest) throw new StatementFormatError(source.name, [{ file: source.name, line: 1, message: 'the header line is longer than 1 MB: this is not a statement' }]);
-  const found = { end: start + inRest.end };
+  const headerStop = start + inRest.end;
   let cells: string[];
   // by the streaming reader's rules (COPY's): bytes not of the encoding, a NUL, or a lone CR (an old
   // Mac file, whose first LF-less "header" would hide every line) are refused here as there
   let decoded: string;
   try {
-    decoded = decodeStrictly(head.subarray(0, found.end), encoding, source.name);
+    decoded = decodeStrictly(head.subarray(0, headerStop), encoding, source.name);
   } catch (err) {
     throw err instanceof FileFormatError ? asStatementError(err) : err;
   }
@@ -100,7 +100,7 @@ async function csvHeader(source: StageSource): Promise<CsvHeader> {
   const header = cells.map((h) => h.trim());
   const index = headerColumns(source.name, header, source.columns, blank + 1);
   // a quoted header cell may hold line breaks, a CR alone among them (which headerEnd does not count)
-  return { header, index, encoding, bodyStart: found.end, firstLine: blank + 1 + cells.reduce((n, cell) => n + lineBreaks(cell), 0) + 1 };
+  return { header, index, encoding, bodyStart: headerStop, firstLine: blank + 1 + cells.reduce((n, cell) => n + lineBreaks(cell), 0) + 1 };
 }
 
 /** The file after its header, checked and typed line by line on its way into COPY. */
@@ -114,7 +114,7 @@ export async function stageCsv(source: StageSource, sink: () => NodeJS.WritableS
   const csv = await csvHeader(source);
   const rows = new StageRows(source.name, csv.header, csv.index, true);
   try {
-    await copyThrough(sink(), createReadStream(source.path, { start: csv.bodyStart, highWaterMark: 256 * 1024 }), utf8Lines(csv.encoding), new CsvStageFeed(rows, csv.firstLine, source.onProgress));
+    await pipeline(createReadStream(source.path, { start: csv.bodyStart, highWaterMark: 256 * 1024 }), utf8Lines(csv.encoding), new CsvStageFeed(rows, csv.firstLine, source.onProgress), sink());
   } catch (err) {
     if (err instanceof CsvStructureError) throw await diagnose(source, csv.encoding, err);
     throw err;
@@ -189,35 +189,8 @@ async function copyXlsx(conn: pg.Client, source: StageSource): Promise<StageRows
     if (chunk) yield chunk;
     source.onProgress?.(count);
   }
-  await copyThrough(conn.query(copyFrom('COPY stmt FROM STDIN')), Readable.from(copyText()));
+  await pipeline(Readable.from(copyText()), conn.query(copyFrom('COPY stmt FROM STDIN')));
   return rows;
-}
-
-/**
- * Streams a producer's output into a COPY. When the producer fails (the file is not a statement),
- * the COPY is still ended cleanly and the producer's error thrown after: a COPY stream destroyed
- * before the server has taken it can leave the connection stuck, and the caller rolls back what
- * was copied anyway. When the COPY fails, the producer is stopped.
- */
-async function copyThrough(sink: NodeJS.WritableStream, ...producer: [NodeJS.ReadableStream, ...NodeJS.ReadWriteStream[]]): Promise<void> {
-  const pass = new PassThrough();
-  const copying = pipeline(pass, sink);
-  const forward = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      if (pass.write(chunk)) done();
-      else pass.once('drain', () => done());
-    },
-  });
-  copying.catch((err: Error) => forward.destroy(err));
-  let failure: unknown;
-  try {
-    await pipeline([...producer, forward]);
-  } catch (err) {
-    failure = err;
-  }
-  if (!pass.destroyed) pass.end();
-  await copying;
-  if (failure) throw failure;
 }
 
 export const statementFormat = (file: string): 'csv' | 'xlsx' => (path.extname(file).toLowerCase() === '.xlsx' ? 'xlsx' : 'csv');
