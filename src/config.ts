@@ -13,6 +13,8 @@ export interface AppConfig {
   database: {
     /** External PostgreSQL; when absent, an embedded PostgreSQL runs under dataDir. */
     url: string | undefined;
+    /** DATABASE_OWNER_URL: the role owning the schema, for migrations and grants (README, Security). */
+    ownerUrl: string | undefined;
     embeddedPort: number;
     poolMax: number;
   };
@@ -58,6 +60,10 @@ const port = (fallback: number) =>
 
 const envSchema = z.object({
   DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_OWNER_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
@@ -115,13 +121,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ? []
     : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   checkTemporalConfig(problems);
+  if (parsed.success && parsed.data.DATABASE_OWNER_URL && !parsed.data.DATABASE_URL) {
+    problems.push('DATABASE_OWNER_URL: only with DATABASE_URL (the embedded PostgreSQL has its own roles)');
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const cacheHome = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
   return {
     dataDir: path.resolve(cwd, e.KAMENG_DATA_DIR),
     cacheDir: path.resolve(cwd, e.KAMENG_CACHE_DIR ?? path.join(cacheHome, 'kameng')),
-    database: { url: e.DATABASE_URL, embeddedPort: e.KAMENG_PG_PORT, poolMax: e.KAMENG_DB_POOL_MAX },
+    database: { url: e.DATABASE_URL, ownerUrl: e.DATABASE_OWNER_URL, embeddedPort: e.KAMENG_PG_PORT, poolMax: e.KAMENG_DB_POOL_MAX },
     temporal: {
       ...temporalConfig,
       address: e.TEMPORAL_ADDRESS,

@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 describe('fault suite (npm run chaos, short)', () => {
   it('survives killed workers, dropped connections, a Temporal restart and misbehaving suppliers with every invariant holding', async () => {
     const json = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-chaos-test-')), 'report.json');
-    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: inject('databaseUrl') };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: inject('ownerDatabaseUrl') }; // it creates a scratch database of its own
     delete env.TEMPORAL_ADDRESS; // its own dev server: the suite restarts it
     const child = spawn(process.execPath, ['bin/run-ts.js', 'chaos/main.ts', '--seconds', '45', '--rate', '6', '--resellers', '12', '--fault-every', '5', '--settle', '90', '--json', json], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

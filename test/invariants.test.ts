@@ -104,9 +104,12 @@ afterAll(async () => {
 const verdicts = async () => Object.fromEntries((await checkInvariants(h.db)).results.map((r) => [r.invariant.id, r]));
 const NOTHING_WRONG = Object.fromEntries(INVARIANTS.map((i) => [i.id, 0]));
 
-/** As a broken migration or a hand-made fix might: the ledger's triggers are off for the session. */
+/**
+ * As a broken migration or a hand-made fix might: the ledger's triggers are off for the session.
+ * Only the owner's connection can (the application role may neither turn them off nor change the ledger).
+ */
 async function behindTheLedgersBack(statements: [string, unknown[]?][]) {
-  await h.db.transaction(async (trx: Knex.Transaction) => {
+  await h.ownerDb.transaction(async (trx: Knex.Transaction) => {
     await trx.raw('SET LOCAL session_replication_role = replica');
     for (const [sql, bindings = []] of statements) await trx.raw(sql, bindings as never);
   });

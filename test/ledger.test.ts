@@ -119,6 +119,8 @@ describe('entries posted inside a larger statement', () => {
   });
 });
 
+// The application role has no UPDATE, DELETE or TRUNCATE on these tables at all (test/security-database.test.ts);
+// the triggers hold even for the owner of the schema.
 describe('append-only storage', () => {
   it.each([
     ['UPDATE ledger_postings SET amount = amount * 2', /append-only: UPDATE on ledger_postings/],
@@ -126,9 +128,9 @@ describe('append-only storage', () => {
     ['UPDATE ledger_entries SET kind = $$forged$$', /append-only: UPDATE on ledger_entries/],
     ['DELETE FROM ledger_entries', /append-only: DELETE on ledger_entries/],
     ['TRUNCATE ledger_postings CASCADE', /append-only: TRUNCATE/],
-  ])('the database refuses %s', async (sql, message) => {
+  ])('the database refuses %s, even to the owner', async (sql, message) => {
     await walletWith(100);
-    const error = await h.db.raw(sql).catch((e) => e);
+    const error = await h.ownerDb.raw(sql).catch((e) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(message);
     expect(error.code).toBe('KM006');
@@ -136,7 +138,7 @@ describe('append-only storage', () => {
 
   it('maps the refusal to a typed error', async () => {
     const { ledgerErrorFrom } = await import('../src/ledger/errors.ts');
-    const error = await h.db.raw('DELETE FROM ledger_postings').catch((e) => e);
+    const error = await h.ownerDb.raw('DELETE FROM ledger_postings').catch((e) => e);
     expect(ledgerErrorFrom(error)).toBeInstanceOf(AppendOnlyError);
   });
 });

@@ -40,7 +40,7 @@ const balances = async () => Object.fromEntries((await reports.trialBalance({ li
  * are made, so a test moves them back by hand (in its own database, triggers off).
  */
 async function moveAllPostingsBack(days: number) {
-  await h.db.transaction(async (trx) => {
+  await h.ownerDb.transaction(async (trx) => {
     await trx.raw('SET LOCAL session_replication_role = replica');
     await trx.raw(`UPDATE ledger_postings SET posted_at = posted_at - make_interval(days => ?)`, [days]);
   });

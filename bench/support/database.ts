@@ -34,7 +34,7 @@ export async function benchDatabase(label = 'bench', options: { keep?: string } 
     if (options.keep) throw new Error('keeping a benchmark database needs DATABASE_URL (an embedded one is temporary)');
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), `kameng-${label}-pg-`));
     const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), database: name, persistent: false });
-    url = pg.url;
+    url = pg.ownerUrl; // a benchmark's scratch database: it plants and analyses as the owner
     where = 'embedded PostgreSQL (set DATABASE_URL to measure another server)';
     stop = async () => { await pg.stop(); await fs.rm(dir, { recursive: true, force: true }); };
   }

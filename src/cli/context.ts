@@ -3,7 +3,7 @@ import { loadConfig, type AppConfig } from '../config.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { createDb } from '../db/knex.ts';
 import { buildDeps } from '../runtime/deps.ts';
-import { EMBEDDED_CREDENTIALS } from '../runtime/embedded-postgres.ts';
+import { runningDatabase } from '../runtime/infrastructure.ts';
 
 /**
  * What a CLI command works with: the database and Temporal of a running Kameng. Without
@@ -11,8 +11,8 @@ import { EMBEDDED_CREDENTIALS } from '../runtime/embedded-postgres.ts';
  */
 export async function openCliContext() {
   const config: AppConfig = loadConfig();
-  const databaseUrl = config.database.url
-    ?? `postgres://${EMBEDDED_CREDENTIALS.user}:${EMBEDDED_CREDENTIALS.password}@127.0.0.1:${config.database.embeddedPort}/kameng`;
+  // as the application role, like the dashboard: the owner's login is for migrations only
+  const databaseUrl = (await runningDatabase(config)).url;
   const db = createDb(databaseUrl, { poolMax: 4, applicationName: 'kameng-cli' });
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
   const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
-import { KamengError } from '../errors.ts';
+import { KamengError, ValidationError } from '../errors.ts';
 import { startCommand } from './start.ts';
 import { workerCommand } from './worker.ts';
 import { opsCommand, stuckCommand } from './ops.ts';
 import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
 import { checkCommand } from './check.ts';
+import { dbRolesCommand } from './db.ts';
 import { userCommand } from './user.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
@@ -157,6 +158,20 @@ program
   .command('check')
   .description('Invariant checker: balanced entries, guarded balances, wallets, card codes, order outcomes, reconciliation classes, statement identity; exits 1 on any violation')
   .action(checkCommand);
+
+program
+  .command('db')
+  .description('Database roles: `db roles --print` (SQL for a DATABASE_URL deployment: owner and application roles, grants) or `db roles --apply` (re-apply the grants as the owner)')
+  .argument('<what>', 'roles')
+  .option('--print', 'print the SQL (no passwords)')
+  .option('--apply', "apply the application role's grants as the owner (DATABASE_OWNER_URL, or the embedded superuser)")
+  .option('--app-role <name>', 'the application role (default: DATABASE_URL\'s, or kameng_app)')
+  .option('--owner-role <name>', 'the owner role, for --print (default: DATABASE_OWNER_URL\'s, or kameng_owner)')
+  .option('--database <name>', 'the database, for --print (default: DATABASE_URL\'s, or kameng)')
+  .action((what: string, opts: { print?: boolean; apply?: boolean; appRole?: string; ownerRole?: string; database?: string }) => {
+    if (what !== 'roles') throw new ValidationError(`unknown \`kameng db ${what}\`: roles`);
+    return dbRolesCommand(opts);
+  });
 
 program
   .command('user')

@@ -5,6 +5,7 @@ import { mountApis, taskQueuesOf } from '../api/mount.ts';
 import { loadConfig } from '../config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateToLatest } from '../db/migrate.ts';
+import { excessPrivileges, roleOf } from '../db/roles.ts';
 import { playDemoOrders, seedDemo } from '../demo/seed.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { buildDeps } from '../runtime/deps.ts';
@@ -47,10 +48,18 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const infra = await startInfrastructure(config, log);
   handleShutdownSignalsOurselves();
   cleanups.push(infra.stop);
+  // Migrations as the owner of the schema, everything else as the application role (README, Security).
+  const ownerDb = createDb(infra.ownerDatabaseUrl, { poolMax: 2, applicationName: 'kameng-migrate' });
+  try {
+    const separateRoles = roleOf(infra.ownerDatabaseUrl) !== roleOf(infra.databaseUrl);
+    const applied = await migrateToLatest(ownerDb, { appRole: separateRoles ? roleOf(infra.databaseUrl) : undefined });
+    log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+  } finally {
+    await ownerDb.destroy();
+  }
   const db = createDb(infra.databaseUrl, { poolMax: config.database.poolMax });
   cleanups.push(() => db.destroy());
-  const applied = await migrateToLatest(db);
-  log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+  for (const warning of await excessPrivileges(db)) log(`WARNING: ${warning}; see README, Security (kameng db roles --print)`);
 
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
   const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);

@@ -2,13 +2,21 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { AppConfig } from '../config.ts';
-import { dropDatabase, ensureDatabase, startEmbeddedPostgres } from './embedded-postgres.ts';
+import pg from 'pg';
+import { ensureAppRole, randomPassword } from '../db/roles.ts';
+import { KamengError } from '../errors.ts';
+import {
+  dropDatabase, embeddedCredentialsFile, ensureDatabase, loopbackUrl, readEmbeddedCredentials, startEmbeddedPostgres,
+} from './embedded-postgres.ts';
 import { resolveTemporalCli } from './temporal-cli.ts';
 import { freePort, startTemporalDevServer } from './temporal-dev-server.ts';
 
 /** Where PostgreSQL and Temporal are, however they came to be there. */
 export interface Infrastructure {
+  /** As the application role (src/db/roles.ts): what everything but migrations connects with. */
   databaseUrl: string;
+  /** As the owner of the schema: migrations and the application's grants. */
+  ownerDatabaseUrl: string;
   temporalAddress: string;
   namespace: string;
   /** What runs locally and how it was chosen, for the start banner. */
@@ -27,14 +35,16 @@ export async function startInfrastructure(config: AppConfig, log: Log): Promise<
   const description: string[] = [];
   try {
     let databaseUrl = config.database.url;
+    let ownerDatabaseUrl = config.database.ownerUrl ?? databaseUrl;
     if (databaseUrl) {
-      description.push(`PostgreSQL: external (DATABASE_URL)`);
+      description.push(`PostgreSQL: external (DATABASE_URL${config.database.ownerUrl ? ', migrations as DATABASE_OWNER_URL' : ''})`);
     } else {
       const pg = await startEmbeddedPostgres({
         dir: path.join(config.dataDir, 'pg'), port: config.database.embeddedPort, database: 'kameng', log,
       });
       stops.push(pg.stop);
       databaseUrl = pg.url;
+      ownerDatabaseUrl = pg.ownerUrl;
       description.push(`PostgreSQL: embedded, data in ${path.join(config.dataDir, 'pg')}, port ${config.database.embeddedPort}`);
     }
 
@@ -52,7 +62,7 @@ export async function startInfrastructure(config: AppConfig, log: Log): Promise<
       temporalAddress = server.address;
       description.push(`Temporal: local dev server (${cliPath}) on ${server.address}, history in ${path.join(config.dataDir, 'temporal.db')}`);
     }
-    return { databaseUrl, temporalAddress, namespace: config.temporal.namespace, description, stop: () => stopAll(stops) };
+    return { databaseUrl, ownerDatabaseUrl: ownerDatabaseUrl!, temporalAddress, namespace: config.temporal.namespace, description, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;
@@ -61,24 +71,36 @@ export async function startInfrastructure(config: AppConfig, log: Log): Promise<
 
 /**
  * A test run: a fresh database (on DATABASE_URL's server, or an embedded one in a temp dir) and a
- * Temporal dev server in memory, both on free ports, both gone afterwards.
+ * Temporal dev server in memory, both on free ports, both gone afterwards. As in production the
+ * application connects as a role of its own (created for this run on DATABASE_URL's server, which
+ * other runs share), and DATABASE_URL's role owns the schema.
  */
 export async function startTestInfrastructure(config: AppConfig, log: Log): Promise<Infrastructure> {
   const stops: (() => Promise<void>)[] = [];
   try {
     const database = `kameng_test_${Date.now()}_${process.pid}`;
     let databaseUrl: string;
+    let ownerDatabaseUrl: string;
     if (config.database.url) {
       const admin = new URL(config.database.url);
+      const appRole = `${database}_app`;
+      const appPassword = randomPassword();
+      await withClient(admin.toString(), (client) => ensureAppRole(client, appRole, appPassword));
+      stops.push(() => withClient(admin.toString(), async (client) => { await client.query(`DROP ROLE IF EXISTS "${appRole}"`); }));
       await ensureDatabase(admin.toString(), database);
       stops.push(() => dropDatabase(admin.toString(), database));
       admin.pathname = `/${database}`;
-      databaseUrl = admin.toString();
+      ownerDatabaseUrl = admin.toString();
+      const app = new URL(ownerDatabaseUrl);
+      app.username = appRole;
+      app.password = appPassword;
+      databaseUrl = app.toString();
     } else {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-test-pg-'));
       const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), database, persistent: false, log });
       stops.push(async () => { await pg.stop(); await fs.rm(dir, { recursive: true, force: true }); });
       databaseUrl = pg.url;
+      ownerDatabaseUrl = pg.ownerUrl;
     }
 
     let temporalAddress = config.temporal.address;
@@ -88,13 +110,40 @@ export async function startTestInfrastructure(config: AppConfig, log: Log): Prom
       stops.push(server.stop);
       temporalAddress = server.address;
     }
-    return { databaseUrl, temporalAddress, namespace: config.temporal.namespace, description: [], stop: () => stopAll(stops) };
+    return { databaseUrl, ownerDatabaseUrl, temporalAddress, namespace: config.temporal.namespace, description: [], stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;
   }
 }
 
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
 async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
   for (const stop of stops.reverse()) await stop().catch((err) => console.error('shutdown:', err));
+}
+
+/**
+ * The database of a running Kameng, for the CLI: DATABASE_URL (and DATABASE_OWNER_URL), or the
+ * embedded PostgreSQL `npm start` runs, with the logins generated at its first start.
+ */
+export async function runningDatabase(config: AppConfig): Promise<{ url: string; ownerUrl: string | undefined }> {
+  if (config.database.url) return { url: config.database.url, ownerUrl: config.database.ownerUrl };
+  const pgDir = path.join(config.dataDir, 'pg');
+  const credentials = await readEmbeddedCredentials(pgDir);
+  if (!credentials) {
+    throw new KamengError('NO_DATABASE', `no embedded PostgreSQL credentials in ${embeddedCredentialsFile(pgDir)}: run \`npm start\` first, or set DATABASE_URL`);
+  }
+  return {
+    url: loopbackUrl(credentials.app, config.database.embeddedPort, 'kameng'),
+    ownerUrl: loopbackUrl(credentials.superuser, config.database.embeddedPort, 'kameng'),
+  };
 }

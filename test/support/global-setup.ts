@@ -5,13 +5,17 @@ import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.ts';
 import { createDb } from '../../src/db/knex.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { roleOf } from '../../src/db/roles.ts';
 import { checkInvariants, formatReport, type CheckReport } from '../../src/invariants/check.ts';
 import { startTestInfrastructure } from '../../src/runtime/infrastructure.ts';
 import { bundleWorkflows } from '../../src/runtime/worker.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** As the application role, which is what the tests and the code under test connect as. */
     databaseUrl: string;
+    /** As the owner of the schema: migrations, and tests that plant what the application cannot. */
+    ownerDatabaseUrl: string;
     temporalAddress: string;
     namespace: string;
     workflowBundlePath: string;
@@ -26,9 +30,9 @@ export default async function setup(project: TestProject) {
   const log = (line: string) => console.log(`[setup] ${line}`);
   const config = loadConfig();
   const infra = await startTestInfrastructure(config, log);
-  const db = createDb(infra.databaseUrl);
+  const db = createDb(infra.ownerDatabaseUrl);
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(db, { appRole: roleOf(infra.databaseUrl) });
   } finally {
     await db.destroy();
   }
@@ -38,6 +42,7 @@ export default async function setup(project: TestProject) {
   await fs.writeFile(workflowBundlePath, bundle.code);
 
   project.provide('databaseUrl', infra.databaseUrl);
+  project.provide('ownerDatabaseUrl', infra.ownerDatabaseUrl);
   project.provide('temporalAddress', infra.temporalAddress);
   project.provide('namespace', infra.namespace);
   project.provide('workflowBundlePath', workflowBundlePath);

@@ -11,11 +11,18 @@ import type { Ledger } from '../../src/ledger/ledger.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
 import { buildDeps } from '../../src/runtime/deps.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { roleOf } from '../../src/db/roles.ts';
 import { dropDatabase, ensureDatabase } from '../../src/runtime/embedded-postgres.ts';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
 
 export interface Harness {
+  /** As the application role, like the code in production. */
   db: Db;
+  /**
+   * As the owner of the schema, for a test that deliberately does what the application may not
+   * (planting a violation behind the ledger's back). Connects only when used.
+   */
+  ownerDb: Db;
   ledger: Ledger;
   /** Keys derived from a master key made for this test file. */
   keys: Keys;
@@ -45,9 +52,10 @@ export async function openHarness(options: {
   /** A database of this harness's own (migrated, dropped on close), for tests of global state such as settled days. */
   freshDatabase?: boolean;
 } = {}): Promise<Harness> {
-  const fresh = options.freshDatabase ? await createFreshDatabase(inject('databaseUrl')) : undefined;
+  const fresh = options.freshDatabase ? await createFreshDatabase() : undefined;
   const db = createDb(fresh?.url ?? inject('databaseUrl'), { poolMax: 60 });
-  if (fresh) await migrateToLatest(db);
+  const ownerDb = createDb(fresh?.ownerUrl ?? inject('ownerDatabaseUrl'), { poolMax: 4 });
+  if (fresh) await migrateToLatest(ownerDb, { appRole: roleOf(inject('databaseUrl')) });
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
   const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
@@ -67,25 +75,30 @@ export async function openHarness(options: {
     });
   }
   return {
-    db, ledger, keys, masterKeyHex: masterKey.toString('hex'), deps, client, taskQueue,
+    db, ownerDb, ledger, keys, masterKeyHex: masterKey.toString('hex'), deps, client, taskQueue,
     async close() {
       await workers?.shutdown();
       await connection.close();
       await db.destroy();
+      await ownerDb.destroy();
       await fresh?.drop();
       await fs.rm(reconciliation.archiveDir, { recursive: true, force: true });
     },
   };
 }
 
-async function createFreshDatabase(sharedUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const admin = new URL(sharedUrl);
+/** A database beside the shared one, created and dropped by the owner; the application role uses it. */
+async function createFreshDatabase(): Promise<{ url: string; ownerUrl: string; drop(): Promise<void> }> {
+  const admin = new URL(inject('ownerDatabaseUrl'));
   const name = `${admin.pathname.slice(1)}_${randomUUID().slice(0, 8)}`;
   admin.pathname = '/postgres';
   await ensureDatabase(admin.toString(), name);
-  const url = new URL(sharedUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => dropDatabase(admin.toString(), name) };
+  const at = (shared: string) => {
+    const url = new URL(shared);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  return { url: at(inject('databaseUrl')), ownerUrl: at(inject('ownerDatabaseUrl')), drop: () => dropDatabase(admin.toString(), name) };
 }
 
 /** A prefix that keeps one test's accounts and keys apart from every other test's. */
