@@ -82,13 +82,14 @@ export async function startTestInfrastructure(config: AppConfig, log: Log): Prom
     let databaseUrl: string;
     let ownerDatabaseUrl: string;
     if (config.database.url) {
-      const admin = new URL(config.database.url);
+      const adminUrl = config.database.url;
+      const admin = new URL(adminUrl);
       const appRole = `${database}_app`;
       const appPassword = randomPassword();
-      await withClient(admin.toString(), (client) => ensureAppRole(client, appRole, appPassword));
-      stops.push(() => withClient(admin.toString(), async (client) => { await client.query(`DROP ROLE IF EXISTS "${appRole}"`); }));
-      await ensureDatabase(admin.toString(), database);
-      stops.push(() => dropDatabase(admin.toString(), database));
+      await withClient(adminUrl, (client) => ensureAppRole(client, appRole, appPassword));
+      stops.push(() => withClient(adminUrl, async (client) => { await client.query(`DROP ROLE IF EXISTS "${appRole}"`); }));
+      await ensureDatabase(adminUrl, database);
+      stops.push(() => dropDatabase(adminUrl, database));
       admin.pathname = `/${database}`;
       ownerDatabaseUrl = admin.toString();
       const app = new URL(ownerDatabaseUrl);
