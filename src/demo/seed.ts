@@ -4,6 +4,7 @@ import type { ActivityDeps } from '../../activities/index.ts';
 import { addDays, businessDateOf } from '../dates.ts';
 import { IdempotencyConflictError } from '../ledger/errors.ts';
 import fs from 'node:fs/promises';
+import { writeSecretFile } from '../crypto/secret-file.ts';
 import path from 'node:path';
 import type { OrderService } from '../orders/order-service.ts';
 import { trustedCaller } from '../resellers/authenticate.ts';
@@ -91,7 +92,7 @@ export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: num
       if (!(err instanceof IdempotencyConflictError)) throw err; // seeded on an earlier day: keep that one
     });
   }
-  await fs.writeFile(credentialsFile, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  await writeSecretFile(credentialsFile, JSON.stringify(saved, null, 2));
   return {
     simulator,
     credentialsFile,

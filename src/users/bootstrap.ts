@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writeSecretFile } from '../crypto/secret-file.ts';
 import type { Role, Users } from './users.ts';
 
 /**
  * A fresh install gets an admin (password from KAMENG_ADMIN_PASSWORD, else generated), and the
- * demo one user per role, so a first look can log in as each. Generated passwords are shown once
- * and kept in <dataDir>/dashboard-users.json (mode 600) for the local demo.
+ * demo one user per role, so a first look can log in as each. Generated passwords go to
+ * <dataDir>/dashboard-users.json (mode 600), never to the log: the log names the users and the file.
  */
 export async function ensureDashboardUsers(users: Users, options: { demo: boolean; dataDir: string; adminPassword?: string; log: (line: string) => void }): Promise<void> {
   if ((await users.count()) > 0) return;
@@ -18,15 +18,16 @@ export async function ensureDashboardUsers(users: Users, options: { demo: boolea
       { username: 'viewer', displayName: '访客 Viewer', role: 'viewer' as const },
     ] : []),
   ];
-  const created: Record<string, { role: Role; password: string }> = {};
+  const generated: Record<string, { role: Role; password: string }> = {};
   for (const u of wanted) {
-    const password = u.role === 'admin' && options.adminPassword ? options.adminPassword : randomBytes(9).toString('base64url');
+    const fromEnv = u.role === 'admin' && options.adminPassword ? options.adminPassword : undefined;
+    const password = fromEnv ?? randomBytes(9).toString('base64url');
     await users.upsert({ ...u, password });
-    created[u.username] = { role: u.role, password };
+    if (!fromEnv) generated[u.username] = { role: u.role, password };
   }
   const file = path.join(options.dataDir, 'dashboard-users.json');
-  await fs.mkdir(options.dataDir, { recursive: true });
-  await fs.writeFile(file, JSON.stringify(created, null, 2), { mode: 0o600 });
-  options.log(`dashboard users created (passwords shown once, kept in ${file}):`);
-  for (const [name, u] of Object.entries(created)) options.log(`  ${name.padEnd(8)} ${u.role.padEnd(8)} ${u.password}`);
+  if (Object.keys(generated).length > 0) await writeSecretFile(file, JSON.stringify(generated, null, 2));
+  options.log(`dashboard users created: ${wanted.map((u) => `${u.username} (${u.role})`).join(', ')}`);
+  if (Object.keys(generated).length > 0) options.log(`  generated passwords of ${Object.keys(generated).join(', ')}: in ${file} (readable by its owner only)`);
+  if (options.adminPassword) options.log('  admin: the password in KAMENG_ADMIN_PASSWORD');
 }
