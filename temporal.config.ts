@@ -126,6 +126,8 @@ export const temporalConfig = {
     supplierReconciliation: '30 2 * * *',
     resellerSettlement: '0 4 * * *',
     stockCheck: '*/10 * * * *',
+    /** Pruning (reseller API nonces past the replay window). */
+    housekeeping: '*/5 * * * *',
   },
 };
 

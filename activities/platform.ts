@@ -1,5 +1,6 @@
 import type { Db } from '../src/db/knex.ts';
 import type { EntryInput, Ledger, PostedEntry } from '../src/ledger/ledger.ts';
+import { pruneNonces } from '../src/resellers/authenticate.ts';
 
 export interface PlatformHealth {
   postgres: string;
@@ -11,7 +12,7 @@ export interface PlatformHealth {
   checkedAt: string;
 }
 
-/** Housekeeping activities: health of the database and the ledger. */
+/** Housekeeping activities: health of the database and the ledger, pruning. */
 export function createPlatformActivities(deps: { db: Db; ledger: Ledger }) {
   return {
     async checkPlatformHealth(): Promise<PlatformHealth> {
@@ -26,6 +27,11 @@ export function createPlatformActivities(deps: { db: Db; ledger: Ledger }) {
         postgres: r.postgres, migrations: r.migrations, accounts: r.accounts, entries: r.entries,
         ledgerImbalanceFen: r.imbalance, checkedAt: new Date().toISOString(),
       };
+    },
+
+    /** Housekeeping: reseller API nonces past the replay window (src/resellers/authenticate.ts). */
+    async pruneExpiredNonces(): Promise<number> {
+      return pruneNonces(deps.db);
     },
 
     async ping(): Promise<string> {

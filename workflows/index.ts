@@ -1,6 +1,6 @@
 /** Every workflow the workers register. */
 export { fulfillTopUp } from './fulfill-topup.ts';
-export { pingWorkflow, platformHealthCheck } from './health-check.ts';
+export { housekeeping, pingWorkflow, platformHealthCheck } from './health-check.ts';
 export { postJournalEntry } from './journal.ts';
 export { procureStock, stockCheck } from './procurement.ts';
 export { dailyReconciliation, reconcileSupplierDay } from './reconciliation.ts';
