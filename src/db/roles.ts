@@ -89,7 +89,9 @@ export function rolesSetupSql(options: { database: string; ownerRole?: string; a
   const app = options.appRole ?? APP_ROLE;
   const schema = options.schema ?? 'public';
   const id = (name: string) => `"${name.replace(/"/g, '""')}"`;
-  return `-- Kameng database roles (see README, Security). As a superuser, or a role with CREATEROLE and CREATEDB:
+  return `-- Kameng database roles (see README, Security): a psql script, for a superuser (or a role with
+-- CREATEROLE and CREATEDB): psql -f <this file> postgres
+\\set ON_ERROR_STOP on
 CREATE ROLE ${id(owner)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 CREATE ROLE ${id(app)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
 -- \\password ${owner}
@@ -98,7 +100,8 @@ CREATE DATABASE ${id(options.database)} OWNER ${id(owner)};
 REVOKE ALL ON DATABASE ${id(options.database)} FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE ${id(options.database)} TO ${id(app)};
 
--- Connected to ${options.database} (\\c ${options.database}): only the owner creates objects.
+-- In the new database: only the owner creates objects.
+\\connect ${id(options.database)}
 ALTER SCHEMA ${id(schema)} OWNER TO ${id(owner)};
 REVOKE CREATE ON SCHEMA ${id(schema)} FROM PUBLIC;
 
