@@ -148,16 +148,20 @@ async function secureRoles(credentials: EmbeddedCredentials, port: number, log: 
     return client;
   };
   let client: pg.Client;
+  let legacy = false;
   try {
     client = await connect(credentials.superuser.password);
   } catch (err) {
     if (sqlState(err) !== '28P01') throw err;
     client = await connect(LEGACY_PASSWORD).catch(() => { throw err; });
-    const verifier = scramVerifier(credentials.superuser.password).replace(/'/g, "''");
-    await client.query(`ALTER ROLE "${credentials.superuser.user.replace(/"/g, '""')}" PASSWORD '${verifier}'`);
-    log(`Embedded PostgreSQL: the fixed password of ${credentials.superuser.user} replaced by a generated one`);
+    legacy = true;
   }
   try {
+    if (legacy) {
+      const verifier = scramVerifier(credentials.superuser.password).replace(/'/g, "''");
+      await client.query(`ALTER ROLE "${credentials.superuser.user.replace(/"/g, '""')}" PASSWORD '${verifier}'`);
+      log(`Embedded PostgreSQL: the fixed password of ${credentials.superuser.user} replaced by a generated one`);
+    }
     await ensureAppRole(client, credentials.app.user, credentials.app.password);
   } finally {
     await client.end();
