@@ -20,6 +20,13 @@ describe('configuration', () => {
     expect(config.temporal.namespace).toBe('kameng-prod');
   });
 
+  it('takes the schema owner for migrations from DATABASE_OWNER_URL, only beside DATABASE_URL', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://kameng_app@db.internal/kameng', DATABASE_OWNER_URL: 'postgres://kameng_owner@db.internal/kameng' });
+    expect(config.database).toMatchObject({ url: 'postgres://kameng_app@db.internal/kameng', ownerUrl: 'postgres://kameng_owner@db.internal/kameng' });
+    expect(() => loadConfig({ DATABASE_OWNER_URL: 'postgres://kameng_owner@db.internal/kameng' })).toThrow(/DATABASE_OWNER_URL: only with DATABASE_URL/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://a@b/c', DATABASE_OWNER_URL: 'mysql://x' })).toThrow(ConfigError);
+  });
+
   it('lists every problem at once, naming the variable', () => {
     let error: unknown;
     try {
