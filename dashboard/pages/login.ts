@@ -30,7 +30,7 @@ export function loginPages(users: Users, config: AppConfig) {
     const kept = req.cookies?.[LOGIN_CSRF_COOKIE];
     const csrf = typeof kept === 'string' && /^[A-Za-z0-9_-]{24}$/.test(kept) ? kept : randomBytes(18).toString('base64url');
     res.cookie(LOGIN_CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'lax', secure, path: '/login', maxAge: 3600_000 });
-    const body = html`<section style="max-width: 360px; margin: 3rem auto">
+    const body = html`<section class="login">
       <h2>${t('login')}</h2>
       ${failed ? html`<p class="error">${t(failed === 'csrf' ? 'loginExpired' : 'loginFailed')}</p>` : ''}
       <form method="post" action="/login">
