@@ -120,13 +120,14 @@ export function reconciliationPages(deps: DashboardDeps) {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-upload-'));
       // the file on disk has a name of ours; the sender's name is only a label (and its extension)
       const file = path.join(dir, 'statement');
+      let handle;
       try {
         await receiveBody(req, createWriteStream(file), limit);
-        const handle = await startReconciliation(deps.client, deps.config, { supplierCode: supplier, date, file, fileName: name, triggeredBy: sessionOf(res)!.user.username });
-        res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started: ${handle.workflowId}` });
+        handle = await startReconciliation(deps.client, deps.config, { supplierCode: supplier, date, file, fileName: name, triggeredBy: sessionOf(res)!.user.username });
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
+      res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started: ${handle.workflowId}` });
     },
 
     rerun: async (req: Request, res: Response) => {
