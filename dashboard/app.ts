@@ -22,6 +22,8 @@ import { ForbiddenError, requireCsrf, requirePermission, requireSession, session
 import { html } from './html.ts';
 import { langOf } from './i18n.ts';
 import { layout } from './layout.ts';
+import { HashSlots } from '../src/users/hash-slots.ts';
+import { LoginThrottle } from '../src/users/login-throttle.ts';
 import { Users } from '../src/users/users.ts';
 import { stockPage } from './pages/stock.ts';
 
@@ -63,7 +65,10 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   // every :id is a database id: anything else names nothing (and never reaches a query)
   app.param('id', (_req, _res, next, id) => next(/^[1-9]\d{0,14}$/.test(String(id)) ? undefined : new NotFoundError('record', String(id))));
   const users = new Users(deps.db);
-  const login = loginPages(users, deps.config);
+  const login = loginPages(users, deps.config, {
+    throttle: new LoginThrottle(deps.db, deps.config.dashboard.login),
+    hashing: new HashSlots(deps.config.dashboard.login.hashConcurrency, deps.config.dashboard.login.hashQueue),
+  });
   app.get('/login', login.show);
   app.post('/login', login.submit);
 
