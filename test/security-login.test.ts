@@ -65,7 +65,9 @@ describe('login throttling', () => {
     const hashed = statuses.filter((s) => s === 401).length;
     expect(hashed).toBeLessThanOrEqual(6);
     expect(statuses.filter((s) => s === 429 || s === 503).length).toBe(300 - hashed);
-    expect(answers.find((a) => a.status === 429)!.headers['retry-after']).toMatch(/^\d+$/);
+    const slowed = answers.find((a) => a.status === 429)!;
+    expect(slowed.headers['retry-after']).toMatch(/^\d+$/);
+    expect(codeOf(slowed)).toBe('LOGIN_THROTTLED');
     expect(Date.now() - started).toBeLessThan(20_000);
     const right = await login(base, '127.0.0.11', 'burst-victim', PASSWORD);
     expect(right.status).toBe(429);
@@ -82,7 +84,7 @@ describe('login throttling', () => {
     }
     const locked = await login(b, '127.0.0.13', 'lock-victim', PASSWORD);
     expect(locked.status).toBe(429);
-    expect(codeOf(locked)).toBe('LOGIN_THROTTLED');
+    expect(codeOf(locked)).toBe('LOGIN_LOCKED');
     const audit = await h.db('audit_log').where({ action: 'login.lock', subject_id: 'user:lock-victim' });
     expect(audit).toHaveLength(1);
     expect(audit[0].actor).toBe('system:login-throttle');
@@ -124,6 +126,11 @@ describe('login throttling', () => {
     expect(codeOf(busy[0]!)).toBe('LOGIN_BUSY');
     expect(busy[0]!.headers['retry-after']).toBe('1');
     expect(answers.every((a) => a.status === 401 || a.status === 503)).toBe(true);
+  });
+
+  it('refuses login settings where the lock would come before the delay', () => {
+    expect(() => loadConfig({ ...process.env, KAMENG_LOGIN_FREE_TRIES: '10', KAMENG_LOGIN_LOCK_AFTER: '5' })).toThrow(/KAMENG_LOGIN_LOCK_AFTER: must be more than KAMENG_LOGIN_FREE_TRIES/);
+    expect(loadConfig({ ...process.env, KAMENG_LOGIN_LOCK_SECONDS: '60' }).dashboard.login).toMatchObject({ lockMs: 60_000, freeTries: 5, lockAfter: 10, hashConcurrency: 2 });
   });
 
   it('counts IPv6 clients by their /64 and IPv4-mapped ones as IPv4', () => {

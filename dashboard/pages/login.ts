@@ -24,7 +24,7 @@ const safeNext = (next: unknown) => (typeof next === 'string' && next.startsWith
 
 export function loginPages(users: Users, config: AppConfig, guard: { throttle: LoginThrottle; hashing: HashSlots }) {
   const secure = config.fulfillment.publicUrl.startsWith('https://');
-  const form = (req: Request, res: Response, failed: 'password' | 'csrf' | 'throttled' | 'busy' | false, retryAfterMs = 0) => {
+  const form = (req: Request, res: Response, failed: 'password' | 'csrf' | 'throttled' | 'busy' | false, retryAfterMs = 0, code = 'LOGIN_THROTTLED') => {
     const lang = langOf(req, res);
     const t = translator(lang);
     // the same token while the cookie lives: a second render of the form (another tab, the browser
@@ -34,7 +34,7 @@ export function loginPages(users: Users, config: AppConfig, guard: { throttle: L
     res.cookie(LOGIN_CSRF_COOKIE, csrf, { httpOnly: true, sameSite: 'lax', secure, path: '/login', maxAge: 3600_000 });
     const body = html`<section class="login">
       <h2>${t('login')}</h2>
-      ${failed === 'throttled' ? html`<p class="error" data-code="LOGIN_THROTTLED">${t('loginThrottled')} ${Math.ceil(retryAfterMs / 1000)}</p>`
+      ${failed === 'throttled' ? html`<p class="error" data-code="${code}">${t('loginThrottled')} ${Math.ceil(retryAfterMs / 1000)}</p>`
         : failed === 'busy' ? html`<p class="error" data-code="LOGIN_BUSY">${t('loginBusy')}</p>`
           : failed ? html`<p class="error">${t(failed === 'csrf' ? 'loginExpired' : 'loginFailed')}</p>` : ''}
       <form method="post" action="/login">
@@ -70,7 +70,7 @@ export function loginPages(users: Users, config: AppConfig, guard: { throttle: L
         if (err instanceof LoginFailedError) {
           await guard.throttle.failed(attempt);
           form(req, res, 'password');
-        } else if (err instanceof LoginThrottledError) form(req, res, 'throttled', err.retryAfterMs);
+        } else if (err instanceof LoginThrottledError) form(req, res, 'throttled', err.retryAfterMs, err.code);
         else if (err instanceof HashingBusyError) form(req, res, 'busy', 1000);
         else throw err;
       } finally {
