@@ -97,3 +97,13 @@ describe('statement upload size cap', () => {
     await h.client.workflow.getHandle(JSON.parse(answer.text).workflowId).terminate('test done');
   });
 });
+
+describe('raw body routes of the API', () => {
+  it('refuses chunked bodies over their limits on the reseller API and the supplier callbacks, counted as received', async () => {
+    for (const p of ['/api/v1/orders', `/callbacks/suppliers/${supplier}`]) {
+      const answer = await rawRequest(base, { method: 'POST', path: p, headers: { 'content-type': 'application/json' }, chunks: Array.from({ length: 100 }, () => Buffer.alloc(1024, 0x20)) });
+      expect(answer.status, p).toBe(413);
+      expect(JSON.parse(answer.text).error.code, p).toBe('BODY_TOO_LARGE');
+    }
+  });
+});
