@@ -1,11 +1,14 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppConfig } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
 import { KamengError, NotFoundError } from '../src/errors.ts';
+import { closeIfUnread, refusalOf, refuseNulParameters } from '../src/http/request-errors.ts';
+import { DASHBOARD_CSP, securityHeaders } from '../src/http/security-headers.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
 import { LedgerReports } from '../src/ledger/reports.ts';
 import type { PlatformHealth } from '../activities/platform.ts';
@@ -19,6 +22,8 @@ import { ForbiddenError, requireCsrf, requirePermission, requireSession, session
 import { html } from './html.ts';
 import { langOf } from './i18n.ts';
 import { layout } from './layout.ts';
+import { HashSlots } from '../src/users/hash-slots.ts';
+import { LoginThrottle } from '../src/users/login-throttle.ts';
 import { Users } from '../src/users/users.ts';
 import { stockPage } from './pages/stock.ts';
 
@@ -32,6 +37,7 @@ export interface DashboardDeps {
   health: PlatformHealth;
 }
 
+const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
 // chart.js does not export its UMD build, so find it next to the package's CommonJS entry.
 const chartJsDir = path.dirname(createRequire(import.meta.url).resolve('chart.js'));
 
@@ -40,8 +46,13 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   const full: DashboardDeps = { ...deps, reports: new LedgerReports(deps.db) };
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders(DASHBOARD_CSP));
   app.use(cookieParser());
+  // assets hold no data: they may be cached (each static handler sets its own max-age)
+  app.use('/assets', (_req, res, next) => { res.removeHeader('Cache-Control'); next(); });
   app.use('/assets', express.static(chartJsDir, { maxAge: '1d', index: false }));
+  // the pages' own scripts and styles: no inline script or style, so the CSP can forbid them
+  app.use('/assets', express.static(staticDir, { maxAge: '1h', index: false }));
 
   app.get('/favicon.ico', (_req, res) => res.status(204).end());
   app.get('/healthz', async (_req, res) => {
@@ -50,8 +61,14 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   });
   // Forms post url-encoded; a statement upload is a raw body, streamed by its own handler.
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  app.use(refuseNulParameters);
+  // every :id is a database id: anything else names nothing (and never reaches a query)
+  app.param('id', (_req, _res, next, id) => next(/^[1-9]\d{0,14}$/.test(String(id)) ? undefined : new NotFoundError('record', String(id))));
   const users = new Users(deps.db);
-  const login = loginPages(users, deps.config);
+  const login = loginPages(users, deps.config, {
+    throttle: new LoginThrottle(deps.db, deps.config.dashboard.login),
+    hashing: new HashSlots(deps.config.dashboard.login.hashConcurrency, deps.config.dashboard.login.hashQueue),
+  });
   app.get('/login', login.show);
   app.post('/login', login.submit);
 
@@ -82,21 +99,29 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.post('/settlement/settle', requirePermission('settlement'), settlementActions.settle);
   app.post('/settlement/payouts/:id/:step', requirePermission('settlement'), settlementActions.payout);
 
+  app.use((req, _res, next) => next(new NotFoundError('page', req.path)));
+
+  // Every error answers the error page (or JSON to a script) with a stable code, never a stack trace.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? 400 : 500;
+    const refusal = refusalOf(err);
+    const status = refusal?.status ?? (err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? 400 : 500);
+    const code = refusal?.code ?? (err instanceof KamengError ? err.code : 'INTERNAL');
     if (status === 500) console.error('dashboard error:', err);
-    const message = status === 500 ? 'internal error; see the server log' : (err as Error).message;
+    const message = refusal?.message ?? (status === 500 ? 'internal error; see the server log' : (err as Error).message);
     if (res.headersSent) {
       res.destroy();
       return;
     }
+    // an export that failed before its first byte is no longer a download
+    res.removeHeader('Content-Disposition');
+    closeIfUnread(req, res);
     if (req.accepts(['html', 'json']) === 'html') {
       const lang = langOf(req, res);
-      const body = html`<section><p class="error">${message}</p><p><a href="javascript:history.back()">←</a></p></section>`;
+      const body = html`<section><p class="error" id="error" data-code="${code}">${message} <small>(${code})</small></p><p><a href="/">←</a></p></section>`;
       res.status(status).type('html').send(layout({ lang, title: String(status), active: '', body, path: req.path, session: sessionOf(res) }).value);
       return;
     }
-    res.status(status).json({ error: { code: err instanceof KamengError ? err.code : 'INTERNAL', message } });
+    res.status(status).json({ error: { code, message } });
   });
   return app;
 }

@@ -73,6 +73,8 @@ const labels = {
   password: { zh: '密码', en: 'Password' },
   loginFailed: { zh: '用户名或密码错误', en: 'Wrong username or password' },
   loginExpired: { zh: '登录表单已过期，请重新输入', en: 'The login form expired; please try again' },
+  loginThrottled: { zh: '登录失败次数过多，请稍后再试（秒）：', en: 'Too many failed logins; try again in (seconds):' },
+  loginBusy: { zh: '登录请求过多，请稍后再试', en: 'Too many logins at once; try again in a moment' },
   role_admin: { zh: '管理员', en: 'Admin' },
   role_finance: { zh: '财务', en: 'Finance' },
   role_ops: { zh: '运营', en: 'Ops' },

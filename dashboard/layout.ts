@@ -1,23 +1,6 @@
-import { html, SafeHtml } from './html.ts';
+import { html, type SafeHtml } from './html.ts';
 import type { Session } from '../src/users/users.ts';
 import { translator, type Lang } from './i18n.ts';
-
-const style = `
-  body { font-family: system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; margin: 0; color: #1f2933; background: #f5f7fa; }
-  header { background: #1f2933; color: #fff; padding: 0.6rem 1.2rem; display: flex; gap: 1.5rem; align-items: center; }
-  header a { color: #cbd2d9; text-decoration: none; } header a.active, header a:hover { color: #fff; }
-  header .lang { margin-left: auto; }
-  main { padding: 1.2rem; max-width: 1200px; margin: 0 auto; }
-  section { background: #fff; border-radius: 6px; padding: 1rem 1.2rem; margin-bottom: 1rem; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
-  table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e4e7eb; }
-  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-  .ok { color: #0b7a3e; } .bad { color: #b42318; font-weight: 600; }
-  .pager { margin-top: .6rem; display: flex; gap: 1rem; }
-  form.inline { display: inline; margin: 0; } header .user { color: #cbd2d9; }
-  form.act { display: flex; gap: .4rem; flex-wrap: wrap; align-items: center; margin: 0; }
-  input, select, button { font: inherit; padding: .2rem .4rem; } .notice { background: #e3f8ec; padding: .5rem 1rem; border-radius: 4px; }
-  .error { background: #fde8e8; padding: .5rem 1rem; border-radius: 4px; }
-`;
 
 export function layout(options: { lang: Lang; title: string; active: string; body: SafeHtml; path: string; session?: Session }): SafeHtml {
   const t = translator(options.lang);
@@ -28,7 +11,7 @@ export function layout(options: { lang: Lang; title: string; active: string; bod
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>${options.title} · ${t('appName')}</title>
-  <style>${new SafeHtml(style)}</style>
+  <link rel="stylesheet" href="/assets/kameng.css">
   <script src="/assets/chart.umd.js"></script>
 </head>
 <body>

@@ -27,7 +27,13 @@ export interface AppConfig {
     /** KAMENG_WORKFLOW_BUNDLE: workflow code bundled earlier, so a (re)started worker skips bundling. */
     workflowBundle: string | undefined;
   };
-  dashboard: { host: string; port: number };
+  dashboard: {
+    host: string;
+    port: number;
+    /** Largest upload (a statement file), counted on the bytes received, not the declared length. */
+    uploadMaxBytes: number;
+    login: LoginSettings;
+  };
   /** KAMENG_MASTER_KEY; a local install keeps a generated one in <dataDir>/master.key. */
   masterKey: string | undefined;
   fulfillment: {
@@ -42,6 +48,23 @@ export interface AppConfig {
   };
   reconciliation: ReconSettings;
   businessTimeZone: 'Asia/Shanghai';
+}
+
+/**
+ * Login throttling, counted in PostgreSQL so every process agrees: per username, per address and per
+ * username-and-address pair; after the free tries each try must wait a doubling delay, and at
+ * lockAfter failures the key is locked for lockMs. Password hashing runs at most hashConcurrency
+ * at a time (hashQueue more may wait); beyond that a login answers 503 at once.
+ */
+export interface LoginSettings {
+  freeTries: number;
+  lockAfter: number;
+  addressFreeTries: number;
+  addressLockAfter: number;
+  maxDelayMs: number;
+  lockMs: number;
+  hashConcurrency: number;
+  hashQueue: number;
 }
 
 /** Daily supplier reconciliation (对账). */
@@ -81,6 +104,15 @@ const envSchema = z.object({
   KAMENG_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   KAMENG_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port(3000),
+  KAMENG_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(512 * 1024 * 1024),
+  KAMENG_LOGIN_FREE_TRIES: z.coerce.number().int().min(1).max(100).default(5),
+  KAMENG_LOGIN_LOCK_AFTER: z.coerce.number().int().min(2).max(1000).default(10),
+  KAMENG_LOGIN_ADDRESS_FREE_TRIES: z.coerce.number().int().min(1).max(1000).default(20),
+  KAMENG_LOGIN_ADDRESS_LOCK_AFTER: z.coerce.number().int().min(2).max(10000).default(100),
+  KAMENG_LOGIN_MAX_DELAY_MS: z.coerce.number().int().min(0).default(30_000),
+  KAMENG_LOGIN_LOCK_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(15 * 60),
+  KAMENG_LOGIN_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  KAMENG_LOGIN_HASH_QUEUE: z.coerce.number().int().min(0).max(1000).default(8),
   KAMENG_MASTER_KEY: z
     .string()
     .regex(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, 'must be 32 bytes as 64 hex characters or base64')
@@ -124,6 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (parsed.success && parsed.data.DATABASE_OWNER_URL && !parsed.data.DATABASE_URL) {
     problems.push('DATABASE_OWNER_URL: only with DATABASE_URL (the embedded PostgreSQL has its own roles)');
   }
+  if (parsed.success && parsed.data.KAMENG_LOGIN_LOCK_AFTER <= parsed.data.KAMENG_LOGIN_FREE_TRIES) problems.push('KAMENG_LOGIN_LOCK_AFTER: must be more than KAMENG_LOGIN_FREE_TRIES');
+  if (parsed.success && parsed.data.KAMENG_LOGIN_ADDRESS_LOCK_AFTER <= parsed.data.KAMENG_LOGIN_ADDRESS_FREE_TRIES) problems.push('KAMENG_LOGIN_ADDRESS_LOCK_AFTER: must be more than KAMENG_LOGIN_ADDRESS_FREE_TRIES');
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const cacheHome = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
@@ -139,7 +173,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       devServerPort: e.KAMENG_TEMPORAL_PORT,
       workflowBundle: e.KAMENG_WORKFLOW_BUNDLE && path.resolve(cwd, e.KAMENG_WORKFLOW_BUNDLE),
     },
-    dashboard: { host: e.KAMENG_DASHBOARD_HOST, port: e.PORT },
+    dashboard: {
+      host: e.KAMENG_DASHBOARD_HOST,
+      port: e.PORT,
+      uploadMaxBytes: e.KAMENG_UPLOAD_MAX_BYTES,
+      login: {
+        freeTries: e.KAMENG_LOGIN_FREE_TRIES, lockAfter: e.KAMENG_LOGIN_LOCK_AFTER,
+        addressFreeTries: e.KAMENG_LOGIN_ADDRESS_FREE_TRIES, addressLockAfter: e.KAMENG_LOGIN_ADDRESS_LOCK_AFTER,
+        maxDelayMs: e.KAMENG_LOGIN_MAX_DELAY_MS, lockMs: e.KAMENG_LOGIN_LOCK_SECONDS * 1000,
+        hashConcurrency: e.KAMENG_LOGIN_HASH_CONCURRENCY, hashQueue: e.KAMENG_LOGIN_HASH_QUEUE,
+      },
+    },
     masterKey: e.KAMENG_MASTER_KEY,
     fulfillment: {
       publicUrl: e.KAMENG_PUBLIC_URL ?? `http://${e.KAMENG_DASHBOARD_HOST}:${e.PORT}`,

@@ -46,7 +46,7 @@ beforeAll(async () => {
   const app = express();
   const orders = mountApis(app, h.deps, h.client, { fulfillment: h.taskQueue, procurement: h.taskQueue });
   app.use(createDashboardApp({
-    db: h.db, ledger: h.ledger, client: h.client, config: loadConfig(), infrastructure: ['browser test'],
+    db: h.db, ledger: h.ledger, client: h.client, config: loadConfig({ ...process.env, KAMENG_STATEMENT_DIR: path.join(download, 'statements') }), infrastructure: ['browser test'],
     health: { postgres: '18', migrations: 7, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
   }));
   void orders;
@@ -99,9 +99,14 @@ afterAll(async () => {
   fs.rmSync(download, { recursive: true, force: true });
 });
 
+/** What the browser refused under the pages' Content-Security-Policy (it reports each on the console). */
+const cspViolations: string[] = [];
+
 async function logIn(role: 'ops' | 'finance' | 'viewer'): Promise<Page> {
   const context = await browser.newContext({ acceptDownloads: true, locale: 'zh-CN' });
   const page = await context.newPage();
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${page.url()}: ${m.text()}`); });
+  page.on('pageerror', (e) => cspViolations.push(`${page.url()}: ${e.message}`));
   await page.goto(`${base}/`);
   expect(page.url()).toContain('/login');
   await page.fill('input[name=username]', role);
@@ -161,6 +166,19 @@ describe('the dashboard in a browser', () => {
     await page.close();
   });
 
+  it('uploads a statement as finance through the page script, under the CSP', async () => {
+    const page = await logIn('finance');
+    await page.goto(`${base}/reconciliation`);
+    await page.fill('#upload input[name=date]', '2023-03-02');
+    await page.setInputFiles('#upload input[name=file]', { name: 'statement.csv', mimeType: 'text/csv', buffer: Buffer.from('request_id,amount\n') });
+    await page.click('#upload button[type=submit]');
+    await page.waitForFunction(() => (document.getElementById('upload-result')?.textContent ?? '') !== '');
+    const result = await page.textContent('#upload-result');
+    expect(result).toContain('reconciliation started');
+    await h.client.workflow.getHandle(/recon-\S+/.exec(result!)![0]).terminate('browser test done');
+    await page.close();
+  });
+
   it('downloads a statement that reads back with its totals', async () => {
     const page = await logIn('finance');
     await page.goto(`${base}/settlement?date=2023-03-01`);
@@ -193,5 +211,9 @@ describe('the dashboard in a browser', () => {
     expect(status).toBe(403);
     await shot(page, 'viewer-settlement');
     await page.close();
+  });
+
+  it('broke no Content-Security-Policy rule on any page it visited', () => {
+    expect(cspViolations).toEqual([]);
   });
 });

@@ -54,32 +54,14 @@ export function overviewPage(deps: DashboardDeps) {
           <button>${t('filter')}</button>
         </form>
         <canvas id="margins" height="90"></canvas>
-        <script>
-          (function () {
-            const data = ${jsonForScript(margins)};
-            const colors = ${jsonForScript(COLORS)};
-            new Chart(document.getElementById('margins'), {
-              type: 'bar',
-              data: { labels: data.dates, datasets: data.series.map((s, i) => ({ label: s.name, data: s.fen.map(f => f / 100), backgroundColor: colors[i % colors.length] })) },
-              options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true } } }
-            });
-          })();
-        </script>
+        <script type="application/json" id="margins-data">${jsonForScript({ ...margins, colors: COLORS })}</script>
       </section>
       <section>
         <h2>${t('postingsByDay')}</h2>
         ${daily.length === 0 ? html`<p>${t('noData')}</p>` : ''}
         <canvas id="daily" height="90"></canvas>
-        <script>
-          (function () {
-            const data = ${jsonForScript(daily)};
-            new Chart(document.getElementById('daily'), {
-              type: 'bar',
-              data: { labels: data.map(d => d.date), datasets: [{ label: 'CNY', data: data.map(d => d.debitsFen / 100), backgroundColor: '#3e7cb1' }] },
-              options: { animation: false, plugins: { legend: { display: false } } }
-            });
-          })();
-        </script>
+        <script type="application/json" id="daily-data">${jsonForScript(daily)}</script>
+        <script src="/assets/overview.js" defer></script>
       </section>
       <section>
         <h2>${t('trialBalance')}</h2>

@@ -2,10 +2,11 @@ import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { assertBusinessDate } from '../../src/dates.ts';
 import { ValidationError } from '../../src/errors.ts';
+import { declaredTooLarge, receiveBody } from '../../src/http/body-cap.ts';
+import { BodyTooLargeError } from '../../src/http/request-errors.ts';
 import { displayYuan } from '../../src/money.ts';
 import { ReconCases, type CaseFilter } from '../../src/reconciliation/cases.ts';
 import { exportDiscrepancies } from '../../src/reconciliation/export.ts';
@@ -13,13 +14,26 @@ import { startReconciliation } from '../../src/reconciliation/trigger.ts';
 import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type DiscrepancyClass, type Resolution } from '../../src/reconciliation/types.ts';
 import type { DashboardDeps } from '../app.ts';
 import { can, csrfField, sessionOf } from '../auth.ts';
-import { html, jsonForScript } from '../html.ts';
+import { html } from '../html.ts';
 import { langOf, translator, type Lang } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
 
-/** Statement uploads from the browser: large, so streamed to disk, never parsed in memory here. */
-const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+const SUPPLIER_CODE = /^[a-z0-9][a-z0-9_-]{1,39}$/;
+
+function supplierCodeOf(value: unknown): string {
+  if (typeof value !== 'string' || !SUPPLIER_CODE.test(value)) throw new ValidationError('supplier: a supplier code (lower-case letters, digits, "_" or "-")');
+  return value;
+}
+
+/** The sender's file name, kept as a label (and its extension says xlsx or csv): a plain name, not a path. */
+function uploadNameOf(value: unknown): string {
+  const name = typeof value === 'string' ? value : 'statement.csv';
+  if (name.length > 200 || /[\\/\u0000-\u001f]/.test(name) || /^\.*$/.test(name)) {
+    throw new ValidationError('name: the statement file\'s own name (not a path), up to 200 characters');
+  }
+  return name;
+}
 
 function filterOf(req: Request): CaseFilter {
   const q = req.query;
@@ -53,35 +67,14 @@ export function reconciliationPages(deps: DashboardDeps) {
         ${req.query.done ? html`<p class="notice">${t('done')}: ${String(req.query.done)}</p>` : ''}
         ${finance ? html`<section>
           <h2>${t('uploadStatement')}</h2>
-          <form id="upload" class="act">
+          <form id="upload" class="act" data-csrf="${sessionOf(res)?.csrfToken ?? ''}">
             <select name="supplier">${suppliers.map((s) => html`<option value="${s.code}">${s.code} ${s.name}</option>`)}</select>
             <input type="date" name="date" required>
             <input type="file" name="file" required accept=".csv,.xlsx">
             <button type="submit">${t('uploadStatement')}</button>
             <progress id="upload-progress" value="0" max="100" hidden></progress> <span id="upload-result"></span>
           </form>
-          <script>
-            (function () {
-              var csrf = ${jsonForScript(sessionOf(res)?.csrfToken ?? '')};
-              var form = document.getElementById('upload');
-              form.addEventListener('submit', function (ev) {
-                ev.preventDefault();
-                var file = form.file.files[0];
-                var xhr = new XMLHttpRequest();
-                var bar = document.getElementById('upload-progress');
-                bar.hidden = false;
-                xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
-                xhr.onload = function () {
-                  var answer = JSON.parse(xhr.responseText || '{}');
-                  document.getElementById('upload-result').textContent = xhr.status < 300 ? answer.message : (answer.error && answer.error.message);
-                };
-                xhr.open('POST', '/reconciliation/upload?supplier=' + encodeURIComponent(form.supplier.value) + '&date=' + encodeURIComponent(form.date.value) + '&name=' + encodeURIComponent(file.name));
-                xhr.setRequestHeader('X-CSRF-Token', csrf);
-                xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-                xhr.send(file);
-              });
-            })();
-          </script>
+          <script src="/assets/reconciliation-upload.js" defer></script>
         </section>` : ''}
         <section>
           <h2>${t('reconRuns')}</h2>
@@ -118,25 +111,28 @@ export function reconciliationPages(deps: DashboardDeps) {
     },
 
     upload: async (req: Request, res: Response) => {
-      const supplier = String(req.query.supplier ?? '');
+      // Everything about the upload is checked before a byte of it is read.
+      const supplier = supplierCodeOf(req.query.supplier);
       const date = assertBusinessDate(String(req.query.date ?? ''), 'date');
-      const name = path.basename(String(req.query.name ?? 'statement.csv'));
-      const declared = Number(req.get('content-length') ?? 0);
-      if (declared > MAX_UPLOAD_BYTES) throw new ValidationError(`the file is ${declared} bytes; statements up to ${MAX_UPLOAD_BYTES} bytes are accepted`);
+      const name = uploadNameOf(req.query.name);
+      const limit = deps.config.dashboard.uploadMaxBytes;
+      if (declaredTooLarge(req.get('content-length'), limit)) throw new BodyTooLargeError(limit);
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-upload-'));
-      const file = path.join(dir, name);
+      // the file on disk has a name of ours; the sender's name is only a label (and its extension)
+      const file = path.join(dir, 'statement');
+      let handle;
       try {
-        await pipeline(req, createWriteStream(file));
-        const handle = await startReconciliation(deps.client, deps.config, { supplierCode: supplier, date, file, fileName: name, triggeredBy: sessionOf(res)!.user.username });
-        res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started: ${handle.workflowId}` });
+        await receiveBody(req, createWriteStream(file), limit);
+        handle = await startReconciliation(deps.client, deps.config, { supplierCode: supplier, date, file, fileName: name, triggeredBy: sessionOf(res)!.user.username });
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
+      res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started: ${handle.workflowId}` });
     },
 
     rerun: async (req: Request, res: Response) => {
       const date = assertBusinessDate(String(req.body?.date ?? ''), 'date');
-      const handle = await startReconciliation(deps.client, deps.config, { supplierCode: String(req.body?.supplier ?? ''), date, triggeredBy: sessionOf(res)!.user.username });
+      const handle = await startReconciliation(deps.client, deps.config, { supplierCode: supplierCodeOf(req.body?.supplier), date, triggeredBy: sessionOf(res)!.user.username });
       res.redirect(303, `/reconciliation?done=${encodeURIComponent(handle.workflowId)}`);
     },
 

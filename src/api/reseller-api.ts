@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
+import { jsonErrorHandler } from '../http/request-errors.ts';
 import { ApiAuthError } from '../resellers/errors.ts';
 import type { Caller, RequestAuthenticator } from '../resellers/authenticate.ts';
 import type { Reseller } from '../resellers/registry.ts';
@@ -60,20 +61,7 @@ export function resellerApi(deps: { auth: RequestAuthenticator; orders: Reseller
   }));
   router.use((_req, _res, next) => next(new NotFoundError('API endpoint', _req.originalUrl)));
 
-  router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const unreadable = unreadableRequest(err);
-    if (unreadable) {
-      res.status(unreadable.status).json({ error: { code: unreadable.code, message: unreadable.message } });
-      return;
-    }
-    if (err instanceof KamengError) {
-      const status = statusByCode[err.code] ?? (err instanceof ApiAuthError ? 401 : 422);
-      res.status(status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
-      return;
-    }
-    console.error('reseller API: unexpected error', err);
-    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error; it has been logged' } });
-  });
+  router.use(jsonErrorHandler('reseller API', (err) => statusByCode[err.code] ?? (err instanceof ApiAuthError ? 401 : 422)));
   return router;
 }
 
@@ -100,17 +88,4 @@ function parseJson(body: Buffer): unknown {
   } catch (err) {
     throw new MalformedJsonError(`request body is not valid JSON: ${(err as Error).message}`);
   }
-}
-
-/**
- * What Express refuses while reading a request, before our code sees it: a body too large, in an
- * unknown content encoding or not decodable in its own, a path that is not valid percent-encoding.
- */
-function unreadableRequest(err: unknown): { status: number; code: string; message: string } | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const { type, status, message } = err as { type?: string; status?: number; message?: string };
-  if (type === 'entity.too.large') return { status: 413, code: 'BODY_TOO_LARGE', message: 'request body is larger than 64 KB' };
-  if (type === 'encoding.unsupported') return { status: 415, code: 'UNSUPPORTED_ENCODING', message: `${message}: send the body as is, or gzip, deflate or br` };
-  if (typeof status === 'number' && status >= 400 && status < 500) return { status: 400, code: 'MALFORMED_REQUEST', message: `the request could not be read: ${message}` };
-  return undefined;
 }

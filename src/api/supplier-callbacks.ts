@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import express, { type Request, type Response } from 'express';
 import type { Db } from '../db/knex.ts';
 import { signatureMatches } from '../resellers/signature.ts';
+import { jsonErrorHandler } from '../http/request-errors.ts';
 import { recordResult, transaction } from '../supplier-api/transactions.ts';
 import type { SupplierRegistry } from '../suppliers/registry.ts';
 
@@ -49,5 +50,7 @@ export function supplierCallbacks(deps: { db: Db; suppliers: SupplierRegistry; t
       fail(500, 'INTERNAL', 'internal error; it has been logged');
     }
   });
+  // A body over the limit or in an unknown encoding is refused by the parser, before the handler.
+  router.use(jsonErrorHandler('supplier callback'));
   return router;
 }
