@@ -55,6 +55,9 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
   const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);
   const { ledger } = deps;
+  // Migration 016 cannot seal (it has no master key): supplier credentials still in plain text are sealed here.
+  const sealed = await deps.suppliers.sealPlainCredentials();
+  if (sealed) log(`sealed the credentials of ${sealed} supplier(s) stored in plain text`);
   await ledger.openPlatformAccounts();
   const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir }) : undefined;
   if (demo) {
