@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { deriveKeys, type Keys } from '../../src/crypto/keys.ts';
 import type { ReconSettings } from '../../src/config.ts';
@@ -13,6 +13,7 @@ import { buildDeps } from '../../src/runtime/deps.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { dropDatabase, ensureDatabase } from '../../src/runtime/embedded-postgres.ts';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
+import { connectTemporal } from '../../src/runtime/temporal-connection.ts';
 
 export interface Harness {
   db: Db;
@@ -53,7 +54,7 @@ export async function openHarness(options: {
   const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
   const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, reconciliation);
   const { ledger } = deps;
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const connection = await connectTemporal(inject('temporalAddress'));
   const client = new Client({ connection, namespace: inject('namespace') });
   const taskQueue = `test-${randomUUID()}`;
   let workers: RunningWorkers | undefined;
