@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { deriveKeys, type Keys } from '../../src/crypto/keys.ts';
+import { loadConfig } from '../../src/config.ts';
 import type { ReconSettings } from '../../src/config.ts';
 import { createDb, type Db } from '../../src/db/knex.ts';
 import type { Ledger } from '../../src/ledger/ledger.ts';
@@ -54,13 +55,16 @@ export async function openHarness(options: {
   const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
   const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, reconciliation);
   const { ledger } = deps;
-  const connection = await connectTemporal(inject('temporalAddress'));
+  // an external cluster (TEMPORAL_ADDRESS) is reached with its profile: API key, TLS
+  const temporalProfile = process.env.TEMPORAL_ADDRESS ? loadConfig().temporal.connection : undefined;
+  const connection = await connectTemporal(inject('temporalAddress'), temporalProfile);
   const client = new Client({ connection, namespace: inject('namespace') });
   const taskQueue = `test-${randomUUID()}`;
   let workers: RunningWorkers | undefined;
   if (options.worker !== false) {
     workers = await startWorkers({
       address: inject('temporalAddress'),
+      connection: temporalProfile,
       namespace: inject('namespace'),
       taskQueues: [taskQueue],
       deps,
