@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import http, { type Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectTemporal } from '../src/runtime/temporal-connection.ts';
 import express from 'express';
 import { startSupplierSimulator } from '../fixtures/supplier-simulator/server.ts';
 import { mountApis } from '../src/api/mount.ts';
@@ -81,7 +82,7 @@ export async function run(argv: string[]): Promise<void> {
     const taskQueue = 'bench-orders';
     const workers = await startWorkers({ address, namespace: 'default', taskQueues: [taskQueue], deps });
     stops.unshift(() => workers.shutdown());
-    const connection = await Connection.connect({ address });
+    const connection = await connectTemporal(address);
     stops.unshift(() => connection.close());
     const temporal = new Client({ connection });
     const sim = await startSupplierSimulator({ suppliers: [{ code: 'benchsup', name: 'bench', apiKey: 'k', callbackSecret: 'cb', balanceFen: 1e12, statementFormat: 'csv', products: [{ sku: 'B-TOPUP', costFen: 4_900, kind: 'topup' }] }] });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`database: ${database.where}; ${await serverVersion(db)}`);
     const ledger = new Ledger(db);
     await ledger.openPlatformAccounts();
-    const supplier = await new SupplierRegistry(db, ledger).upsert({ code: 'bench-supplier', name: '基准供应商 Bench supplier', apiBaseUrl: 'http://127.0.0.1:1', apiKey: 'bench' });
+    const supplier = await new SupplierRegistry(db, ledger, randomBytes(32)).upsert({ code: 'bench-supplier', name: '基准供应商 Bench supplier', apiBaseUrl: 'http://127.0.0.1:1', apiKey: 'bench' });
 
     const conn = (await db.client.acquireConnection()) as pg.Client;
     await writeOurTransactions(conn, supplier.id, date, n);

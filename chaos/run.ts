@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectTemporal } from '../src/runtime/temporal-connection.ts';
 import express from 'express';
 import { DEFAULT_BEHAVIOUR } from '../fixtures/supplier-simulator/types.ts';
 import { prng } from '../fixtures/supplier-simulator/prng.ts';
@@ -107,7 +108,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       shops.push({ code: reseller.code, credentials: { apiKey: reseller.apiKey, apiSecret } });
     }
 
-    const connection = await Connection.connect({ address });
+    const connection = await connectTemporal(address);
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const app = express();

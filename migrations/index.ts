@@ -10,6 +10,7 @@ import * as dailyRollups from './20261127_008_daily_rollups.ts';
 import * as ledgerPostInStatement from './20261127_009_ledger_post_in_statement.ts';
 import * as compactMatches from './20261128_010_compact_matches.ts';
 import * as loginThrottle from './20261201_017_login_throttle.ts';
+import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261127_009_ledger_post_in_statement': ledgerPostInStatement,
   '20261128_010_compact_matches': compactMatches,
   '20261201_017_login_throttle': loginThrottle,
+  '20261201_016_supplier_secrets': supplierSecrets,
 };

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadClientConfigProfile, type ClientConfigProfile } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { temporalConfig, type TemporalConfig } from '../temporal.config.ts';
 import { ConfigError } from './errors.ts';
@@ -26,6 +28,12 @@ export interface AppConfig {
     devServerPort: number;
     /** KAMENG_WORKFLOW_BUNDLE: workflow code bundled earlier, so a (re)started worker skips bundling. */
     workflowBundle: string | undefined;
+    /**
+     * How to reach an external cluster (API key, TLS, mTLS, gRPC metadata), as Temporal's own tools
+     * read it: TEMPORAL_* variables over the TEMPORAL_PROFILE of TEMPORAL_CONFIG_FILE (or the
+     * default temporal.toml). Used through src/runtime/temporal-connection.ts only.
+     */
+    connection: ClientConfigProfile;
   };
   dashboard: {
     host: string;
@@ -158,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   if (parsed.success && parsed.data.KAMENG_LOGIN_LOCK_AFTER <= parsed.data.KAMENG_LOGIN_FREE_TRIES) problems.push('KAMENG_LOGIN_LOCK_AFTER: must be more than KAMENG_LOGIN_FREE_TRIES');
   if (parsed.success && parsed.data.KAMENG_LOGIN_ADDRESS_LOCK_AFTER <= parsed.data.KAMENG_LOGIN_ADDRESS_FREE_TRIES) problems.push('KAMENG_LOGIN_ADDRESS_LOCK_AFTER: must be more than KAMENG_LOGIN_ADDRESS_FREE_TRIES');
+  const temporalProfile = loadTemporalProfile(env, cwd, problems);
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const cacheHome = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
@@ -167,11 +176,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     database: { url: e.DATABASE_URL, ownerUrl: e.DATABASE_OWNER_URL, embeddedPort: e.KAMENG_PG_PORT, poolMax: e.KAMENG_DB_POOL_MAX },
     temporal: {
       ...temporalConfig,
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      address: temporalProfile.address,
+      namespace: temporalProfile.namespace ?? e.TEMPORAL_NAMESPACE,
       cliPath: e.TEMPORAL_CLI_PATH,
       devServerPort: e.KAMENG_TEMPORAL_PORT,
       workflowBundle: e.KAMENG_WORKFLOW_BUNDLE && path.resolve(cwd, e.KAMENG_WORKFLOW_BUNDLE),
+      connection: temporalProfile,
     },
     dashboard: {
       host: e.KAMENG_DASHBOARD_HOST,
@@ -200,4 +210,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     businessTimeZone: 'Asia/Shanghai',
   };
+}
+
+/**
+ * The Temporal connection profile (@temporalio/envconfig), checked here so that a bad one stops
+ * the start with the rest of the configuration's problems, not at the first connection.
+ */
+function loadTemporalProfile(env: NodeJS.ProcessEnv, cwd: string, problems: string[]): ClientConfigProfile {
+  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (err) {
+    const where = vars.TEMPORAL_CONFIG_FILE ? ` (TEMPORAL_CONFIG_FILE ${vars.TEMPORAL_CONFIG_FILE})` : '';
+    problems.push(`Temporal profile${vars.TEMPORAL_PROFILE ? ` "${vars.TEMPORAL_PROFILE}"` : ''}${where}: ${(err as Error).message}`);
+    return {};
+  }
+  const tls = profile.tls;
+  if (tls && !tls.disabled) {
+    const files: [string, { path: string } | { data: string | Uint8Array } | undefined][] = [
+      ['TEMPORAL_TLS_CLIENT_CERT_PATH (tls.client_cert_path)', tls.clientCert], ['TEMPORAL_TLS_CLIENT_KEY_PATH (tls.client_key_path)', tls.clientKey],
+      ['TEMPORAL_TLS_SERVER_CA_CERT_PATH (tls.server_ca_cert_path)', tls.serverCACert],
+    ];
+    for (const [name, source] of files) {
+      if (source && 'path' in source) {
+        const file = path.resolve(cwd, source.path);
+        if (!fs.existsSync(file)) problems.push(`${name}: ${file} does not exist`);
+        else if (!fs.statSync(file).isFile()) problems.push(`${name}: ${file} is not a file`);
+        else source.path = file;
+      }
+    }
+    if (tls.clientCert && !tls.clientKey) problems.push('TEMPORAL_TLS_CLIENT_CERT_*: a client certificate needs its key (TEMPORAL_TLS_CLIENT_KEY_PATH or _DATA) for mTLS');
+    if (tls.clientKey && !tls.clientCert) problems.push('TEMPORAL_TLS_CLIENT_KEY_*: a client key needs its certificate (TEMPORAL_TLS_CLIENT_CERT_PATH or _DATA) for mTLS');
+  }
+  if (profile.apiKey !== undefined && tls?.disabled) problems.push('TEMPORAL_API_KEY with TEMPORAL_TLS=false would send the key in clear text: remove TEMPORAL_TLS=false');
+  if (profile.address !== undefined && !/^[A-Za-z0-9.\-[\]:]+:\d+$/.test(profile.address)) problems.push(`Temporal address "${profile.address}": must be host:port, e.g. temporal.internal:7233`);
+  if ((profile.apiKey !== undefined || (tls && !tls.disabled)) && profile.address === undefined) problems.push('TEMPORAL_API_KEY / TEMPORAL_TLS_*: set TEMPORAL_ADDRESS (or a profile address) too; the local dev server takes neither');
+  return profile;
 }

@@ -13,7 +13,7 @@ beforeAll(async () => {
   h = await openHarness({ worker: false });
   await h.ledger.openPlatformAccounts();
   catalog = new Catalog(h.db);
-  suppliers = new SupplierRegistry(h.db, h.ledger);
+  suppliers = new SupplierRegistry(h.db, h.ledger, h.keys.supplierSecrets);
 });
 afterAll(() => h.close());
 

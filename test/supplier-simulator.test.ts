@@ -19,7 +19,7 @@ const base = (code: string, format: SimSupplierConfig['statementFormat']): SimSu
 let sim: SupplierSimulator;
 let receiver: http.Server;
 let callbackUrl: string;
-const callbacks: { body: string; signature: string }[] = [];
+const callbacks: { body: string; signature: string; timestamp: string }[] = [];
 const client = (code: string, timeoutMs = 2000) => new SupplierClient({ baseUrl: sim.baseUrl(code), apiKey: `${code}-key`, timeoutMs });
 
 beforeAll(async () => {
@@ -27,7 +27,7 @@ beforeAll(async () => {
   receiver = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
-    req.on('end', () => { callbacks.push({ body, signature: String(req.headers['x-signature']) }); res.writeHead(200).end(); });
+    req.on('end', () => { callbacks.push({ body, signature: String(req.headers['x-signature']), timestamp: String(req.headers['x-timestamp']) }); res.writeHead(200).end(); });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`;
@@ -70,7 +70,8 @@ describe('supplier simulator', () => {
     await waitFor(() => callbacks.some((c) => c.body.includes('"r-4"')));
     const cb = callbacks.find((c) => c.body.includes('"r-4"'))!;
     expect(JSON.parse(cb.body)).toMatchObject({ requestId: 'r-4', status: 'SUCCESS' });
-    expect(cb.signature).toBe(createHmac('sha256', 'alpha-secret').update(cb.body).digest('hex'));
+    expect(Math.abs(Number(cb.timestamp) - Date.now())).toBeLessThan(60_000);
+    expect(cb.signature).toBe(createHmac('sha256', 'alpha-secret').update(`${cb.timestamp}\n${cb.body}`).digest('hex'));
   });
 
   it('still answers a status query when the callback is lost, and can send duplicates', async () => {

@@ -4,7 +4,7 @@ import https from 'node:https';
 import net, { type LookupFunction } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { KamengError } from '../errors.ts';
-import { isPrivateAddress } from './address-policy.ts';
+import { refusalReason } from './address-policy.ts';
 
 /** The URL itself is unacceptable (private address, bad scheme): retrying will not help. */
 export class CallbackRefusedError extends KamengError {
@@ -50,16 +50,17 @@ export function deliverCallback(request: CallbackRequest): Promise<{ statusCode:
   }
   // An IP literal never goes through lookup, so check it here.
   const literal = url.hostname.replace(/^\[|\]$/g, '');
-  if (net.isIP(literal) && isPrivateAddress(literal) && !request.allowPrivateAddresses) {
-    return Promise.reject(new CallbackRefusedError(`callback host ${literal} is a private or loopback address`));
+  const literalReason = net.isIP(literal) ? refusalReason(literal) : undefined;
+  if (literalReason && !request.allowPrivateAddresses) {
+    return Promise.reject(new CallbackRefusedError(`callback host ${literal} is a private or loopback address (${literalReason})`));
   }
   const guardedLookup: LookupFunction = (hostname, options, callback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 4);
       const list = addresses as dns.LookupAddress[];
-      const refused = list.find((a) => isPrivateAddress(a.address));
-      if (refused && !request.allowPrivateAddresses) {
-        return callback(new CallbackRefusedError(`callback host ${hostname} resolves to ${refused.address}, a private or loopback address`), '', 4);
+      const refused = request.allowPrivateAddresses ? undefined : list.find((a) => refusalReason(a.address));
+      if (refused) {
+        return callback(new CallbackRefusedError(`callback host ${hostname} resolves to ${refused.address}, a private or loopback address (${refusalReason(refused.address)})`), '', 4);
       }
       if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
       callback(null, list[0]!.address, list[0]!.family);

@@ -1,9 +1,10 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { loadConfig, type AppConfig } from '../config.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { createDb } from '../db/knex.ts';
 import { buildDeps } from '../runtime/deps.ts';
 import { runningDatabase } from '../runtime/infrastructure.ts';
+import { connectTemporal } from '../runtime/temporal-connection.ts';
 
 /**
  * What a CLI command works with: the database and Temporal of a running Kameng. Without
@@ -20,7 +21,9 @@ export async function openCliContext() {
   return {
     config, db, deps,
     async temporal(): Promise<Client> {
-      connection ??= await Connection.connect({ address: config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}` });
+      connection ??= config.temporal.address
+        ? await connectTemporal(config.temporal.address, config.temporal.connection)
+        : await connectTemporal(`127.0.0.1:${config.temporal.devServerPort}`);
       return new Client({ connection, namespace: config.temporal.namespace });
     },
     async close() {

@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
 import { createDashboardApp } from '../../dashboard/app.ts';
 import { mountApis, taskQueuesOf } from '../api/mount.ts';
 import { loadConfig } from '../config.ts';
@@ -13,6 +12,7 @@ import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts'
 import { startInfrastructure } from '../runtime/infrastructure.ts';
 import { ensureSchedules } from '../runtime/schedules.ts';
 import { startWorkers } from '../runtime/worker.ts';
+import { temporalClient } from '../runtime/temporal-connection.ts';
 import express from 'express';
 import { ensureDashboardUsers } from '../users/bootstrap.ts';
 import { playDemoDay } from '../demo/day.ts';
@@ -64,6 +64,9 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
   const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);
   const { ledger } = deps;
+  // Migration 016 cannot seal (it has no master key): supplier credentials still in plain text are sealed here.
+  const sealed = await deps.suppliers.sealPlainCredentials();
+  if (sealed) log(`sealed the credentials of ${sealed} supplier(s) stored in plain text`);
   await ledger.openPlatformAccounts();
   const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir }) : undefined;
   if (demo) {
@@ -71,16 +74,18 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     log(demo.summary);
   }
 
+  // the profile (API key, TLS) belongs to an external cluster, not to the local dev server
+  const temporalProfile = config.temporal.address ? config.temporal.connection : undefined;
   const workers = await startWorkers({
     address: infra.temporalAddress,
+    connection: temporalProfile,
     namespace: infra.namespace,
     taskQueues: Object.values(config.temporal.taskQueues),
     deps,
   });
   cleanups.push(() => workers.shutdown());
-  const connection = await Connection.connect({ address: infra.temporalAddress });
+  const { client, connection } = await temporalClient(infra.temporalAddress, infra.namespace, temporalProfile);
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: infra.namespace });
 
   for (const s of await ensureSchedules(client, config)) log(`schedule: ${s}`);
   if (demo) {

@@ -15,7 +15,9 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   const queues = options.taskQueues ? options.taskQueues.split(',').map((q) => q.trim()) : Object.values(config.temporal.taskQueues);
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
   const deps = createActivityDeps({ databaseUrl: config.database.url!, keys, settings: config.fulfillment, reconciliation: config.reconciliation, poolMax: config.database.poolMax });
-  const workers = await startWorkers({ address: config.temporal.address!, namespace: config.temporal.namespace, taskQueues: queues, deps,
+  // a worker may start before `npm start` has sealed rows from before migration 016
+  await deps.suppliers.sealPlainCredentials();
+  const workers = await startWorkers({ address: config.temporal.address!, connection: config.temporal.connection, namespace: config.temporal.namespace, taskQueues: queues, deps,
     bundle: config.temporal.workflowBundle ? { codePath: config.temporal.workflowBundle } : undefined,
   });
   console.log(`[kameng worker ${process.pid}] polling ${queues.join(', ')}`);

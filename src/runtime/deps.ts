@@ -13,7 +13,7 @@ import { SupplierRegistry } from '../suppliers/registry.ts';
 export function buildDeps(db: Db, keys: Keys, settings: FulfillmentSettings, reconciliation: ReconSettings): ActivityDeps {
   const ledger = new Ledger(db);
   return {
-    db, ledger, settings, reconciliation, catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger), vault: new CodeVault(keys),
+    db, ledger, settings, reconciliation, catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger, keys.supplierSecrets), vault: new CodeVault(keys),
     resellers: new ResellerRegistry(db, ledger, keys.resellerSecrets),
   };
 }

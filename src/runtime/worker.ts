@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { ClientConfigProfile } from '@temporalio/envconfig';
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index.ts';
+import { connectTemporalWorker } from './temporal-connection.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -23,6 +25,8 @@ export interface RunningWorkers {
 
 export interface WorkerOptions {
   address: string;
+  /** API key / TLS for an external cluster (config.temporal.connection); none for the local dev server. */
+  connection?: ClientConfigProfile;
   namespace: string;
   taskQueues: string[];
   deps: ActivityDeps;
@@ -46,7 +50,7 @@ function installRuntime(): void {
 /** One worker per task queue, sharing a connection, the workflow bundle and the activities. */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
   installRuntime();
-  const connection = await NativeConnection.connect({ address: options.address });
+  const connection = await connectTemporalWorker(options.address, options.connection);
   const bundle = options.bundle ?? (await bundleWorkflows());
   const activities = createActivities(options.deps);
   const workers = await Promise.all(

@@ -57,7 +57,15 @@ export interface SupplierEndpoint {
 
 /** HTTP client for an upstream supplier's order API. Every order carries our idempotency key. */
 export class SupplierClient {
-  constructor(private readonly endpoint: SupplierEndpoint) {}
+  /** Private (#): never shown when the client is inspected or logged, never in an error's details. */
+  readonly #apiKey: string;
+  private readonly endpoint: Omit<SupplierEndpoint, 'apiKey'>;
+
+  constructor(endpoint: SupplierEndpoint) {
+    const { apiKey, ...rest } = endpoint;
+    this.#apiKey = apiKey;
+    this.endpoint = rest;
+  }
 
   placeOrder(request: PlaceOrderRequest): Promise<SupplierOrder> {
     return this.call('POST', '/orders', request);
@@ -124,7 +132,7 @@ export class SupplierClient {
     try {
       response = await fetch(url, {
         method,
-        headers: { 'X-Api-Key': this.endpoint.apiKey, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        headers: { 'X-Api-Key': this.#apiKey, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.endpoint.timeoutMs ?? 10_000),
       });

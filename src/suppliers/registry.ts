@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { open, seal } from '../crypto/sealed-box.ts';
 import type { BusinessDate } from '../dates.ts';
 import { addDays, businessDateOf } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
@@ -17,8 +18,6 @@ export interface Supplier {
   code: string;
   name: string;
   apiBaseUrl: string;
-  apiKey: string;
-  callbackSecret: string;
   statementFormat: StatementFormat;
   statementColumns: Partial<ColumnMapping>;
   /** A statement amount within the larger of these of ours still matches. */
@@ -47,43 +46,105 @@ export interface ExpiringQualification {
 
 type Queryable = Db | Knex.Transaction;
 
-const toSupplier = (r: Record<string, any>): Supplier => ({
-  id: r.id, code: r.code, name: r.name, apiBaseUrl: r.api_base_url, apiKey: r.api_key, callbackSecret: r.callback_secret,
-  statementFormat: r.statement_format, statementColumns: r.statement_columns ?? {}, active: r.active,
-  reconToleranceFen: r.recon_tolerance_fen ?? 0, reconToleranceBp: r.recon_tolerance_bp ?? 0,
-});
+/**
+ * A supplier's credentials, sealed, beside (never inside) the Supplier value: a Supplier can be
+ * logged, rendered or passed around without carrying its API key or callback secret, even sealed.
+ */
+type SealedCredentials = { apiKey: Buffer; callbackSecret: Buffer };
+const credentialsOf = new WeakMap<Supplier, SealedCredentials>();
+
+/** The columns of a supplier without its credentials, plain or sealed. */
+const columns = ['id', 'code', 'name', 'api_base_url', 'statement_format', 'statement_columns', 'active', 'recon_tolerance_fen', 'recon_tolerance_bp'];
+const credentialColumns = ['api_key_sealed', 'callback_secret_sealed', 'api_key', 'callback_secret'];
 
 /** Upstream suppliers: how to call them, what they sell us, and whether they may (资质). */
 export class SupplierRegistry {
-  constructor(private readonly db: Db, private readonly ledger: Ledger) {}
+  /** `secretKey` seals and opens supplier credentials; reading suppliers (the dashboard) needs none. */
+  constructor(private readonly db: Db, private readonly ledger: Ledger, private readonly secretKey?: Buffer) {}
 
-  /** Registers (or updates) a supplier and opens its payable account. */
+  private key(): Buffer {
+    if (!this.secretKey) throw new Error('SupplierRegistry was built without the supplier secrets key: it cannot seal or open credentials');
+    return this.secretKey;
+  }
+
+  private toSupplier(r: Record<string, any>): Supplier {
+    const supplier: Supplier = {
+      id: r.id, code: r.code, name: r.name, apiBaseUrl: r.api_base_url,
+      statementFormat: r.statement_format, statementColumns: r.statement_columns ?? {}, active: r.active,
+      reconToleranceFen: r.recon_tolerance_fen ?? 0, reconToleranceBp: r.recon_tolerance_bp ?? 0,
+    };
+    // A row not sealed yet (sealPlainCredentials has not run since migration 016) is sealed in memory.
+    const sealedOr = (sealed: Buffer | null, plain: string | null) => sealed ?? (plain !== null && plain !== undefined && this.secretKey ? seal(this.secretKey, plain) : undefined);
+    const apiKey = sealedOr(r.api_key_sealed, r.api_key);
+    const callbackSecret = sealedOr(r.callback_secret_sealed, r.callback_secret);
+    if (apiKey && callbackSecret) credentialsOf.set(supplier, { apiKey, callbackSecret });
+    return supplier;
+  }
+
+  private credentials(supplier: Supplier): SealedCredentials {
+    const sealed = credentialsOf.get(supplier);
+    if (!sealed) throw new Error(`supplier ${supplier.code}: credentials are only available on a supplier read through a registry with the secrets key`);
+    return sealed;
+  }
+
+  /** For verifying the supplier's callbacks only. */
+  callbackSecret(supplier: Supplier): string {
+    return open(this.key(), this.credentials(supplier).callbackSecret);
+  }
+
+  /**
+   * Seals every credential still stored in plain text (rows from before migration 016) and clears
+   * the plain value. Run at startup by the processes that hold the master key; idempotent, and
+   * safe to run from several processes at once (each row is sealed under its row lock).
+   */
+  async sealPlainCredentials(): Promise<number> {
+    const key = this.key();
+    let sealed = 0;
+    const pending = await this.db('suppliers').whereNotNull('api_key').orWhereNotNull('callback_secret').pluck('id');
+    for (const id of pending) {
+      await this.db.transaction(async (trx) => {
+        const row = await trx('suppliers').where({ id }).forUpdate().first(['id', ...credentialColumns]);
+        if (!row || (row.api_key === null && row.callback_secret === null)) return;
+        await trx('suppliers').where({ id }).update({
+          api_key_sealed: row.api_key === null ? row.api_key_sealed : seal(key, row.api_key), api_key: null,
+          callback_secret_sealed: row.callback_secret === null ? row.callback_secret_sealed : seal(key, row.callback_secret), callback_secret: null,
+        });
+        sealed++;
+      });
+    }
+    return sealed;
+  }
+
+  /** Registers (or updates) a supplier and opens its payable account. An existing callback secret is kept. */
   async upsert(input: { code: string; name: string; apiBaseUrl: string; apiKey: string; callbackSecret?: string; statementFormat?: StatementFormat; statementColumns?: Partial<ColumnMapping>; reconToleranceFen?: number; reconToleranceBp?: number }): Promise<Supplier> {
+    const key = this.key();
     const [row] = await this.db('suppliers').insert({
-      code: input.code, name: input.name, api_base_url: input.apiBaseUrl, api_key: input.apiKey,
-      callback_secret: input.callbackSecret ?? randomBytes(24).toString('base64url'),
+      code: input.code, name: input.name, api_base_url: input.apiBaseUrl, api_key: null, api_key_sealed: seal(key, input.apiKey),
+      callback_secret: null, callback_secret_sealed: seal(key, input.callbackSecret ?? randomBytes(24).toString('base64url')),
       statement_format: input.statementFormat ?? 'csv', statement_columns: JSON.stringify(input.statementColumns ?? {}),
       recon_tolerance_fen: input.reconToleranceFen ?? 0, recon_tolerance_bp: input.reconToleranceBp ?? 0,
-    }).onConflict('code').merge(['name', 'api_base_url', 'api_key', 'statement_format', 'statement_columns', 'recon_tolerance_fen', 'recon_tolerance_bp']).returning('*');
-    const supplier = toSupplier(row);
+    }).onConflict('code').merge([
+      'name', 'api_base_url', 'api_key', 'api_key_sealed', 'statement_format', 'statement_columns', 'recon_tolerance_fen', 'recon_tolerance_bp',
+    ]).returning([...columns, ...credentialColumns]);
+    const supplier = this.toSupplier(row);
     await this.ledger.openAccount({ code: accountCode.supplierPayable(supplier.id), kind: 'supplier_payable', name: `应付 ${supplier.name} payable`, ownerType: 'supplier', ownerId: supplier.id });
     return supplier;
   }
 
   async byId(id: number, trx: Queryable = this.db): Promise<Supplier> {
-    const row = await trx('suppliers').where({ id }).first();
+    const row = await trx('suppliers').where({ id }).first([...columns, ...credentialColumns]);
     if (!row) throw new NotFoundError('supplier', id);
-    return toSupplier(row);
+    return this.toSupplier(row);
   }
 
   async byCode(code: string, trx: Queryable = this.db): Promise<Supplier> {
-    const row = await trx('suppliers').where({ code }).first();
+    const row = await trx('suppliers').where({ code }).first([...columns, ...credentialColumns]);
     if (!row) throw new NotFoundError('supplier', code);
-    return toSupplier(row);
+    return this.toSupplier(row);
   }
 
   async list(): Promise<Supplier[]> {
-    return (await this.db('suppliers').orderBy('code')).map(toSupplier);
+    return (await this.db('suppliers').orderBy('code').select([...columns, ...credentialColumns])).map((r) => this.toSupplier(r));
   }
 
   async setOffer(input: { supplierId: number; sku: string; supplierSku: string; costFen: Fen; priority?: number; active?: boolean }): Promise<void> {
@@ -141,8 +202,8 @@ export class SupplierRegistry {
       .sort((a: ExpiringQualification, b: ExpiringQualification) => a.daysLeft - b.daysLeft);
   }
 
-  /** The HTTP client for a supplier's API. */
+  /** The HTTP client for a supplier's API: the only place its API key is opened. */
   client(supplier: Supplier, timeoutMs?: number): SupplierClient {
-    return new SupplierClient({ baseUrl: supplier.apiBaseUrl, apiKey: supplier.apiKey, timeoutMs });
+    return new SupplierClient({ baseUrl: supplier.apiBaseUrl, apiKey: open(this.key(), this.credentials(supplier).apiKey), timeoutMs });
   }
 }

@@ -2,9 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { deriveKeys, type Keys } from '../../src/crypto/keys.ts';
+import { loadConfig } from '../../src/config.ts';
 import type { ReconSettings } from '../../src/config.ts';
 import { createDb, type Db } from '../../src/db/knex.ts';
 import type { Ledger } from '../../src/ledger/ledger.ts';
@@ -14,6 +15,7 @@ import { migrateToLatest } from '../../src/db/migrate.ts';
 import { roleOf } from '../../src/db/roles.ts';
 import { dropDatabase, ensureDatabase } from '../../src/runtime/embedded-postgres.ts';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker.ts';
+import { connectTemporal } from '../../src/runtime/temporal-connection.ts';
 
 export interface Harness {
   /** As the application role, like the code in production. */
@@ -61,13 +63,16 @@ export async function openHarness(options: {
   const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
   const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, reconciliation);
   const { ledger } = deps;
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  // an external cluster (TEMPORAL_ADDRESS) is reached with its profile: API key, TLS
+  const temporalProfile = process.env.TEMPORAL_ADDRESS ? loadConfig().temporal.connection : undefined;
+  const connection = await connectTemporal(inject('temporalAddress'), temporalProfile);
   const client = new Client({ connection, namespace: inject('namespace') });
   const taskQueue = `test-${randomUUID()}`;
   let workers: RunningWorkers | undefined;
   if (options.worker !== false) {
     workers = await startWorkers({
       address: inject('temporalAddress'),
+      connection: temporalProfile,
       namespace: inject('namespace'),
       taskQueues: [taskQueue],
       deps,
