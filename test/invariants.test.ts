@@ -206,6 +206,14 @@ describe('the invariant checker', () => {
     ]));
   });
 
+  it('reports stock whose cost is not in the inventory account: a code put on the shelf without its entry', async () => {
+    const verdict = await verdictWith('stock_valuation', [[
+      `INSERT INTO card_codes (sku_code, batch_id, serial, code_sealed, fingerprint)
+       SELECT sku_code, batch_id, 'planted-stock', code_sealed, sha256('planted-stock'::bytea) FROM card_codes ORDER BY id LIMIT 1`,
+    ]], [[`DELETE FROM card_codes WHERE serial = 'planted-stock'`]]);
+    expect(verdict).toMatchObject({ violations: 1, samples: [expect.stringMatching(/^inventory CNY: \d+ fen in the books, \d+ codes in stock costing \d+ fen$/)] });
+  });
+
   it('reports a charged order without exactly one outcome: completed and refunded, refunded without a refund, an outcome for no order', async () => {
     const missing = 999_999_999_999;
     const entry = (key: string) => [
