@@ -3,12 +3,11 @@ import type { Catalog } from '../src/catalog/catalog.ts';
 import type { Db } from '../src/db/knex.ts';
 import { KamengError, ValidationError } from '../src/errors.ts';
 import type { CodeVault } from '../src/inventory/codes.ts';
-import { importCardCodes } from '../src/inventory/import.ts';
 import { stockLevels } from '../src/inventory/stock.ts';
-import { accountCode } from '../src/ledger/accounts.ts';
-import { credit, debit, type Ledger } from '../src/ledger/ledger.ts';
+import type { Ledger } from '../src/ledger/ledger.ts';
+import { ensureReceiptBooked, receiveDelivery } from '../src/procurement/receipt.ts';
 import { ProcurementRuns } from '../src/procurement/runs.ts';
-import type { ProcurementFailure, ProcurementPlan, SupplierOrderState } from '../src/procurement/types.ts';
+import type { CardBatchReceipt, ProcurementFailure, ProcurementPlan, SupplierOrderState } from '../src/procurement/types.ts';
 import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 
@@ -18,13 +17,29 @@ export class NoQualifiedSupplierError extends KamengError {
   }
 }
 
+/** The Temporal run an activity works for. */
+function temporalRunId(): string {
+  const runId = Context.current().info.workflowExecution?.runId;
+  if (!runId) throw new Error('a procurement activity runs for a workflow run');
+  return runId;
+}
+
+interface DeliveredBatch { requestId: string; supplierId: number; supplierCode: string; supplierOrderId: string; sku: string; unitCostFen: number }
+
 const toState = (o: { requestId: string; supplierOrderId?: string; status: string; supplierTxnId?: string; failureReason?: string }): SupplierOrderState => ({
   requestId: o.requestId, supplierOrderId: o.supplierOrderId, status: o.status as SupplierOrderState['status'], supplierTxnId: o.supplierTxnId, failureReason: o.failureReason,
 });
 
-/** Procurement's adapters: plan from the catalog, call suppliers, import what they deliver, post the payable. */
+/** Procurement's adapters: plan from the catalog, call suppliers, receive what they deliver (src/procurement). */
 export function createProcurementActivities(deps: { db: Db; ledger: Ledger; catalog: Catalog; suppliers: SupplierRegistry; vault: CodeVault }) {
   const runs = new ProcurementRuns(deps.db);
+  async function receiveCardBatch(input: DeliveredBatch): Promise<CardBatchReceipt> {
+    const client = deps.suppliers.client(await deps.suppliers.byCode(input.supplierCode), 60_000);
+    const codes = await client.deliveredCodes(input.supplierOrderId);
+    Context.current().heartbeat(codes.length);
+    const r = await receiveDelivery(deps, { ...input, codes });
+    return { batchId: r.batchId, imported: r.imported, quarantined: r.quarantined, totalCostFen: (r.imported + r.quarantined) * input.unitCostFen };
+  }
   return {
     async planProcurement(input: { sku: string; quantity?: number }): Promise<ProcurementPlan> {
       const sku = await deps.catalog.sku(input.sku);
@@ -39,8 +54,9 @@ export function createProcurementActivities(deps: { db: Db; ledger: Ledger; cata
       };
     },
 
+    /** This Temporal run's row (the run id comes from the activity's context: histories before rows were per run do not carry it). */
     async startProcurementRun(input: { workflowId: string; sku: string; quantity: number; reason: string }): Promise<number> {
-      return runs.start(input);
+      return runs.start({ ...input, temporalRunId: temporalRunId() });
     },
 
     /** Places a card batch order, or finds the one an earlier attempt placed: the same request id never buys twice. */
@@ -69,36 +85,29 @@ export function createProcurementActivities(deps: { db: Db; ledger: Ledger; cata
       return toState(order);
     },
 
-    /** Fetches the delivered codes and imports them; idempotent by batch key, codes never enter workflow history. */
-    async importCardBatch(input: { requestId: string; supplierId: number; supplierCode: string; supplierOrderId: string; sku: string; unitCostFen: number }) {
-      const client = deps.suppliers.client(await deps.suppliers.byCode(input.supplierCode), 60_000);
-      const codes = await client.deliveredCodes(input.supplierOrderId);
-      Context.current().heartbeat(codes.length);
-      async function* rows() {
-        for (const [i, c] of codes.entries()) yield { line: i + 1, sku: input.sku, serial: c.serial, code: c.code, expiresOn: c.expiresAt ?? '' };
-      }
-      const result = await importCardCodes(deps.db, deps.vault, {
-        batchKey: `${input.supplierCode}:${input.requestId}`, sku: input.sku, unitCostFen: input.unitCostFen, source: 'supplier_delivery',
-        supplierId: input.supplierId, fileName: `${input.supplierCode} order ${input.supplierOrderId}`, rows: rows(),
-      });
-      return { batchId: result.batchId, imported: result.imported, totalCostFen: result.totalCostFen };
+    /**
+     * Fetches the delivered codes and receives them (src/procurement/receipt.ts): good codes stocked,
+     * bad ones quarantined and claimed, what we owe posted, in one transaction; idempotent by batch
+     * key; codes never enter workflow history.
+     */
+    receiveCardBatch,
+
+    /** Before patch 'procurement-receipt' (workflows/procurement.ts): the receipt, then postProcurementPayable. */
+    async importCardBatch(input: DeliveredBatch) {
+      const r = await receiveCardBatch(input);
+      return { batchId: r.batchId, imported: r.imported, totalCostFen: r.totalCostFen };
     },
 
-    /** Stock received on credit: inventory up, what we owe the supplier up. */
-    async postProcurementPayable(input: { requestId: string; supplierId: number; sku: string; totalCostFen: number; batchId: number }): Promise<number> {
-      const entry = await deps.ledger.post({
-        idempotencyKey: `procurement:${input.requestId}`,
-        kind: 'procurement',
-        description: `采购入库 stock received: ${input.sku}, batch ${input.batchId}`,
-        metadata: { requestId: input.requestId, supplierId: input.supplierId, sku: input.sku, batchId: input.batchId },
-        postings: [debit(accountCode.platform('inventory'), input.totalCostFen), credit(accountCode.supplierPayable(input.supplierId), input.totalCostFen)],
-      });
-      return entry.id;
+    /** Before patch 'procurement-receipt': the receipt's entry, posted from the batch if an older worker imported it unbooked. */
+    async postProcurementPayable(input: { requestId: string; supplierId: number; sku: string; totalCostFen: number; batchId: number }): Promise<number | undefined> {
+      return ensureReceiptBooked(deps, input);
     },
 
-    async finishProcurementRun(input: { workflowId: string; outcome: 'succeeded' | 'failed'; supplierId?: number; requestId?: string; batchId?: number; totalCostFen?: number; failures: ProcurementFailure[] }): Promise<void> {
-      if (input.outcome === 'failed') await runs.failed(input.workflowId, input.failures);
-      else await runs.succeeded(input.workflowId, { supplierId: input.supplierId!, requestId: input.requestId!, batchId: input.batchId!, totalCostFen: input.totalCostFen!, failures: input.failures });
+    /** Closes this Temporal run's row (by row id; histories from before rows were per run carry only the workflow id). */
+    async finishProcurementRun(input: { runRowId?: number; workflowId: string; outcome: 'succeeded' | 'failed'; supplierId?: number; requestId?: string; batchId?: number; totalCostFen?: number; quarantined?: number; failures: ProcurementFailure[] }): Promise<void> {
+      const ref = input.runRowId !== undefined ? { id: input.runRowId } : { workflowId: input.workflowId, temporalRunId: temporalRunId() };
+      if (input.outcome === 'failed') await runs.failed(ref, input.failures);
+      else await runs.succeeded(ref, { supplierId: input.supplierId!, requestId: input.requestId!, batchId: input.batchId!, totalCostFen: input.totalCostFen!, quarantined: input.quarantined ?? 0, failures: input.failures });
     },
 
     /** Card SKUs whose available stock is below their threshold. */

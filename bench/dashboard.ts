@@ -105,6 +105,21 @@ async function seed(db: Db, postings: number): Promise<void> {
          JOIN generate_series(1, ?) g ON k.code = 'SKU-' || (1 + g % 500) GROUP BY k.code`,
       [orders],
     );
+    // each batch booked as it came in (inventory / adjustments), so the sales' inventory credits leave the shelf's value at zero
+    await trx.raw(
+      `WITH e AS (
+         INSERT INTO ledger_entries (idempotency_key, content_hash, kind, description, business_date, metadata, posted_at)
+         SELECT 'card-import:' || b.batch_key, 'bench', 'stock_import', 'bench stock', ?::date, jsonb_build_object('batchId', b.id), (?::date - 1)::timestamptz
+           FROM card_batches b WHERE b.batch_key LIKE 'bench-%'
+         RETURNING id, (metadata ->> 'batchId')::bigint AS batch_id, posted_at
+       )
+       INSERT INTO ledger_postings (entry_id, account_id, amount, currency, posted_at)
+       SELECT e.id, a.id, v.amount, 'CNY', e.posted_at
+         FROM e JOIN card_batches b ON b.id = e.batch_id
+         CROSS JOIN LATERAL (VALUES ('platform:inventory', b.code_count * 9400), ('platform:adjustments', -b.code_count * 9400)) v (code, amount)
+         JOIN ledger_accounts a ON a.code = v.code`,
+      [addDays(first, -1), first],
+    );
     await trx.raw(
       `WITH o AS (
          INSERT INTO orders (reseller_id, reseller_order_id, request_hash, sku_code, kind, quantity, unit_price_fen, amount_fen, cost_fen, status, supplier_id,

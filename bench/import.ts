@@ -13,6 +13,8 @@ import { deriveKeys } from '../src/crypto/keys.ts';
 import { createDb } from '../src/db/knex.ts';
 import { CodeVault } from '../src/inventory/codes.ts';
 import { importCardCodes, readCodeFile } from '../src/inventory/import.ts';
+import { Ledger } from '../src/ledger/ledger.ts';
+import { againstAccount } from '../src/procurement/booking.ts';
 import { benchDatabase, serverVersion } from './support/database.ts';
 import { fmt, progressBar, timed, withPeakRss } from './support/measure.ts';
 import { reportInvariants } from './support/invariants.ts';
@@ -47,7 +49,10 @@ export async function run(argv: string[]): Promise<void> {
     const vault = new CodeVault(deriveKeys(randomBytes(32)));
     const bar = progressBar('importing', rows);
     const phases: string[] = [];
+    const ledger = new Ledger(db);
+    await ledger.openPlatformAccounts();
     const imported = await withPeakRss(() => timed(() => importCardCodes(db, vault, {
+      booking: againstAccount(ledger, { key: 'card-import:bench', counter: 'adjustments', reason: 'benchmark stock', actor: 'bench' }),
       batchKey: 'bench', sku, unitCostFen: 9_500, source: 'file', fileName: 'codes.csv', rows: readCodeFile(file), onProgress: (n) => bar.update(n), onPhase: (name, ms) => phases.push(`${name} ${fmt(ms / 1000, 2)} s`),
     })));
     bar.done();

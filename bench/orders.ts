@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.ts';
 import { deriveKeys } from '../src/crypto/keys.ts';
 import { createDb } from '../src/db/knex.ts';
 import { importCardCodes } from '../src/inventory/import.ts';
+import { againstAccount } from '../src/procurement/booking.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { signedHeaders } from '../src/resellers/signature.ts';
 import { buildDeps } from '../src/runtime/deps.ts';
@@ -104,7 +105,10 @@ export async function run(argv: string[]): Promise<void> {
       const salt = randomBytes(4).toString('hex');
       for (let i = 0; i < stock; i++) yield { line: i + 2, sku: cardSku.code, serial: `S${i}`, code: `${salt}-${i}`, expiresOn: '' };
     }
-    await importCardCodes(db, deps.vault, { batchKey: 'bench', sku: cardSku.code, unitCostFen: 940, source: 'file', fileName: 'bench', rows: codes() });
+    await importCardCodes(db, deps.vault, {
+      batchKey: 'bench', sku: cardSku.code, unitCostFen: 940, source: 'file', fileName: 'bench', rows: codes(),
+      booking: againstAccount(deps.ledger, { key: 'card-import:bench', counter: 'adjustments', reason: 'benchmark stock', actor: 'bench' }),
+    });
     const shops: { id: number; credentials: { apiKey: string; apiSecret: string } }[] = [];
     for (let i = 0; i < clients; i++) {
       const { reseller, apiSecret } = await deps.resellers.create({ code: `bench-${i}`, name: `bench ${i}`, callbackUrl: undefined });

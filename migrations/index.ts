@@ -11,6 +11,7 @@ import * as ledgerPostInStatement from './20261127_009_ledger_post_in_statement.
 import * as compactMatches from './20261128_010_compact_matches.ts';
 import * as loginThrottle from './20261201_017_login_throttle.ts';
 import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
+import * as stockReceipts from './20261201_012_stock_receipts.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261128_010_compact_matches': compactMatches,
   '20261201_017_login_throttle': loginThrottle,
   '20261201_016_supplier_secrets': supplierSecrets,
+  '20261201_012_stock_receipts': stockReceipts,
 };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/catalog.ts';
 import { CodeVault } from '../src/inventory/codes.ts';
 import { ImportRejectedError } from '../src/inventory/errors.ts';
+import { testStock } from './support/stock.ts';
 import { importCardCodes, readCodeFile } from '../src/inventory/import.ts';
 import { stockLevels } from '../src/inventory/stock.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
@@ -18,6 +19,7 @@ let catalog: Catalog;
 
 beforeAll(async () => {
   h = await openHarness({ worker: false });
+  await h.ledger.openPlatformAccounts();
   vault = new CodeVault(h.keys);
   catalog = new Catalog(h.db);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-codes-'));
@@ -38,7 +40,7 @@ async function csv(name: string, lines: string[]) {
 }
 
 const importFile = (file: string, sku: string, batchKey = uniq('batch')) =>
-  importCardCodes(h.db, vault, { batchKey, sku, unitCostFen: 4_700, source: 'file', fileName: path.basename(file), rows: readCodeFile(file) });
+  importCardCodes(h.db, vault, { booking: testStock(h.ledger), batchKey, sku, unitCostFen: 4_700, source: 'file', fileName: path.basename(file), rows: readCodeFile(file) });
 
 const codeCount = async () => Number((await h.db('card_codes').count('* as n'))[0]!.n);
 

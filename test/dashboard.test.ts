@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardApp } from '../dashboard/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { receiveDelivery } from '../src/procurement/receipt.ts';
 import { Users } from '../src/users/users.ts';
 import { loginAs, postLogin, type DashboardSession } from './support/dashboard-session.ts';
 import { openHarness, type Harness } from './support/harness.ts';
@@ -124,6 +125,22 @@ describe('dashboard pages', () => {
     const page = await res.text();
     expect(page).toContain('Suppliers and stock');
     expect(page).toContain('Low stock');
+  });
+
+  it('shows ops the codes a supplier delivered that were quarantined, with the reason and the claim', async () => {
+    const supplier = await h.deps.suppliers.upsert({ code: `q-${Date.now().toString(36)}`, name: '隔离供应商', apiBaseUrl: 'http://127.0.0.1:1', apiKey: 'k' });
+    const sku = await cardSku(h, '腾讯');
+    await receiveDelivery({ ...h.deps, db: h.db }, {
+      requestId: `req-${sku.code}`, supplierId: supplier.id, supplierCode: supplier.code, supplierOrderId: 'O-1', sku: sku.code, unitCostFen: 9_400,
+      codes: [{ serial: 'SN-GOOD', code: `GOOD-${sku.code}`, expiresAt: '2030-12-31' }, { serial: 'SN-EXPIRED', code: `OLD-${sku.code}`, expiresAt: '2020-01-31' }],
+    });
+    const page = await (await ops.get('/stock?lang=en')).text();
+    const section = page.slice(page.indexOf('id="quarantine"'));
+    expect(section).toContain('Quarantined codes');
+    expect(section).toContain('SN-EXPIRED');
+    expect(section).toContain('expires_at: code expired on 2020-01-31');
+    expect(section).toContain('open');
+    expect(section).not.toContain('SN-GOOD');
   });
 });
 

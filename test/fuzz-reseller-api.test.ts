@@ -5,6 +5,7 @@ import express from 'express';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resellerApi } from '../src/api/reseller-api.ts';
+import { testStock } from './support/stock.ts';
 import { importCardCodes } from '../src/inventory/import.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { OrderService } from '../src/orders/order-service.ts';
@@ -89,7 +90,7 @@ beforeAll(async () => {
   async function* codes() {
     for (let i = 0; i < STOCK; i++) yield { line: i + 2, sku: sku.card, serial: `FZ${i}`, code: `FUZZ-${sku.card}-${i}`, expiresOn: '' };
   }
-  await importCardCodes(h.db, h.deps.vault, { batchKey: uniq('fuzz'), sku: sku.card, unitCostFen: 600, source: 'file', fileName: 'fuzz.csv', rows: codes() });
+  await importCardCodes(h.db, h.deps.vault, { booking: testStock(h.ledger), batchKey: uniq('fuzz'), sku: sku.card, unitCostFen: 600, source: 'file', fileName: 'fuzz.csv', rows: codes() });
 
   // wired as src/api/mount.ts wires it; no worker polls the queue, and no top-up ever gets far enough to start one
   const orders = new OrderService({

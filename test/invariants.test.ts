@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFulfillmentActivities } from '../activities/fulfillment.ts';
+import { testStock } from './support/stock.ts';
 import { importCardCodes } from '../src/inventory/import.ts';
 import { checkInvariants, type InvariantResult } from '../src/invariants/check.ts';
 import { INVARIANTS } from '../src/invariants/invariants.ts';
@@ -45,7 +46,7 @@ beforeAll(async () => {
   async function* codes() {
     for (let i = 0; i < 5; i++) yield { line: i + 2, sku: card.code, serial: `S${i}`, code: `INV-${card.code}-${i}`, expiresOn: '' };
   }
-  await importCardCodes(h.db, h.deps.vault, { batchKey: uniq('inv'), sku: card.code, unitCostFen: 9_400, source: 'file', fileName: 'inv.csv', rows: codes() });
+  await importCardCodes(h.db, h.deps.vault, { booking: testStock(h.ledger), batchKey: uniq('inv'), sku: card.code, unitCostFen: 9_400, source: 'file', fileName: 'inv.csv', rows: codes() });
   const topUp = await h.deps.catalog.createSku({
     code: uniq('INV-CM50').toUpperCase(), nameZh: '移动话费50元', nameEn: 'CMCC 50', brand: '中国移动', kind: 'direct_topup', faceValueFen: 5_000,
     lowStockThreshold: 0, procurementBatch: 0,
@@ -206,6 +207,14 @@ describe('the invariant checker', () => {
       expect.stringMatching(/^a code of .* held 2 times$/),
       `order ${books.succeeded}: a direct_topup order holding 1 card code(s)`,
     ]));
+  });
+
+  it('reports stock whose cost is not in the inventory account: a code put on the shelf without its entry', async () => {
+    const verdict = await verdictWith('stock_valuation', [[
+      `INSERT INTO card_codes (sku_code, batch_id, serial, code_sealed, fingerprint)
+       SELECT sku_code, batch_id, 'planted-stock', code_sealed, sha256('planted-stock'::bytea) FROM card_codes ORDER BY id LIMIT 1`,
+    ]], [[`DELETE FROM card_codes WHERE serial = 'planted-stock'`]]);
+    expect(verdict).toMatchObject({ violations: 1, samples: [expect.stringMatching(/^inventory CNY: \d+ fen in the books, \d+ codes in stock costing \d+ fen$/)] });
   });
 
   it('reports a charged order without exactly one outcome: completed and refunded, refunded without a refund, an outcome for no order', async () => {

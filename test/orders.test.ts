@@ -4,6 +4,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountApis } from '../src/api/mount.ts';
 import { callbackSignature } from '../src/callbacks/deliver.ts';
+import { testStock } from './support/stock.ts';
 import { importCardCodes } from '../src/inventory/import.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { freePort } from '../src/runtime/temporal-dev-server.ts';
@@ -98,7 +99,7 @@ describe('card code orders', () => {
     async function* codes() {
       for (let i = 0; i < 100; i++) yield { line: i + 2, sku: sku.code, serial: `S${i}`, code: `RACE-${sku.code}-${i}`, expiresOn: '' };
     }
-    await importCardCodes(h.db, h.deps.vault, { batchKey: uniq('race'), sku: sku.code, unitCostFen: 9_400, source: 'file', fileName: 'race.csv', rows: codes() });
+    await importCardCodes(h.db, h.deps.vault, { booking: testStock(h.ledger), batchKey: uniq('race'), sku: sku.code, unitCostFen: 9_400, source: 'file', fileName: 'race.csv', rows: codes() });
     const shops = await Promise.all(Array.from({ length: 4 }, () => reseller(1_000_000)));
 
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) =>
@@ -123,7 +124,7 @@ describe('card code orders', () => {
       yield { line: 2, sku: sku.code, serial: 'S1', code: `ONE-${sku.code}`, expiresOn: '' };
       yield { line: 3, sku: sku.code, serial: 'S2', code: `TWO-${sku.code}`, expiresOn: '' };
     }
-    await importCardCodes(h.db, h.deps.vault, { batchKey: uniq('b'), sku: sku.code, unitCostFen: 9_400, source: 'file', fileName: 'x.csv', rows: one() });
+    await importCardCodes(h.db, h.deps.vault, { booking: testStock(h.ledger), batchKey: uniq('b'), sku: sku.code, unitCostFen: 9_400, source: 'file', fileName: 'x.csv', rows: one() });
     const r = await reseller(50_000);
     const first = await call(r, 'POST', '/api/v1/orders', { resellerOrderId: 'A-1', sku: sku.code });
     const repeat = await call(r, 'POST', '/api/v1/orders', { resellerOrderId: 'A-1', sku: sku.code });
@@ -141,7 +142,7 @@ describe('card code orders', () => {
     const r = await reseller(5_000);
     expect((await call(r, 'POST', '/api/v1/orders', { resellerOrderId: 'E-1', sku: sku.code })).body.error.code).toBe('OUT_OF_STOCK');
     async function* one() { yield { line: 2, sku: sku.code, serial: 'S', code: `POOR-${sku.code}`, expiresOn: '' }; }
-    await importCardCodes(h.db, h.deps.vault, { batchKey: uniq('b'), sku: sku.code, unitCostFen: 9_400, source: 'file', fileName: 'x.csv', rows: one() });
+    await importCardCodes(h.db, h.deps.vault, { booking: testStock(h.ledger), batchKey: uniq('b'), sku: sku.code, unitCostFen: 9_400, source: 'file', fileName: 'x.csv', rows: one() });
     const poor = await call(r, 'POST', '/api/v1/orders', { resellerOrderId: 'E-2', sku: sku.code });
     expect(poor.status).toBe(402);
     expect(poor.body.error.message).toMatch(/insufficient funds .* available 5000 fen, this entry needs 9800 fen/);
@@ -168,7 +169,7 @@ describe('card code orders', () => {
   it('spends the nonce of a card order it refused: the replay is refused even once the order could go through', async () => {
     const sku = await cardSku(h, '网易', { priceFen: 1_000 });
     async function* two() { for (let i = 0; i < 2; i++) yield { line: i + 2, sku: sku.code, serial: `S${i}`, code: `SPENT-${sku.code}-${i}`, expiresOn: '' }; }
-    await importCardCodes(h.db, h.deps.vault, { batchKey: uniq('b'), sku: sku.code, unitCostFen: 900, source: 'file', fileName: 'x.csv', rows: two() });
+    await importCardCodes(h.db, h.deps.vault, { booking: testStock(h.ledger), batchKey: uniq('b'), sku: sku.code, unitCostFen: 900, source: 'file', fileName: 'x.csv', rows: two() });
     const r = await reseller(500);
     const send = (text: string, headers: Record<string, string>) => fetch(`${baseUrl}/api/v1/orders`, { method: 'POST', body: text, headers });
     const refusedText = JSON.stringify({ resellerOrderId: 'P-1', sku: sku.code });

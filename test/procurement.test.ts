@@ -1,8 +1,13 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { procurementWorkflowId } from '../workflows/procurement.ts';
 import { stockLevels } from '../src/inventory/stock.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
+import { historyFromJSON } from './support/temporal-history-json.ts';
 import { startWorkerProcess } from './support/worker-process.ts';
 import { cardSku, openWorld, supplierCode, type World } from './support/world.ts';
 
@@ -126,12 +131,102 @@ describe('procurement', () => {
 
   it('starts one procurement per low-stock SKU from the stock check, and not a second while one runs', async () => {
     const sku = await qqSku(10);
-    const result = await h.client.workflow.execute('stockCheck', { taskQueue: h.taskQueue, workflowId: uniq('stock-check') });
-    expect(result.started).toContain(sku);
-    const child = h.client.workflow.getHandle(`procure-${sku}`);
-    const second = await h.client.workflow.execute('stockCheck', { taskQueue: h.taskQueue, workflowId: uniq('stock-check') });
-    expect(second.started.includes(sku) && second.alreadyRunning.includes(sku)).toBe(false);
-    await child.result();
+    world.sim.configure(A, { asyncCompletionMs: 3_000 });
+    try {
+      const first = await h.client.workflow.execute('stockCheck', { taskQueue: h.taskQueue, workflowId: uniq('stock-check') });
+      expect(first.started).toContain(sku);
+      expect(first.alreadyRunning).not.toContain(sku);
+      // the supplier takes 3 s to deliver: the procurement is still running at the second check
+      const second = await h.client.workflow.execute('stockCheck', { taskQueue: h.taskQueue, workflowId: uniq('stock-check') });
+      expect(second.alreadyRunning).toContain(sku);
+      expect(second.started).not.toContain(sku);
+      await h.client.workflow.getHandle(procurementWorkflowId(sku)).result();
+    } finally {
+      world.sim.configure(A, { asyncCompletionMs: 50 });
+    }
     expect(await available(sku)).toBe(10);
+  });
+
+  it('keeps a row per Temporal run: a second procurement under the same workflow id does not show the first one\'s outcome', async () => {
+    const sku = await qqSku(5);
+    const workflowId = procurementWorkflowId(sku);
+    world.sim.configure(A, { outOfStock: true });
+    world.sim.configure(B, { outOfStock: true });
+    try {
+      await expect(procure(sku, h.taskQueue, workflowId)).rejects.toBeInstanceOf(WorkflowFailedError);
+    } finally {
+      world.sim.configure(A, { outOfStock: false });
+      world.sim.configure(B, { outOfStock: false });
+    }
+    const second = h.client.workflow.start('procureStock', { taskQueue: h.taskQueue, workflowId, args: [{ sku, reason: 'on_demand', pollIntervalMs: 100 }] });
+    await (await second).result();
+    const rows = await h.db('procurement_runs').where({ workflow_id: workflowId }).orderBy('id');
+    expect(rows.map((r) => r.status)).toEqual(['failed', 'succeeded']);
+    expect(new Set(rows.map((r) => r.temporal_run_id)).size).toBe(2);
+    expect(rows[1]).toMatchObject({ temporal_run_id: (await second).firstExecutionRunId, quantity: 5 });
+  });
+});
+
+describe('a delivery with bad codes (duplicate, already received, expired)', () => {
+  it('stocks the good codes, quarantines the bad ones with the reason, owes the supplier the whole delivery and claims the bad codes back', async () => {
+    const sku = await qqSku(10);
+    const supplierId = world.sim && (await h.deps.suppliers.byCode(A)).id;
+    await procure(sku); // an earlier delivery: the supplier will resell one of its codes
+    world.sim.configure(A, { resoldCodesPerBatch: 1, expiredCodesPerBatch: 1, duplicateCodesPerBatch: 1 });
+    let result;
+    try {
+      result = await procure(sku);
+    } finally {
+      world.sim.configure(A, { resoldCodesPerBatch: 0, expiredCodesPerBatch: 0, duplicateCodesPerBatch: 0 });
+    }
+
+    expect(result).toMatchObject({ supplierCode: A, imported: 7, quarantined: 3, totalCostFen: 10 * 9_400 });
+    expect(await available(sku)).toBe(10 + 7);
+    const quarantined = await h.db('card_quarantine').where({ batch_id: result.batchId }).orderBy('line');
+    expect(quarantined.map((q) => [q.line, q.reason])).toEqual([[1, 'already_received'], [2, 'expired'], [10, 'duplicate_in_delivery']]);
+    expect(quarantined[2].detail).toBe('code: duplicate of the code on line 3');
+    // we owe the whole delivery; the bad codes' cost waits in adjustments for the claim
+    const entry = await h.ledger.entry(`procurement:${result.requestId}`);
+    expect(entry!.postings).toEqual([
+      { account: accountCode.platform('inventory'), amount: 7 * 9_400, currency: 'CNY' },
+      { account: accountCode.platform('adjustments'), amount: 3 * 9_400, currency: 'CNY' },
+      { account: accountCode.supplierPayable(supplierId), amount: -10 * 9_400, currency: 'CNY' },
+    ]);
+    expect(await h.db('supplier_claims').where({ card_batch_id: result.batchId })).toEqual([
+      expect.objectContaining({ source: 'card_quarantine', case_id: null, supplier_id: supplierId, amount_fen: 3 * 9_400, status: 'open' }),
+    ]);
+    const run = await h.db('procurement_runs').where({ request_id: result.requestId }).first();
+    expect(run).toMatchObject({ status: 'succeeded', quarantined: 3, total_cost_fen: 10 * 9_400 });
+  });
+
+  it('closes the run row as failed when the delivery cannot be received', async () => {
+    const sku = await qqSku(5);
+    // a SKU that stops being a card SKU while its batch is on the way cannot take the codes
+    world.sim.configure(A, { asyncCompletionMs: 1_500 });
+    const workflowId = uniq('procure-unreceivable');
+    try {
+      const handle = await h.client.workflow.start('procureStock', { taskQueue: h.taskQueue, workflowId, args: [{ sku, reason: 'on_demand', pollIntervalMs: 100 }] });
+      await new Promise((r) => setTimeout(r, 500));
+      await h.db('skus').where({ code: sku }).update({ kind: 'direct_topup' });
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    } finally {
+      world.sim.configure(A, { asyncCompletionMs: 50 });
+    }
+    const run = await h.db('procurement_runs').where({ workflow_id: workflowId }).first();
+    expect(run.status).toBe('failed');
+    expect(run.failures.at(-1)).toMatchObject({ supplierCode: A, reason: expect.stringMatching(/^delivered, not received: .*direct top-up/s) });
+  });
+});
+
+describe('procurement histories recorded before patch procurement-receipt', () => {
+  it('replay against the workflow code as it is now', async () => {
+    const dir = path.join(import.meta.dirname, '../fixtures/histories');
+    const files = (await fs.readdir(dir)).filter((f) => f.startsWith('procurement-') && f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const histories = await Promise.all(files.map(async (f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(await fs.readFile(path.join(dir, f), 'utf8'))) })));
+    const results = Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories);
+    const failed: string[] = [];
+    for await (const r of results) if (r.error) failed.push(`${r.workflowId}: ${r.error.message}`);
+    expect(failed).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import {
-  ActivityFailure, ApplicationFailure, ParentClosePolicy, proxyActivities, sleep, startChild, workflowInfo,
+  ActivityFailure, ApplicationFailure, ParentClosePolicy, patched, proxyActivities, sleep, startChild, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { ProcurementCandidate, ProcurementFailure, ProcurementResult, SupplierOrderState } from '../src/procurement/types.ts';
@@ -10,6 +10,14 @@ const supplier = proxyActivities<Activities>(temporalConfig.activities.supplierC
 const files = proxyActivities<Activities>(temporalConfig.activities.fileWork);
 
 export const procurementWorkflowId = (sku: string) => `procure-${sku}`;
+
+/**
+ * Versioning (README: "Workflow versions"). 'procurement-receipt': the delivery is received in one
+ * activity (stocked, quarantined, owed: receiveCardBatch) instead of importCardBatch then
+ * postProcurementPayable, and a run that fails after its row was opened closes the row. Histories
+ * from before it: fixtures/histories/procurement-*.json.
+ */
+const RECEIPT_PATCH = 'procurement-receipt';
 
 export interface ProcureStockInput {
   sku: string;
@@ -23,33 +31,48 @@ export interface ProcureStockInput {
 
 /**
  * Buys a batch of card codes: from the best qualified supplier, falling over to the next when one
- * fails; waits for delivery; imports the codes; posts what we now owe the supplier. Each supplier
- * order carries a request id fixed for this run, so a retry or a worker restart never buys twice.
+ * fails; waits for delivery; receives the codes (good ones stocked, bad ones quarantined and claimed
+ * back) with what we now owe the supplier. Each supplier order carries a request id fixed for this
+ * run, so a retry or a worker restart never buys twice.
  */
 export async function procureStock(input: ProcureStockInput): Promise<ProcurementResult> {
   const { workflowId } = workflowInfo();
   const plan = await store.planProcurement({ sku: input.sku, quantity: input.quantity });
   const runId = await store.startProcurementRun({ workflowId, sku: plan.sku, quantity: plan.quantity, reason: input.reason });
   const failures: ProcurementFailure[] = [];
+  let receiving: ProcurementFailure | undefined;
 
-  for (const candidate of plan.candidates) {
-    const requestId = `${workflowId}-${workflowInfo().runId.slice(0, 8)}-${candidate.supplierCode}`;
-    const delivered = await buyFrom(candidate, requestId).catch((err: unknown) => {
-      failures.push({ supplierCode: candidate.supplierCode, requestId, reason: failureMessage(err) });
-      return undefined;
-    });
-    if (!delivered) continue;
+  try {
+    for (const candidate of plan.candidates) {
+      const requestId = `${workflowId}-${workflowInfo().runId.slice(0, 8)}-${candidate.supplierCode}`;
+      const delivered = await buyFrom(candidate, requestId).catch((err: unknown) => {
+        failures.push({ supplierCode: candidate.supplierCode, requestId, reason: failureMessage(err) });
+        return undefined;
+      });
+      if (!delivered) continue;
 
-    const batch = await files.importCardBatch({
-      requestId, supplierId: candidate.supplierId, supplierCode: candidate.supplierCode, supplierOrderId: delivered.supplierOrderId!,
-      sku: plan.sku, unitCostFen: candidate.unitCostFen,
-    });
-    await store.postProcurementPayable({ requestId, supplierId: candidate.supplierId, sku: plan.sku, totalCostFen: batch.totalCostFen, batchId: batch.batchId });
-    await store.finishProcurementRun({ workflowId, outcome: 'succeeded', supplierId: candidate.supplierId, requestId, batchId: batch.batchId, totalCostFen: batch.totalCostFen, failures });
-    return { sku: plan.sku, supplierCode: candidate.supplierCode, requestId, batchId: batch.batchId, imported: batch.imported, totalCostFen: batch.totalCostFen };
+      // the goods are here: we owe them whatever they hold; bad codes are quarantined and claimed back
+      receiving = { supplierCode: candidate.supplierCode, requestId, reason: '' };
+      const receipt = { requestId, supplierId: candidate.supplierId, supplierCode: candidate.supplierCode, supplierOrderId: delivered.supplierOrderId!, sku: plan.sku, unitCostFen: candidate.unitCostFen };
+      let batch: { batchId: number; imported: number; quarantined?: number; totalCostFen: number };
+      if (patched(RECEIPT_PATCH)) {
+        batch = await files.receiveCardBatch(receipt);
+      } else {
+        batch = await files.importCardBatch(receipt);
+        await store.postProcurementPayable({ requestId, supplierId: candidate.supplierId, sku: plan.sku, totalCostFen: batch.totalCostFen, batchId: batch.batchId });
+      }
+      await store.finishProcurementRun({ runRowId: runId, workflowId, outcome: 'succeeded', supplierId: candidate.supplierId, requestId, batchId: batch.batchId, totalCostFen: batch.totalCostFen, quarantined: batch.quarantined ?? 0, failures });
+      return { sku: plan.sku, supplierCode: candidate.supplierCode, requestId, batchId: batch.batchId, imported: batch.imported, quarantined: batch.quarantined ?? 0, totalCostFen: batch.totalCostFen };
+    }
+  } catch (err) {
+    // a run never stays 'running' behind a failure (patched: older histories failed without this step)
+    if (patched(RECEIPT_PATCH)) {
+      await store.finishProcurementRun({ runRowId: runId, workflowId, outcome: 'failed', failures: [...failures, { supplierCode: receiving?.supplierCode ?? '', requestId: receiving?.requestId ?? '', reason: `delivered, not received: ${failureMessage(err)}` }] });
+    }
+    throw err;
   }
 
-  await store.finishProcurementRun({ workflowId, outcome: 'failed', failures });
+  await store.finishProcurementRun({ runRowId: runId, workflowId, outcome: 'failed', failures });
   throw ApplicationFailure.nonRetryable(
     `no supplier delivered ${plan.quantity} × ${plan.sku}: ${failures.map((f) => `${f.supplierCode}: ${f.reason}`).join('; ')}`,
     'ProcurementFailedError',

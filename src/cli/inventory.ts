@@ -1,27 +1,41 @@
-import path from 'node:path';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
-import { importCardCodes, readCodeFile } from '../inventory/import.ts';
 import { stockLevels } from '../inventory/stock.ts';
 import { formatYuan, parseYuan } from '../money.ts';
+import { procurementWorkflowId } from '../../workflows/procurement.ts';
+import { quarantinedCodes } from '../procurement/quarantine.ts';
+import { importStockFile } from '../procurement/receipt.ts';
 import { withCli } from './context.ts';
 
-/** `kameng import-codes`: a card code file into stock, all or nothing, with a progress bar. */
-export async function importCodesCommand(options: { sku: string; file: string; unitCost: string; supplier?: string; batchKey?: string }): Promise<void> {
+/** `kameng import-codes`: a card code file into stock, all or nothing, booked (src/procurement/receipt.ts), with a progress bar. */
+export async function importCodesCommand(options: { sku: string; file: string; unitCost: string; supplier?: string; batchKey?: string; counterAccount?: string; reason?: string; actor?: string }): Promise<void> {
   await withCli(async ({ db, deps }) => {
-    const supplier = options.supplier ? await deps.suppliers.byCode(options.supplier) : undefined;
     const bar = new cliProgress.SingleBar({ format: '导入 importing [{bar}] {value} rows | {duration}s', noTTYOutput: true, notTTYSchedule: 5000 }, cliProgress.Presets.shades_classic);
     bar.start(0, 0);
-    const result = await importCardCodes(db, deps.vault, {
-      batchKey: options.batchKey ?? `file:${path.basename(options.file)}`, sku: options.sku, unitCostFen: parseYuan(options.unitCost, '--unit-cost'),
-      source: supplier ? 'supplier_delivery' : 'file', supplierId: supplier?.id, fileName: path.basename(options.file),
-      rows: readCodeFile(options.file), onProgress: (n) => { bar.setTotal(n); bar.update(n); },
+    const result = await importStockFile({ ...deps, db }, {
+      sku: options.sku, file: options.file, unitCostFen: parseYuan(options.unitCost, '--unit-cost'), batchKey: options.batchKey,
+      supplier: options.supplier, counterAccount: options.counterAccount, reason: options.reason, actor: options.actor,
+      onProgress: (n) => { bar.setTotal(n); bar.update(n); },
     }).finally(() => bar.stop());
     console.log(result.created
-      ? `imported ${result.imported} codes into ${options.sku} (batch ${result.batchId}, cost ¥${formatYuan(result.totalCostFen)})`
+      ? `imported ${result.imported} codes into ${options.sku} (batch ${result.batchId}, cost ¥${formatYuan(result.totalCostFen)}, booked ${options.supplier ? `on ${options.supplier}'s credit` : `against ${options.counterAccount}`})`
       : `batch already imported (batch ${result.batchId}, ${result.imported} codes): nothing added`);
   });
 }
+
+/** `kameng quarantine`: card codes suppliers delivered that were not stocked, with the reason and the claim. */
+export async function quarantineCommand(options: { page: string }): Promise<void> {
+  await withCli(async ({ db }) => {
+    const size = 50;
+    const page = Math.max(1, Number(options.page) || 1);
+    const { rows, total } = await quarantinedCodes(db, { limit: size, offset: (page - 1) * size });
+    const table = new Table({ head: ['时间 at (Asia/Shanghai)', 'SKU', '供应商 supplier', '批次 batch', '行 line', '卡号 serial', '原因 reason', '成本 cost', '索赔 claim'] });
+    for (const q of rows) table.push([shanghaiTime(q.quarantinedAt), q.sku, q.supplierCode ?? '', q.batchId, q.line, q.serial, q.detail, formatYuan(q.unitCostFen), q.claimStatus ?? '']);
+    console.log(total === 0 ? 'no quarantined codes' : `${table.toString()}\npage ${page} of ${Math.ceil(total / size)} (${total} codes)`);
+  });
+}
+
+const shanghaiTime = (d: Date) => `${new Date(d.getTime() + 8 * 3_600_000).toISOString().replace('T', ' ').slice(0, 19)} +08:00`;
 
 /** `kameng stock`: available codes per card SKU against the threshold. */
 export async function stockCommand(): Promise<void> {
@@ -48,12 +62,12 @@ export async function qualificationsCommand(options: { within: string }): Promis
 export async function procureCommand(options: { sku: string; quantity?: string }): Promise<void> {
   await withCli(async (ctx) => {
     const client = await ctx.temporal();
-    const workflowId = `procure-${options.sku}`;
+    const workflowId = procurementWorkflowId(options.sku);
     console.log(`starting ${workflowId} ...`);
     const result = await client.workflow.execute('procureStock', {
       taskQueue: ctx.config.temporal.taskQueues.procurement, workflowId,
       args: [{ sku: options.sku, quantity: options.quantity ? Number(options.quantity) : undefined, reason: 'on_demand' }],
     });
-    console.log(`bought ${result.imported} × ${result.sku} from ${result.supplierCode} for ¥${formatYuan(result.totalCostFen)} (batch ${result.batchId})`);
+    console.log(`bought ${result.imported} × ${result.sku}${result.quarantined ? ` (${result.quarantined} more quarantined and claimed back)` : ''} from ${result.supplierCode} for ¥${formatYuan(result.totalCostFen)} (batch ${result.batchId})`);
   });
 }

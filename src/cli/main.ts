@@ -8,7 +8,7 @@ import { checkCommand } from './check.ts';
 import { dbRolesCommand } from './db.ts';
 import { userCommand } from './user.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
-import { importCodesCommand, procureCommand, qualificationsCommand, stockCommand } from './inventory.ts';
+import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCommand, stockCommand } from './inventory.ts';
 
 const program = new Command()
   .name('kameng')
@@ -35,7 +35,16 @@ program
   .requiredOption('--unit-cost <yuan>', 'cost per code in yuan, e.g. 94.00')
   .option('--supplier <code>', 'the supplier that delivered the file')
   .option('--batch-key <key>', 'idempotency key (default: file:<file name>)')
+  .option('--counter-account <account>', 'without --supplier: what the stock is booked against (platform_cash or adjustments)')
+  .option('--reason <text>', 'without --supplier: why this stock comes in (audit)')
+  .option('--actor <name>', 'without --supplier: who is importing (audit)')
   .action(importCodesCommand);
+
+program
+  .command('quarantine')
+  .description('Card codes suppliers delivered that were not stocked (duplicate, already received, expired), with the claim')
+  .option('--page <n>', 'page', '1')
+  .action(quarantineCommand);
 
 program.command('stock').description('Available card codes per SKU against the low-stock threshold').action(stockCommand);
 

@@ -111,6 +111,28 @@ export const INVARIANTS: Invariant[] = [
         FROM orders_judged o, copies c`,
   },
   {
+    id: 'stock_valuation',
+    zh: '库存账户余额等于在库卡密成本（按币种）',
+    en: "the inventory account's balance equals the cost of the card codes in stock (per currency): no stock in or out without its entry",
+    // In stock: available (expired ones too, until written off). Quarantined codes were never stocked.
+    sql: `
+      WITH books AS (
+        SELECT a.currency, sum(coalesce((SELECT sum(amount) FROM ledger_postings p WHERE p.account_id = a.id), 0)) AS fen
+          FROM ledger_accounts a WHERE a.kind = 'inventory' GROUP BY a.currency
+      ), shelf AS (
+        SELECT s.currency, sum(b.unit_cost_fen) AS fen, count(*) AS codes
+          FROM card_codes c JOIN card_batches b ON b.id = c.batch_id JOIN skus s ON s.code = b.sku_code
+         WHERE c.status = 'available' GROUP BY s.currency
+      ), judged AS (
+        SELECT coalesce(b.currency, s.currency) AS currency, coalesce(b.fen, 0) AS books, coalesce(s.fen, 0) AS shelf, coalesce(s.codes, 0) AS codes
+          FROM books b FULL JOIN shelf s ON s.currency = b.currency
+      )
+      SELECT count(*)::int AS checked, count(*) FILTER (WHERE books <> shelf)::int AS violations,
+             (array_agg('inventory ' || currency || ': ' || books || ' fen in the books, ' || codes || ' codes in stock costing ' || shelf || ' fen')
+               FILTER (WHERE books <> shelf))[1:5] AS samples
+        FROM judged`,
+  },
+  {
     id: 'orders_settled_once',
     zh: '每笔已扣款订单恰好一次交付或一次退款',
     en: 'every charged order has exactly one outcome: a delivery (card, completed top-up) or a refund, never both, and its status says which',

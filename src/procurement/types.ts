@@ -26,7 +26,19 @@ export interface ProcurementResult {
   supplierCode: string;
   requestId: string;
   batchId: number;
+  /** Codes stocked. */
   imported: number;
+  /** Codes of the delivery quarantined (and claimed back from the supplier). */
+  quarantined?: number;
+  /** What we owe the supplier for the delivery (stocked and quarantined codes). */
+  totalCostFen: number;
+}
+
+export interface CardBatchReceipt {
+  batchId: number;
+  imported: number;
+  quarantined: number;
+  /** What we owe for the whole delivery. */
   totalCostFen: number;
 }
 

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { ensureSchedules } from '../src/runtime/schedules.ts';
+import { openHarness, type Harness } from './support/harness.ts';
+
+let h: Harness;
+const config = loadConfig();
+const IDS = ['kameng-stock-check', 'kameng-supplier-recon', 'kameng-reseller-settlement'];
+
+beforeAll(async () => {
+  h = await openHarness({ worker: false });
+});
+afterAll(async () => {
+  for (const id of IDS) await h.client.schedule.getHandle(id).delete().catch(() => undefined);
+  await h.close();
+});
+
+async function schedules() {
+  const found: { id: string; workflowType?: string; cron?: string[] }[] = [];
+  for (const id of IDS) {
+    const d = await h.client.schedule.getHandle(id).describe().catch(() => undefined);
+    if (d) found.push({ id, workflowType: d.action.type === 'startWorkflow' ? d.action.workflowType : undefined });
+  }
+  return found;
+}
+
+describe('ensureSchedules', () => {
+  it('creates the stock check, supplier reconciliation and settlement schedules once, and a second start changes nothing', async () => {
+    const first = await ensureSchedules(h.client, config);
+    expect(first).toHaveLength(3);
+    expect(await schedules()).toEqual([
+      { id: 'kameng-stock-check', workflowType: 'stockCheck' },
+      { id: 'kameng-supplier-recon', workflowType: 'dailyReconciliation' },
+      { id: 'kameng-reseller-settlement', workflowType: 'dailySettlement' },
+    ]);
+    const stockCheck = await h.client.schedule.getHandle('kameng-stock-check').describe();
+    expect(stockCheck.action).toMatchObject({ taskQueue: config.temporal.taskQueues.procurement });
+    expect(stockCheck.spec.timezone).toBe(config.temporal.schedules.timeZone);
+
+    // a restart: the same schedules, updated in place (a second create would be refused)
+    expect(await ensureSchedules(h.client, config)).toEqual(first);
+    expect((await h.client.schedule.getHandle('kameng-stock-check').describe()).spec).toEqual(stockCheck.spec);
+    expect(await schedules()).toHaveLength(3);
+  });
+});
