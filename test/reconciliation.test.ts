@@ -251,11 +251,25 @@ describe('statement formats', () => {
     expect(await h.db('recon_results').where({ supplier_id: s.id }).count({ n: '*' })).toEqual([{ n: 0 }]);
   });
 
-  it('refuses the same file as another day\'s statement', async () => {
+  it('refuses the same file with lines as another day\'s statement', async () => {
     const s = await newSupplier('sameday');
-    const f = await file('s.csv', `${ENGLISH}\n`);
+    await ours(s, `${s.code}-1`, at(D, '10:00:00'));
+    const f = await file('s.csv', `${ENGLISH}\nT1,${s.code}-1,CM50,1,48.50,SUCCESS,${D} 10:00:00\n`);
     await reconcile(s, D, f);
     await expect(reconcile(s, NEXT, f)).rejects.toThrow(/already received .* for 2026-10-05/);
+  });
+
+  it('takes the same header-only statement (no activity) as the statement of each day it is sent for', async () => {
+    const s = await newSupplier('quiet');
+    const empty = `${ENGLISH}\r\n`;
+    const first = await reconcile(s, '2026-11-24', await file('huayu-20261124.csv', empty));
+    const second = await reconcile(s, '2026-11-30', await file('huayu-20261130.csv', empty));
+    expect([first.lines, second.lines]).toEqual([0, 0]);
+    expect(second.statementId).not.toBe(first.statementId);
+    expect(second.statementReused).toBe(false);
+    expect(await h.db('recon_statements').where({ supplier_id: s.id }).orderBy('business_date').pluck('business_date')).toEqual(['2026-11-24', '2026-11-30']);
+    // the same day's file again is still recognised, not counted twice
+    expect((await reconcile(s, '2026-11-30', await file('again.csv', empty))).statementReused).toBe(true);
   });
 });
 
