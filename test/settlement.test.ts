@@ -250,12 +250,12 @@ describe('supplier payouts', () => {
       idempotencyKey: 'sim-procure:late', kind: 'procurement', businessDate: '2021-03-02',
       postings: [debit(accountCode.platform('inventory'), 7_000), credit(accountCode.supplierPayable(supplierId), 7_000)],
     });
-    // A discrepancy finance resolved in our favour: a 30.00 claim netted off the payout.
+    // The supplier bills 30.00 less than our books and finance accepts its figure: a 30.00 claim netted off the payout.
     const [c] = await h.db('recon_cases').insert({
-      supplier_id: supplierId, business_date: WEEK[2], subject_key: 'txn:T-1', class: 'amount_mismatch', our_fen: 10_000, their_fen: 13_000,
-      delta_fen: 3_000, first_run_id: 0, last_run_id: 0,
+      supplier_id: supplierId, business_date: WEEK[2], subject_key: 'txn:T-1', class: 'amount_mismatch', our_fen: 13_000, their_fen: 10_000,
+      delta_fen: -3_000, first_run_id: 0, last_run_id: 0,
     }).returning('id');
-    await new ReconCases(h.db, h.ledger).resolve(c.id, { resolution: 'accept_ours', actor: 'finance-amy', reason: 'their price list was out of date' });
+    await new ReconCases(h.db, h.ledger).resolve(c.id, { resolution: 'accept_supplier', actor: 'finance-amy', reason: 'their discount applies' });
   });
 
   it('drafts what we owe through the period, net of claims, and refuses approval by its creator', async () => {
