@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,9 @@ import { StatementFormatError } from '../src/reconciliation/statement/errors.ts'
 import type { ReconSummary } from '../src/reconciliation/types.ts';
 import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
 import type { Supplier } from '../src/suppliers/registry.ts';
+import { loadConfig, type AppConfig } from '../src/config.ts';
+import { ReconciliationRunningError, startReconciliation } from '../src/reconciliation/trigger.ts';
+import type { dailyReconciliation } from '../workflows/reconciliation.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { openWorld, supplierCode, type World } from './support/world.ts';
 
@@ -307,17 +309,44 @@ describe('the daily reconciliation workflow', () => {
     expect(summary.counts.matched?.lines).toBe(3);
     expect(await h.db('recon_statements').where({ supplier_id: supplier.id }).first('source')).toEqual({ source: 'fetched' });
   });
+});
 
-  it('never reconciles a supplier-day twice at once', async () => {
-    const date = '2026-10-01';
-    world.sim.configure(code, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000 });
-    const options = {
-      taskQueue: h.taskQueue, workflowId: `recon-${code}-${date}`,
-      args: [{ supplierCode: code, date, triggeredBy: 'test', pollMs: 200, maxWaitMs: 60_000 }],
-    };
-    const running = await h.client.workflow.start('reconcileSupplierDay', options);
-    await expect(h.client.workflow.start('reconcileSupplierDay', options)).rejects.toThrow(WorkflowExecutionAlreadyStartedError);
+describe('the nightly reconciliation of every supplier', () => {
+  // its own database: the nightly run takes every active supplier, and the shared one has many
+  let hd: Harness;
+  let world: World;
+  const [published, never, busy] = ['pub', 'never', 'busy'].map((l) => supplierCode(`night-${l}`)) as [string, string, string];
+  const date = '2026-10-02';
+  beforeAll(async () => {
+    hd = await openHarness({ freshDatabase: true });
+    await hd.ledger.openPlatformAccounts();
+    world = await openWorld(hd, [published, never, busy].map((code) => ({ code, products: [{ sku: 'CM50', costFen: 4_850, kind: 'topup' as const }], authorisations: {} })));
+  });
+  afterAll(async () => {
+    await world.stop();
+    await hd.close();
+  });
+
+  it('starts one reconciliation per supplier-day, never two at once, and reports a statement that never came', async () => {
+    world.sim.configure(published, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1 });
+    world.sim.configure(never, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    world.sim.configure(busy, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    const c = loadConfig();
+    const config: AppConfig = { ...c, reconciliation: TEST_RECON_SETTINGS, temporal: { ...c.temporal, taskQueues: { ...c.temporal.taskQueues, reconciliation: hd.taskQueue } } };
+    const start = () => startReconciliation(hd.client, config, { supplierCode: busy, date, triggeredBy: 'finance-amy' });
+    const running = await start();
+    expect(running.workflowId).toBe(`recon-${busy}-${date}`);
+    await expect(start()).rejects.toBeInstanceOf(ReconciliationRunningError);
+
+    const nightly = await hd.client.workflow.execute<typeof dailyReconciliation>('dailyReconciliation', {
+      taskQueue: hd.taskQueue, workflowId: uniq('daily'), args: [{ date, pollMs: 100, maxWaitMs: 600 }],
+    });
+    expect(nightly.date).toBe(date);
+    expect(nightly.alreadyRunning).toEqual([busy]);
+    expect(nightly.reconciled).toEqual([{ supplierCode: published, lines: 0, discrepancies: 0, openCases: 0 }]);
+    expect(nightly.failed.map((f) => f.supplierCode)).toEqual([never]);
+    expect(nightly.failed[0]!.reason).toMatch(new RegExp(`${never} had not published its statement for ${date}.*kameng recon --supplier ${never} --date ${date} --file`));
+    expect(await hd.db('recon_runs').where({ supplier_id: world.suppliers[never]!.id })).toEqual([]);
     await running.terminate('test over');
-    world.sim.configure(code, { statementNotReadyResponses: 0 });
   });
 });
