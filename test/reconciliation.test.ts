@@ -315,7 +315,7 @@ describe('the nightly reconciliation of every supplier', () => {
   // its own database: the nightly run takes every active supplier, and the shared one has many
   let hd: Harness;
   let world: World;
-  const [published, never, busy] = ['pub', 'never', 'busy'].map((l) => supplierCode(`night-${l}`)) as [string, string, string];
+  const [published, never, busy] = ['pub', 'never', 'aaa'].map((l) => supplierCode(`night-${l}`)) as [string, string, string];
   const date = '2026-10-02';
   beforeAll(async () => {
     hd = await openHarness({ freshDatabase: true });
@@ -348,5 +348,22 @@ describe('the nightly reconciliation of every supplier', () => {
     expect(nightly.failed[0]!.reason).toMatch(new RegExp(`${never} had not published its statement for ${date}.*kameng recon --supplier ${never} --date ${date} --file`));
     expect(await hd.db('recon_runs').where({ supplier_id: world.suppliers[never]!.id })).toEqual([]);
     await running.terminate('test over');
+  });
+
+  it('reports a supplier that gave up while an earlier one was still waiting', async () => {
+    // listed first and publishing late, while the one after it gives up: the later failure must not go unhandled
+    const day = '2026-10-03';
+    world.sim.configure(busy, { statementsBeforeDayEnd: true, statementNotReadyResponses: 0, latencyMs: 3_000 });
+    world.sim.configure(published, { statementsBeforeDayEnd: true, statementNotReadyResponses: 0 });
+    world.sim.configure(never, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    const handle = await hd.client.workflow.start<typeof dailyReconciliation>('dailyReconciliation', {
+      taskQueue: hd.taskQueue, workflowId: uniq('daily'), args: [{ date: day, pollMs: 100, maxWaitMs: 600 }],
+    });
+    const nightly = await handle.result();
+    const failedTasks = (await handle.fetchHistory()).events!.filter((e) => e.workflowTaskFailedEventAttributes);
+    expect(failedTasks.map((e) => e.workflowTaskFailedEventAttributes!.failure?.message)).toEqual([]);
+    expect(nightly.reconciled.map((r) => r.supplierCode).sort()).toEqual([busy, published].sort());
+    expect(nightly.failed.map((f) => f.supplierCode)).toEqual([never]);
+    world.sim.configure(busy, { latencyMs: 5 });
   });
 });

@@ -63,7 +63,9 @@ export interface DailyReconciliationResult {
 export async function dailyReconciliation(input: DailyReconciliationInput): Promise<DailyReconciliationResult> {
   const date = input.date ?? dayBefore(scheduledStart());
   const result: DailyReconciliationResult = { date, reconciled: [], failed: [], alreadyRunning: [] };
-  const children: { supplierCode: string; done: Promise<ReconSummary> }[] = [];
+  // Each child's outcome is caught as soon as it starts: a later child failing while an earlier
+  // one is awaited would otherwise be an unhandled rejection, which fails the workflow task.
+  const children: { supplierCode: string; done: Promise<{ summary: ReconSummary } | { error: unknown }> }[] = [];
   for (const supplierCode of await store.suppliersToReconcile()) {
     try {
       const child = await startChild(reconcileSupplierDay, {
@@ -71,7 +73,7 @@ export async function dailyReconciliation(input: DailyReconciliationInput): Prom
         args: [{ supplierCode, date, triggeredBy: 'schedule', pollMs: input.pollMs, maxWaitMs: input.maxWaitMs }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });
-      children.push({ supplierCode, done: child.result() });
+      children.push({ supplierCode, done: child.result().then((summary) => ({ summary }), (error: unknown) => ({ error })) });
     } catch (err) {
       // WorkflowExecutionAlreadyStartedError lives in @temporalio/common; workflow code imports only @temporalio/workflow.
       if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') result.alreadyRunning.push(supplierCode);
@@ -79,13 +81,14 @@ export async function dailyReconciliation(input: DailyReconciliationInput): Prom
     }
   }
   for (const { supplierCode, done } of children) {
-    try {
-      const s = await done;
-      const discrepancies = Object.entries(s.counts).reduce((n, [cls, c]) => (cls === 'matched' ? n : n + (c?.items ?? 0)), 0);
-      result.reconciled.push({ supplierCode, lines: s.lines, discrepancies, openCases: s.cases.stillOpen });
-    } catch (err) {
-      result.failed.push({ supplierCode, reason: messageOf(err) });
+    const outcome = await done;
+    if ('error' in outcome) {
+      result.failed.push({ supplierCode, reason: messageOf(outcome.error) });
+      continue;
     }
+    const s = outcome.summary;
+    const discrepancies = Object.entries(s.counts).reduce((n, [cls, c]) => (cls === 'matched' ? n : n + (c?.items ?? 0)), 0);
+    result.reconciled.push({ supplierCode, lines: s.lines, discrepancies, openCases: s.cases.stillOpen });
   }
   return result;
 }
