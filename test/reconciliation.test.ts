@@ -367,6 +367,23 @@ describe('the nightly reconciliation of every supplier', () => {
     expect(nightly.failed.map((f) => f.supplierCode)).toEqual([never]);
     world.sim.configure(busy, { latencyMs: 5 });
   });
+
+  it('hands a file finance uploads to the reconciliation waiting for the supplier, which reconciles it', async () => {
+    const day = '2026-10-04';
+    world.sim.configure(never, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    const c = loadConfig();
+    const config: AppConfig = { ...c, reconciliation: TEST_RECON_SETTINGS, temporal: { ...c.temporal, taskQueues: { ...c.temporal.taskQueues, reconciliation: hd.taskQueue } } };
+    const waiting = await startReconciliation(hd.client, { ...config, reconciliation: { ...TEST_RECON_SETTINGS, statementWaitMs: 3_600_000 } }, { supplierCode: never, date: day, triggeredBy: 'schedule' });
+    await expect.poll(async () => (await waiting.fetchHistory()).events!.filter((e) => e.timerStartedEventAttributes).length, { timeout: 10_000 }).toBeGreaterThan(1);
+    const upload = path.join(dir, `${never}-upload.csv`);
+    await fs.writeFile(upload, `${ENGLISH}\nX-1,${never}-unknown,CM50,1,47.50,SUCCESS,${day} 09:00:00\n`);
+    const handed = await startReconciliation(hd.client, config, { supplierCode: never, date: day, file: upload, triggeredBy: 'finance-amy' });
+    expect(handed.workflowId).toBe(waiting.workflowId);
+    const summary = await handed.result();
+    expect(summary).toMatchObject({ lines: 1, date: day });
+    expect(discrepancies(summary)).toEqual({ missing_in_ours: 1 });
+    expect(await hd.db('recon_statements').where({ supplier_id: world.suppliers[never]!.id, business_date: day }).first('source', 'received_by')).toEqual({ source: 'uploaded', received_by: 'finance-amy' });
+  });
 });
 
 describe('running reconciliations and settlements survive a deploy', () => {

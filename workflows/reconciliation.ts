@@ -1,4 +1,4 @@
-import { ApplicationFailure, ParentClosePolicy, proxyActivities, sleep, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, condition, defineSignal, ParentClosePolicy, patched, proxyActivities, setHandler, sleep, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { ReconSummary } from '../src/reconciliation/types.ts';
 import { temporalConfig } from '../temporal.config.ts';
@@ -9,6 +9,10 @@ const files = proxyActivities<Activities>(temporalConfig.activities.fileWork);
 
 /** One reconciliation of a supplier-day at a time: the id says which. */
 export const reconciliationWorkflowId = (supplierCode: string, date: string) => `recon-${supplierCode}-${date}`;
+
+/** An uploaded statement (already archived) handed to a reconciliation waiting for its supplier. */
+export interface StatementUpload { path: string; name: string; triggeredBy: string }
+export const uploadStatementSignal = defineSignal<[StatementUpload]>('uploadStatement');
 
 export interface ReconcileSupplierDayInput {
   supplierCode: string;
@@ -29,9 +33,20 @@ export interface ReconcileSupplierDayInput {
  */
 export async function reconcileSupplierDay(input: ReconcileSupplierDayInput): Promise<ReconSummary> {
   const giveUpAt = Date.now() + input.maxWaitMs;
+  // finance may upload the day's file while we wait for the supplier: it is reconciled at once
+  let handed: StatementUpload | undefined;
+  setHandler(uploadStatementSignal, (upload) => { handed ??= upload; });
   for (;;) {
-    const result = await files.reconcileStatement({ supplierCode: input.supplierCode, date: input.date, upload: input.upload, triggeredBy: input.triggeredBy });
+    const upload = handed ? { path: handed.path, name: handed.name } : input.upload;
+    const result = await files.reconcileStatement({ supplierCode: input.supplierCode, date: input.date, upload, triggeredBy: handed?.triggeredBy ?? input.triggeredBy });
     if (result.status === 'reconciled') return result.summary;
+    if (patched('upload-while-waiting')) {
+      if (handed) continue;
+      if (Date.now() + input.pollMs <= giveUpAt) {
+        await condition(() => handed !== undefined, input.pollMs);
+        continue;
+      }
+    }
     if (Date.now() + input.pollMs > giveUpAt) {
       throw ApplicationFailure.nonRetryable(
         `${input.supplierCode} had not published its statement for ${input.date} after ${Math.round(input.maxWaitMs / 60_000)} min; upload it with \`kameng recon --supplier ${input.supplierCode} --date ${input.date} --file F\``,
