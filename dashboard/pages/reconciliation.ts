@@ -72,11 +72,15 @@ export function reconciliationPages(deps: DashboardDeps) {
                 bar.hidden = false;
                 xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
                 xhr.onload = function () {
-                  var answer = JSON.parse(xhr.responseText || '{}');
+                  var answer;
+                  try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = { error: { message: xhr.status + ' ' + xhr.statusText } }; }
+                  bar.hidden = xhr.status < 300 ? bar.hidden : true;
                   document.getElementById('upload-result').textContent = xhr.status < 300 ? answer.message : (answer.error && answer.error.message);
                 };
+                xhr.onerror = function () { bar.hidden = true; document.getElementById('upload-result').textContent = 'upload failed: network error'; };
                 xhr.open('POST', '/reconciliation/upload?supplier=' + encodeURIComponent(form.supplier.value) + '&date=' + encodeURIComponent(form.date.value) + '&name=' + encodeURIComponent(file.name));
                 xhr.setRequestHeader('X-CSRF-Token', csrf);
+                xhr.setRequestHeader('Accept', 'application/json');
                 xhr.setRequestHeader('Content-Type', 'application/octet-stream');
                 xhr.send(file);
               });
@@ -128,7 +132,7 @@ export function reconciliationPages(deps: DashboardDeps) {
       try {
         await pipeline(req, createWriteStream(file));
         const handle = await startReconciliation(deps.client, deps.config, { supplierCode: supplier, date, file, fileName: name, triggeredBy: sessionOf(res)!.user.username });
-        res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started: ${handle.workflowId}` });
+        res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started (a reconciliation waiting for the supplier takes this file): ${handle.workflowId}` });
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
