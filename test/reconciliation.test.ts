@@ -386,6 +386,38 @@ describe('the nightly reconciliation of every supplier', () => {
   });
 });
 
+describe('waiting fetches on the reconciliation page', () => {
+  it('lists a reconciliation waiting for its statement with upload now and cancel, and cancels it', async () => {
+    const hd = await openHarness();
+    const code = supplierCode('page');
+    const world = await openWorld(hd, [{ code, products: [{ sku: 'CM50', costFen: 4_850, kind: 'topup' }], authorisations: {} }]);
+    const { createDashboardApp } = await import('../dashboard/app.ts');
+    const { loginAs } = await import('./support/dashboard-session.ts');
+    const c = loadConfig();
+    const config: AppConfig = { ...c, reconciliation: { ...TEST_RECON_SETTINGS, statementWaitMs: 3_600_000 }, temporal: { ...c.temporal, taskQueues: { ...c.temporal.taskQueues, reconciliation: hd.taskQueue } } };
+    const app = createDashboardApp({ db: hd.db, ledger: hd.ledger, client: hd.client, config, infrastructure: ['test'],
+      health: { postgres: '18', migrations: 13, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() } });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+      const finance = await loginAs(base, hd.db, 'finance');
+      world.sim.configure(code, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+      const waiting = await startReconciliation(hd.client, config, { supplierCode: code, date: '2026-10-06', triggeredBy: 'schedule' });
+      await expect.poll(async () => (await (await finance.get('/reconciliation')).text()).includes(waiting.workflowId), { timeout: 15_000 }).toBe(true);
+      const page = await (await finance.get('/reconciliation')).text();
+      expect(page).toContain(`/reconciliation?upload=${code}&uploadDate=2026-10-06#upload`);
+      const res = await finance.post('/reconciliation/waiting/cancel', { workflowId: waiting.workflowId });
+      expect(res.status).toBe(303);
+      await expect.poll(async () => (await waiting.describe()).status.name, { timeout: 10_000 }).toBe('CANCELLED');
+    } finally {
+      server.close();
+      await world.stop();
+      await hd.close();
+    }
+  });
+});
+
 describe('running reconciliations and settlements survive a deploy', () => {
   it('replays the histories recorded from the workflows as first deployed', async () => {
     const { Worker } = await import('@temporalio/worker');
