@@ -89,6 +89,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.post('/reconciliation/cases/:id/resolve', requirePermission('reconciliation'), recon.resolve);
   app.post('/reconciliation/upload', requirePermission('reconciliation'), recon.upload);
   app.post('/reconciliation/rerun', requirePermission('reconciliation'), recon.rerun);
+  app.post('/reconciliation/waiting/cancel', requirePermission('reconciliation'), recon.cancelWaiting);
 
   app.get('/settlement', settlementPage(full));
   const downloads = settlementDownloads(full);

@@ -12,6 +12,7 @@ import * as compactMatches from './20261128_010_compact_matches.ts';
 import * as loginThrottle from './20261201_017_login_throttle.ts';
 import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
 import * as stockReceipts from './20261201_012_stock_receipts.ts';
+import * as emptyStatementsPerDay from './20261201_013_empty_statements_per_day.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_017_login_throttle': loginThrottle,
   '20261201_016_supplier_secrets': supplierSecrets,
   '20261201_012_stock_receipts': stockReceipts,
+  '20261201_013_empty_statements_per_day': emptyStatementsPerDay,
 };

@@ -1,10 +1,10 @@
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { addDays, businessDateOf, businessDayRange } from '../src/dates.ts';
 import { ReconCases } from '../src/reconciliation/cases.ts';
 import { exportDiscrepancies } from '../src/reconciliation/export.ts';
@@ -13,6 +13,9 @@ import { StatementFormatError } from '../src/reconciliation/statement/errors.ts'
 import type { ReconSummary } from '../src/reconciliation/types.ts';
 import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
 import type { Supplier } from '../src/suppliers/registry.ts';
+import { loadConfig, type AppConfig } from '../src/config.ts';
+import { ReconciliationRunningError, startReconciliation } from '../src/reconciliation/trigger.ts';
+import type { dailyReconciliation } from '../workflows/reconciliation.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { openWorld, supplierCode, type World } from './support/world.ts';
 
@@ -251,11 +254,25 @@ describe('statement formats', () => {
     expect(await h.db('recon_results').where({ supplier_id: s.id }).count({ n: '*' })).toEqual([{ n: 0 }]);
   });
 
-  it('refuses the same file as another day\'s statement', async () => {
+  it('refuses the same file with lines as another day\'s statement', async () => {
     const s = await newSupplier('sameday');
-    const f = await file('s.csv', `${ENGLISH}\n`);
+    await ours(s, `${s.code}-1`, at(D, '10:00:00'));
+    const f = await file('s.csv', `${ENGLISH}\nT1,${s.code}-1,CM50,1,48.50,SUCCESS,${D} 10:00:00\n`);
     await reconcile(s, D, f);
     await expect(reconcile(s, NEXT, f)).rejects.toThrow(/already received .* for 2026-10-05/);
+  });
+
+  it('takes the same header-only statement (no activity) as the statement of each day it is sent for', async () => {
+    const s = await newSupplier('quiet');
+    const empty = `${ENGLISH}\r\n`;
+    const first = await reconcile(s, '2026-11-24', await file('huayu-20261124.csv', empty));
+    const second = await reconcile(s, '2026-11-30', await file('huayu-20261130.csv', empty));
+    expect([first.lines, second.lines]).toEqual([0, 0]);
+    expect(second.statementId).not.toBe(first.statementId);
+    expect(second.statementReused).toBe(false);
+    expect(await h.db('recon_statements').where({ supplier_id: s.id }).orderBy('business_date').pluck('business_date')).toEqual(['2026-11-24', '2026-11-30']);
+    // the same day's file again is still recognised, not counted twice
+    expect((await reconcile(s, '2026-11-30', await file('again.csv', empty))).statementReused).toBe(true);
   });
 });
 
@@ -293,17 +310,124 @@ describe('the daily reconciliation workflow', () => {
     expect(summary.counts.matched?.lines).toBe(3);
     expect(await h.db('recon_statements').where({ supplier_id: supplier.id }).first('source')).toEqual({ source: 'fetched' });
   });
+});
 
-  it('never reconciles a supplier-day twice at once', async () => {
-    const date = '2026-10-01';
-    world.sim.configure(code, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000 });
-    const options = {
-      taskQueue: h.taskQueue, workflowId: `recon-${code}-${date}`,
-      args: [{ supplierCode: code, date, triggeredBy: 'test', pollMs: 200, maxWaitMs: 60_000 }],
-    };
-    const running = await h.client.workflow.start('reconcileSupplierDay', options);
-    await expect(h.client.workflow.start('reconcileSupplierDay', options)).rejects.toThrow(WorkflowExecutionAlreadyStartedError);
+describe('the nightly reconciliation of every supplier', () => {
+  // its own database: the nightly run takes every active supplier, and the shared one has many
+  let hd: Harness;
+  let world: World;
+  const [published, never, busy] = ['pub', 'never', 'aaa'].map((l) => supplierCode(`night-${l}`)) as [string, string, string];
+  const date = '2026-10-02';
+  beforeAll(async () => {
+    hd = await openHarness({ freshDatabase: true });
+    await hd.ledger.openPlatformAccounts();
+    world = await openWorld(hd, [published, never, busy].map((code) => ({ code, products: [{ sku: 'CM50', costFen: 4_850, kind: 'topup' as const }], authorisations: {} })));
+  });
+  afterAll(async () => {
+    await world.stop();
+    await hd.close();
+  });
+
+  it('starts one reconciliation per supplier-day, never two at once, and reports a statement that never came', async () => {
+    world.sim.configure(published, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1 });
+    world.sim.configure(never, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    world.sim.configure(busy, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    const c = loadConfig();
+    const config: AppConfig = { ...c, reconciliation: TEST_RECON_SETTINGS, temporal: { ...c.temporal, taskQueues: { ...c.temporal.taskQueues, reconciliation: hd.taskQueue } } };
+    const start = () => startReconciliation(hd.client, config, { supplierCode: busy, date, triggeredBy: 'finance-amy' });
+    const running = await start();
+    expect(running.workflowId).toBe(`recon-${busy}-${date}`);
+    await expect(start()).rejects.toBeInstanceOf(ReconciliationRunningError);
+
+    const nightly = await hd.client.workflow.execute<typeof dailyReconciliation>('dailyReconciliation', {
+      taskQueue: hd.taskQueue, workflowId: uniq('daily'), args: [{ date, pollMs: 100, maxWaitMs: 600 }],
+    });
+    expect(nightly.date).toBe(date);
+    expect(nightly.alreadyRunning).toEqual([busy]);
+    expect(nightly.reconciled).toEqual([{ supplierCode: published, lines: 0, discrepancies: 0, openCases: 0 }]);
+    expect(nightly.failed.map((f) => f.supplierCode)).toEqual([never]);
+    expect(nightly.failed[0]!.reason).toMatch(new RegExp(`${never} had not published its statement for ${date}.*kameng recon --supplier ${never} --date ${date} --file`));
+    expect(await hd.db('recon_runs').where({ supplier_id: world.suppliers[never]!.id })).toEqual([]);
     await running.terminate('test over');
-    world.sim.configure(code, { statementNotReadyResponses: 0 });
+  });
+
+  it('reports a supplier that gave up while an earlier one was still waiting', async () => {
+    // listed first and publishing late, while the one after it gives up: the later failure must not go unhandled
+    const day = '2026-10-03';
+    world.sim.configure(busy, { statementsBeforeDayEnd: true, statementNotReadyResponses: 0, latencyMs: 3_000 });
+    world.sim.configure(published, { statementsBeforeDayEnd: true, statementNotReadyResponses: 0 });
+    world.sim.configure(never, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    const handle = await hd.client.workflow.start<typeof dailyReconciliation>('dailyReconciliation', {
+      taskQueue: hd.taskQueue, workflowId: uniq('daily'), args: [{ date: day, pollMs: 100, maxWaitMs: 600 }],
+    });
+    const nightly = await handle.result();
+    const failedTasks = (await handle.fetchHistory()).events!.filter((e) => e.workflowTaskFailedEventAttributes);
+    expect(failedTasks.map((e) => e.workflowTaskFailedEventAttributes!.failure?.message)).toEqual([]);
+    expect(nightly.reconciled.map((r) => r.supplierCode).sort()).toEqual([busy, published].sort());
+    expect(nightly.failed.map((f) => f.supplierCode)).toEqual([never]);
+    world.sim.configure(busy, { latencyMs: 5 });
+  });
+
+  it('hands a file finance uploads to the reconciliation waiting for the supplier, which reconciles it', async () => {
+    const day = '2026-10-04';
+    world.sim.configure(never, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+    const c = loadConfig();
+    const config: AppConfig = { ...c, reconciliation: TEST_RECON_SETTINGS, temporal: { ...c.temporal, taskQueues: { ...c.temporal.taskQueues, reconciliation: hd.taskQueue } } };
+    const waiting = await startReconciliation(hd.client, { ...config, reconciliation: { ...TEST_RECON_SETTINGS, statementWaitMs: 3_600_000 } }, { supplierCode: never, date: day, triggeredBy: 'schedule' });
+    await expect.poll(async () => (await waiting.fetchHistory()).events!.filter((e) => e.timerStartedEventAttributes).length, { timeout: 10_000 }).toBeGreaterThan(1);
+    const upload = path.join(dir, `${never}-upload.csv`);
+    await fs.writeFile(upload, `${ENGLISH}\nX-1,${never}-unknown,CM50,1,47.50,SUCCESS,${day} 09:00:00\n`);
+    const handed = await startReconciliation(hd.client, config, { supplierCode: never, date: day, file: upload, triggeredBy: 'finance-amy' });
+    expect(handed.workflowId).toBe(waiting.workflowId);
+    const summary = await handed.result();
+    expect(summary).toMatchObject({ lines: 1, date: day });
+    expect(discrepancies(summary)).toEqual({ missing_in_ours: 1 });
+    expect(await hd.db('recon_statements').where({ supplier_id: world.suppliers[never]!.id, business_date: day }).first('source', 'received_by')).toEqual({ source: 'uploaded', received_by: 'finance-amy' });
+  });
+});
+
+describe('waiting fetches on the reconciliation page', () => {
+  it('lists a reconciliation waiting for its statement with upload now and cancel, and cancels it', async () => {
+    const hd = await openHarness();
+    const code = supplierCode('page');
+    const world = await openWorld(hd, [{ code, products: [{ sku: 'CM50', costFen: 4_850, kind: 'topup' }], authorisations: {} }]);
+    const { createDashboardApp } = await import('../dashboard/app.ts');
+    const { loginAs } = await import('./support/dashboard-session.ts');
+    const c = loadConfig();
+    const config: AppConfig = { ...c, reconciliation: { ...TEST_RECON_SETTINGS, statementWaitMs: 3_600_000 }, temporal: { ...c.temporal, taskQueues: { ...c.temporal.taskQueues, reconciliation: hd.taskQueue } } };
+    const app = createDashboardApp({ db: hd.db, ledger: hd.ledger, client: hd.client, config, infrastructure: ['test'],
+      health: { postgres: '18', migrations: 13, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() } });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+      const finance = await loginAs(base, hd.db, 'finance');
+      world.sim.configure(code, { statementsBeforeDayEnd: true, statementNotReadyResponses: 1_000_000 });
+      const waiting = await startReconciliation(hd.client, config, { supplierCode: code, date: '2026-10-06', triggeredBy: 'schedule' });
+      await expect.poll(async () => (await (await finance.get('/reconciliation')).text()).includes(waiting.workflowId), { timeout: 15_000 }).toBe(true);
+      const page = await (await finance.get('/reconciliation')).text();
+      expect(page).toContain(`/reconciliation?upload=${code}&uploadDate=2026-10-06#upload`);
+      const res = await finance.post('/reconciliation/waiting/cancel', { workflowId: waiting.workflowId });
+      expect(res.status).toBe(303);
+      await expect.poll(async () => (await waiting.describe()).status.name, { timeout: 10_000 }).toBe('CANCELLED');
+    } finally {
+      server.close();
+      await world.stop();
+      await hd.close();
+    }
+  });
+});
+
+describe('running reconciliations and settlements survive a deploy', () => {
+  it('replays the histories recorded from the workflows as first deployed', async () => {
+    const { Worker } = await import('@temporalio/worker');
+    const { historyFromJSON } = await import('./support/history-json.ts');
+    const dir = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
+    const files = (await fs.readdir(dir)).filter((f) => /^(reconcileSupplierDay|dailyReconciliation|dailySettlement)-.*\.json$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(readFileSync(path.join(dir, f), 'utf8')) }));
+    const results = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) results.push(r);
+    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((f) => [f, undefined]));
   });
 });

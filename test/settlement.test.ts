@@ -183,9 +183,20 @@ describe('daily reseller settlement over a simulated week', () => {
     const text = fs.readFileSync(file, 'utf8');
     expect(text.startsWith('\uFEFF结算日 Settlement date,')).toBe(true);
     const records: string[][] = parse(text.slice(1), { relax_column_count: true, skip_empty_lines: true });
-    const refundTotal = records.find((r) => r[0] === '退款 Refunds 合计 Total')!;
-    expect(refundTotal).toBeDefined();
-    expect(refundTotal.includes((result.sectionTotals.refund! / 100).toFixed(2))).toBe(true);
+    // Each section's totals row against the ledger, not against the exporter's own sum.
+    const { rows } = await h.db.raw(
+      `SELECT e.kind, sum(-p.amount)::bigint AS fen FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
+        JOIN ledger_accounts a ON a.id = p.account_id WHERE a.code = ? AND e.business_date <= ?::date GROUP BY e.kind`,
+      [accountCode.resellerWallet(resellers.b), WEEK[6]!],
+    );
+    const ledgerBy: Record<string, number> = Object.fromEntries(rows.map((r: { kind: string; fen: number }) => [r.kind, Number(r.fen)]));
+    const amountCol = records.find((r) => r[0] === '结算日 Settlement date' && r.includes(AMOUNT_HEADER))!.indexOf(AMOUNT_HEADER);
+    for (const [label, kind] of [['退款 Refunds', 'order_refund'], ['订单 Orders', 'order_hold'], ['充值 Top-ups', 'wallet_topup']] as const) {
+      const total = records.find((r) => r[0] === `${label} 合计 Total`);
+      expect(total, label).toBeDefined();
+      expect(Math.round(Number(total![amountCol]) * 100), label).toBe(ledgerBy[kind]);
+    }
+    expect(ledgerBy.order_refund).toBe(4 * 4_950);
     expect(result.closingFen).toBe(await h.ledger.balance(accountCode.resellerWallet(resellers.b)));
   });
 
@@ -239,12 +250,12 @@ describe('supplier payouts', () => {
       idempotencyKey: 'sim-procure:late', kind: 'procurement', businessDate: '2021-03-02',
       postings: [debit(accountCode.platform('inventory'), 7_000), credit(accountCode.supplierPayable(supplierId), 7_000)],
     });
-    // A discrepancy finance resolved in our favour: a 30.00 claim netted off the payout.
+    // The supplier bills 30.00 less than our books and finance accepts its figure: a 30.00 claim netted off the payout.
     const [c] = await h.db('recon_cases').insert({
-      supplier_id: supplierId, business_date: WEEK[2], subject_key: 'txn:T-1', class: 'amount_mismatch', our_fen: 10_000, their_fen: 13_000,
-      delta_fen: 3_000, first_run_id: 0, last_run_id: 0,
+      supplier_id: supplierId, business_date: WEEK[2], subject_key: 'txn:T-1', class: 'amount_mismatch', our_fen: 13_000, their_fen: 10_000,
+      delta_fen: -3_000, first_run_id: 0, last_run_id: 0,
     }).returning('id');
-    await new ReconCases(h.db, h.ledger).resolve(c.id, { resolution: 'accept_ours', actor: 'finance-amy', reason: 'their price list was out of date' });
+    await new ReconCases(h.db, h.ledger).resolve(c.id, { resolution: 'accept_supplier', actor: 'finance-amy', reason: 'their discount applies' });
   });
 
   it('drafts what we owe through the period, net of claims, and refuses approval by its creator', async () => {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, ParentClosePolicy, proxyActivities, sleep, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, condition, defineSignal, ParentClosePolicy, patched, proxyActivities, setHandler, sleep, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { ReconSummary } from '../src/reconciliation/types.ts';
 import { temporalConfig } from '../temporal.config.ts';
@@ -9,6 +9,10 @@ const files = proxyActivities<Activities>(temporalConfig.activities.fileWork);
 
 /** One reconciliation of a supplier-day at a time: the id says which. */
 export const reconciliationWorkflowId = (supplierCode: string, date: string) => `recon-${supplierCode}-${date}`;
+
+/** An uploaded statement (already archived) handed to a reconciliation waiting for its supplier. */
+export interface StatementUpload { path: string; name: string; triggeredBy: string }
+export const uploadStatementSignal = defineSignal<[StatementUpload]>('uploadStatement');
 
 export interface ReconcileSupplierDayInput {
   supplierCode: string;
@@ -29,9 +33,20 @@ export interface ReconcileSupplierDayInput {
  */
 export async function reconcileSupplierDay(input: ReconcileSupplierDayInput): Promise<ReconSummary> {
   const giveUpAt = Date.now() + input.maxWaitMs;
+  // finance may upload the day's file while we wait for the supplier: it is reconciled at once
+  let handed: StatementUpload | undefined;
+  setHandler(uploadStatementSignal, (upload) => { handed ??= upload; });
   for (;;) {
-    const result = await files.reconcileStatement({ supplierCode: input.supplierCode, date: input.date, upload: input.upload, triggeredBy: input.triggeredBy });
+    const upload = handed ? { path: handed.path, name: handed.name } : input.upload;
+    const result = await files.reconcileStatement({ supplierCode: input.supplierCode, date: input.date, upload, triggeredBy: handed?.triggeredBy ?? input.triggeredBy });
     if (result.status === 'reconciled') return result.summary;
+    if (patched('upload-while-waiting')) {
+      if (handed) continue;
+      if (Date.now() + input.pollMs <= giveUpAt) {
+        await condition(() => handed !== undefined, input.pollMs);
+        continue;
+      }
+    }
     if (Date.now() + input.pollMs > giveUpAt) {
       throw ApplicationFailure.nonRetryable(
         `${input.supplierCode} had not published its statement for ${input.date} after ${Math.round(input.maxWaitMs / 60_000)} min; upload it with \`kameng recon --supplier ${input.supplierCode} --date ${input.date} --file F\``,
@@ -63,7 +78,9 @@ export interface DailyReconciliationResult {
 export async function dailyReconciliation(input: DailyReconciliationInput): Promise<DailyReconciliationResult> {
   const date = input.date ?? dayBefore(scheduledStart());
   const result: DailyReconciliationResult = { date, reconciled: [], failed: [], alreadyRunning: [] };
-  const children: { supplierCode: string; done: Promise<ReconSummary> }[] = [];
+  // Each child's outcome is caught as soon as it starts: a later child failing while an earlier
+  // one is awaited would otherwise be an unhandled rejection, which fails the workflow task.
+  const children: { supplierCode: string; done: Promise<{ summary: ReconSummary } | { error: unknown }> }[] = [];
   for (const supplierCode of await store.suppliersToReconcile()) {
     try {
       const child = await startChild(reconcileSupplierDay, {
@@ -71,7 +88,7 @@ export async function dailyReconciliation(input: DailyReconciliationInput): Prom
         args: [{ supplierCode, date, triggeredBy: 'schedule', pollMs: input.pollMs, maxWaitMs: input.maxWaitMs }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });
-      children.push({ supplierCode, done: child.result() });
+      children.push({ supplierCode, done: child.result().then((summary) => ({ summary }), (error: unknown) => ({ error })) });
     } catch (err) {
       // WorkflowExecutionAlreadyStartedError lives in @temporalio/common; workflow code imports only @temporalio/workflow.
       if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError') result.alreadyRunning.push(supplierCode);
@@ -79,13 +96,14 @@ export async function dailyReconciliation(input: DailyReconciliationInput): Prom
     }
   }
   for (const { supplierCode, done } of children) {
-    try {
-      const s = await done;
-      const discrepancies = Object.entries(s.counts).reduce((n, [cls, c]) => (cls === 'matched' ? n : n + (c?.items ?? 0)), 0);
-      result.reconciled.push({ supplierCode, lines: s.lines, discrepancies, openCases: s.cases.stillOpen });
-    } catch (err) {
-      result.failed.push({ supplierCode, reason: messageOf(err) });
+    const outcome = await done;
+    if ('error' in outcome) {
+      result.failed.push({ supplierCode, reason: messageOf(outcome.error) });
+      continue;
     }
+    const s = outcome.summary;
+    const discrepancies = Object.entries(s.counts).reduce((n, [cls, c]) => (cls === 'matched' ? n : n + (c?.items ?? 0)), 0);
+    result.reconciled.push({ supplierCode, lines: s.lines, discrepancies, openCases: s.cases.stillOpen });
   }
   return result;
 }

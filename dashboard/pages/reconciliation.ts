@@ -62,19 +62,28 @@ export function reconciliationPages(deps: DashboardDeps) {
         deps.db('suppliers').orderBy('code').select('code', 'name'),
       ]);
       const finance = can(sessionOf(res), 'reconciliation');
+      const waiting = await waitingFetches(deps);
+      const uploadFor = { supplier: typeof req.query.upload === 'string' ? req.query.upload : '', date: typeof req.query.uploadDate === 'string' ? req.query.uploadDate : '' };
       const query = new URLSearchParams(Object.entries({ supplier: filter.supplierCode ?? '', date: filter.date ?? '', state: String(filter.state ?? ''), class: filter.class ?? '' }).filter(([, v]) => v));
       const body = html`
         ${req.query.done ? html`<p class="notice">${t('done')}: ${String(req.query.done)}</p>` : ''}
         ${finance ? html`<section>
           <h2>${t('uploadStatement')}</h2>
           <form id="upload" class="act" data-csrf="${sessionOf(res)?.csrfToken ?? ''}">
-            <select name="supplier">${suppliers.map((s) => html`<option value="${s.code}">${s.code} ${s.name}</option>`)}</select>
-            <input type="date" name="date" required>
+            <select name="supplier">${suppliers.map((s) => html`<option value="${s.code}" ${s.code === uploadFor.supplier ? 'selected' : ''}>${s.code} ${s.name}</option>`)}</select>
+            <input type="date" name="date" required value="${uploadFor.date}">
             <input type="file" name="file" required accept=".csv,.xlsx">
             <button type="submit">${t('uploadStatement')}</button>
             <progress id="upload-progress" value="0" max="100" hidden></progress> <span id="upload-result"></span>
           </form>
           <script src="/assets/reconciliation-upload.js" defer></script>
+        </section>` : ''}
+        ${waiting.length ? html`<section id="waiting">
+          <h2>等待供应商对账单 Waiting for the supplier's statement</h2>
+          <table><thead><tr><th>${t('supplier')}</th><th>${t('date')}</th><th>workflow</th><th>since</th><th></th></tr></thead>
+          <tbody>${waiting.map((w) => html`<tr><td>${w.supplier}</td><td>${w.date}</td><td>${w.workflowId}</td><td>${w.since}</td>
+            <td>${finance ? html`<a href="/reconciliation?upload=${w.supplier}&uploadDate=${w.date}#upload">上传 upload now</a>
+              <form method="post" action="/reconciliation/waiting/cancel" class="inline">${csrfField(res)}<input type="hidden" name="workflowId" value="${w.workflowId}"><button>取消 cancel</button></form>` : ''}</td></tr>`)}</tbody></table>
         </section>` : ''}
         <section>
           <h2>${t('reconRuns')}</h2>
@@ -127,7 +136,7 @@ export function reconciliationPages(deps: DashboardDeps) {
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
-      res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started: ${handle.workflowId}` });
+      res.status(202).json({ workflowId: handle.workflowId, message: `对账已开始 reconciliation started (a reconciliation waiting for the supplier takes this file): ${handle.workflowId}` });
     },
 
     rerun: async (req: Request, res: Response) => {
@@ -136,10 +145,28 @@ export function reconciliationPages(deps: DashboardDeps) {
       res.redirect(303, `/reconciliation?done=${encodeURIComponent(handle.workflowId)}`);
     },
 
+    cancelWaiting: async (req: Request, res: Response) => {
+      const workflowId = String(req.body?.workflowId ?? '');
+      if (!(await waitingFetches(deps)).some((w) => w.workflowId === workflowId)) throw new ValidationError(`${workflowId} is not a reconciliation waiting for its statement`);
+      await deps.client.workflow.getHandle(workflowId).cancel();
+      res.redirect(303, `/reconciliation?done=${encodeURIComponent(`${workflowId} cancelled`)}`);
+    },
+
     exportCases: async (req: Request, res: Response) => {
       res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
       res.setHeader('Content-Disposition', 'attachment; filename="discrepancies.xlsx"');
       await exportDiscrepancies(cases, filterOf(req), res);
     },
   };
+}
+
+/** Reconciliations still running: waiting for their supplier's statement (or reconciling it now). */
+async function waitingFetches(deps: DashboardDeps): Promise<{ workflowId: string; supplier: string; date: string; since: string }[]> {
+  const out: { workflowId: string; supplier: string; date: string; since: string }[] = [];
+  for await (const w of deps.client.workflow.list({ query: "WorkflowType = 'reconcileSupplierDay' AND ExecutionStatus = 'Running'", pageSize: 50 })) {
+    const m = /^recon-(.+)-(\d{4}-\d{2}-\d{2})$/.exec(w.workflowId);
+    if (m) out.push({ workflowId: w.workflowId, supplier: m[1]!, date: m[2]!, since: `${new Date(w.startTime.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ')} +08:00` });
+    if (out.length >= 50) break;
+  }
+  return out;
 }

@@ -92,6 +92,7 @@ export function settlementDownloads(deps: DashboardDeps) {
     },
     day: async (req: Request, res: Response) => {
       const date = assertBusinessDate(String(req.query.date ?? ''), 'date');
+      await statements.assertSettled(date);
       attachment(res, `settlement-${date}.xlsx`, 'xlsx');
       await exportDaySummary(statements, date, res);
     },

@@ -10,7 +10,9 @@
     var bar = document.getElementById('upload-progress');
     bar.hidden = false;
     xhr.upload.onprogress = function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+    xhr.onerror = function () { bar.hidden = true; document.getElementById('upload-result').textContent = 'upload failed: network error'; };
     xhr.onload = function () {
+      if (xhr.status >= 300) bar.hidden = true;
       var answer = {};
       try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
       document.getElementById('upload-result').textContent = xhr.status < 300 ? answer.message : (answer.error && answer.error.message) || ('HTTP ' + xhr.status);

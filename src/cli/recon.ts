@@ -24,7 +24,7 @@ export async function reconCommand(options: { supplier: string; date?: string; f
     const handle = await startReconciliation(await ctx.temporal(), ctx.config, {
       supplierCode: supplier.code, date, file: options.file, triggeredBy: options.actor ?? process.env.USER ?? 'cli',
     });
-    console.log(`对账 reconciling ${supplier.code} ${supplier.name} for ${date} (workflow ${handle.workflowId})${options.file ? '' : ': fetching the statement from the supplier'}`);
+    console.log(`对账 reconciling ${supplier.code} ${supplier.name} for ${date} (workflow ${handle.workflowId})${options.file ? ' from the file (a reconciliation waiting for the supplier takes it)' : ': fetching the statement from the supplier'}`);
     const bar = new cliProgress.SingleBar({
       format: '读取对账单 lines [{bar}] {value}/{total} | {duration}s', noTTYOutput: true, notTTYSchedule: 5000,
     }, cliProgress.Presets.shades_classic);

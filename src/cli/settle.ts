@@ -59,8 +59,8 @@ export async function statementCommand(options: { reseller?: string; from?: stri
     } else {
       const date = assertBusinessDate(options.date ?? yesterday(), '--date');
       if (format !== 'xlsx') throw new ValidationError('the day summary workbook is XLSX; give --reseller for a CSV statement');
+      await statements.assertSettled(date);
       const day = await ctx.db('settlement_days').where({ business_date: date }).first();
-      if (!day) throw new NotFoundError('settled day (run kameng settle first)', date);
       expected = day.lines;
       file = options.out ?? `settlement-${date}.xlsx`;
       write = (out, onLines) => exportDaySummary(statements, date, out as never, onLines);

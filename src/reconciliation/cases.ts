@@ -5,6 +5,7 @@ import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import { directionOf, RESOLUTION_EFFECTS } from './resolutions.ts';
 import { CLASS_LABELS, RESOLUTIONS, type CaseState, type DiscrepancyClass, type ReconCase, type Resolution } from './types.ts';
 
 export class CaseConflictError extends KamengError {
@@ -32,10 +33,10 @@ const toCase = (r: Record<string, any>): ReconCase => ({
 });
 
 /**
- * Discrepancy cases and how finance settles them. Money moves only through the ledger: accepting
- * the supplier's figure posts an adjustment to what we owe them, a write-off posts the difference
- * as a loss, accepting ours records a claim netted off their next payout, carrying forward moves
- * the case to the next day. Each resolution is audited, and resolving twice the same way is a no-op.
+ * Discrepancy cases and how finance settles them, by the table in resolutions.ts: a bill above our
+ * books accepted (or written off) raises what we owe them through the ledger, a bill below our books
+ * accepted is a claim netted off their next payout, accepting ours changes nothing (we pay what our
+ * books say), carrying forward moves the case to the next day. Each resolution is audited, and resolving twice the same way is a no-op.
  */
 export class ReconCases {
   constructor(private readonly db: Db, private readonly ledger: Ledger) {}
@@ -93,13 +94,15 @@ export class ReconCases {
       }
       let ledgerEntryId: number | null = null;
       let carriedTo: number | null = null;
-      if ((input.resolution === 'accept_supplier' || input.resolution === 'write_off') && c.deltaFen !== 0) {
-        ledgerEntryId = (await this.postAdjustment(trx, c, input.resolution, input.actor)).id;
-      } else if (input.resolution === 'accept_ours' && c.deltaFen !== 0) {
-        await trx('supplier_claims').insert({ case_id: c.id, supplier_id: c.supplierId, amount_fen: c.deltaFen }).onConflict('case_id').ignore();
-      } else if (input.resolution === 'carry_forward') {
-        carriedTo = await this.carry(trx, c);
+      // the one table of what each resolution does to the money: src/reconciliation/resolutions.ts
+      const effect = RESOLUTION_EFFECTS[directionOf(c.deltaFen)][input.resolution];
+      if (c.deltaFen !== 0 && effect.refused) throw new ValidationError(`case #${id}: cannot ${input.resolution}: ${effect.refused}`, { caseId: id, deltaFen: c.deltaFen });
+      if (c.deltaFen !== 0 && effect.entry) {
+        ledgerEntryId = (await this.postAdjustment(trx, c, effect.entry.against, input.resolution, input.actor)).id;
+      } else if (c.deltaFen !== 0 && effect.claim) {
+        await trx('supplier_claims').insert({ case_id: c.id, supplier_id: c.supplierId, amount_fen: Math.abs(c.deltaFen) }).onConflict('case_id').ignore();
       }
+      if (input.resolution === 'carry_forward') carriedTo = await this.carry(trx, c);
       await trx('recon_cases').where({ id }).update({
         state: 'resolved', resolution: input.resolution, resolution_reason: input.reason, resolved_by: input.actor,
         resolved_at: trx.fn.now(), ledger_entry_id: ledgerEntryId, updated_at: trx.fn.now(),
@@ -110,21 +113,19 @@ export class ReconCases {
   }
 
   /**
-   * The supplier's figure stands: what we owe them moves by the difference, against adjustments
-   * (our books were wrong) or write-offs (a loss we choose not to pursue). Positive delta: they bill
-   * more than our books, so we owe more.
+   * We agree we owe more than our books hold: what we owe them grows by the difference, against
+   * adjustments (our books were wrong) or write-offs (a loss we choose not to dispute).
    */
-  private postAdjustment(trx: Knex.Transaction, c: ReconCase, resolution: 'accept_supplier' | 'write_off', actor: string) {
-    const against = accountCode.platform(resolution === 'write_off' ? 'write_offs' : 'adjustments');
+  private postAdjustment(trx: Knex.Transaction, c: ReconCase, against: 'adjustments' | 'write_offs', resolution: Resolution, actor: string) {
     const payable = accountCode.supplierPayable(c.supplierId);
-    const amount = Math.abs(c.deltaFen);
+    const amount = c.deltaFen;
     const label = CLASS_LABELS[c.class];
     return this.ledger.post({
       idempotencyKey: `recon-case:${c.id}`,
-      kind: resolution === 'write_off' ? 'recon_write_off' : 'recon_adjustment',
-      description: `${resolution === 'write_off' ? '对账核销 write-off' : '对账调整 adjustment'}: ${c.supplierCode} ${c.businessDate} ${label.zh} ${label.en}, case #${c.id}`,
+      kind: against === 'write_offs' ? 'recon_write_off' : 'recon_adjustment',
+      description: `${against === 'write_offs' ? '对账核销 write-off' : '对账调整 adjustment'}: ${c.supplierCode} ${c.businessDate} ${label.zh} ${label.en}, case #${c.id} (${resolution})`,
       metadata: { caseId: c.id, supplierId: c.supplierId, class: c.class, deltaFen: c.deltaFen, actor },
-      postings: c.deltaFen > 0 ? [debit(against, amount), credit(payable, amount)] : [debit(payable, amount), credit(against, amount)],
+      postings: [debit(accountCode.platform(against), amount), credit(payable, amount)],
     }, trx);
   }
 

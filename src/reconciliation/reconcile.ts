@@ -38,11 +38,15 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
   const started = performance.now();
   const fileName = input.fileName ?? path.basename(input.file);
   const sha256 = await fileSha256(input.file);
-  const known = await db('recon_statements').where({ supplier_id: input.supplier.id, sha256 }).first();
-  if (known && known.business_date !== input.date) {
-    throw new ValidationError(`${fileName} was already received as ${input.supplier.code}'s statement for ${known.business_date} (statement #${known.id}); it cannot also be the statement for ${input.date}`, { statementId: known.id });
+  // The same bytes again for the same day are that day's statement; for another day, only when
+  // they carry no lines (a day without activity looks the same every day).
+  const received = await db('recon_statements').where({ supplier_id: input.supplier.id, sha256 }).orderBy('id');
+  const known = received.find((r) => r.business_date === input.date);
+  const elsewhere = received.find((r) => r.business_date !== input.date && r.line_count !== 0);
+  if (!known && elsewhere) {
+    throw new ValidationError(`${fileName} was already received as ${input.supplier.code}'s statement for ${elsewhere.business_date} (statement #${elsewhere.id}); it cannot also be the statement for ${input.date}`, { statementId: elsewhere.id });
   }
-  const storedPath = known?.stored_path ?? (await archive(input, sha256, fileName));
+  const storedPath = known?.stored_path ?? received[0]?.stored_path ?? (await archive(input, sha256, fileName));
   const [run] = await db('recon_runs').insert({
     supplier_id: input.supplier.id, business_date: input.date, workflow_id: input.workflowId, triggered_by: input.triggeredBy,
   }).returning('id');

@@ -5,7 +5,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import type { AppConfig } from '../config.ts';
 import { assertBusinessDate } from '../dates.ts';
 import { ValidationError } from '../errors.ts';
-import type { reconcileSupplierDay } from '../../workflows/reconciliation.ts';
+import { uploadStatementSignal, type reconcileSupplierDay } from '../../workflows/reconciliation.ts';
 
 export class ReconciliationRunningError extends ValidationError {
   constructor(workflowId: string) {
@@ -37,7 +37,13 @@ export async function startReconciliation(client: Client, config: AppConfig, inp
       args: [{ supplierCode: input.supplierCode, date, upload, triggeredBy: input.triggeredBy, pollMs: config.reconciliation.statementPollMs, maxWaitMs: upload ? 0 : config.reconciliation.statementWaitMs }],
     });
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ReconciliationRunningError(workflowId);
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      if (!upload) throw new ReconciliationRunningError(workflowId);
+      // a reconciliation waiting for the supplier's statement takes the uploaded one instead
+      const handle = client.workflow.getHandle<typeof reconcileSupplierDay>(workflowId);
+      await handle.signal(uploadStatementSignal, { ...upload, triggeredBy: input.triggeredBy });
+      return handle;
+    }
     throw err;
   }
 }

@@ -29,7 +29,7 @@ export type CaseState = 'open' | 'investigating' | 'resolved';
 
 export const RESOLUTION_LABELS: Record<Resolution | 'cleared' | 'matched_other_day', { zh: string; en: string }> = {
   accept_supplier: { zh: '以供应商为准', en: 'Accept supplier' },
-  accept_ours: { zh: '以我方为准(索赔)', en: 'Accept ours (claim)' },
+  accept_ours: { zh: '以我方为准', en: 'Accept ours' },
   write_off: { zh: '核销', en: 'Write off' },
   carry_forward: { zh: '结转次日', en: 'Carry to next day' },
   cleared: { zh: '重跑后消除', en: 'Cleared on re-run' },

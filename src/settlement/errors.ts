@@ -1,4 +1,4 @@
-import { KamengError } from '../errors.ts';
+import { KamengError, NotFoundError } from '../errors.ts';
 
 /** A day is settled once it is over: settling it earlier would freeze a day still taking orders. */
 export class DayNotOverError extends KamengError {
@@ -19,5 +19,13 @@ export class SettlementIdentityError extends KamengError {
   constructor(date: string, mismatches: { wallet: string; ledgerFen: number; statementFen: number }[]) {
     const sample = mismatches.slice(0, 5).map((m) => `${m.wallet}: ledger ${m.ledgerFen} fen, statement ${m.statementFen} fen`).join('; ');
     super('SETTLEMENT_IDENTITY', `settlement of ${date} refused: ${mismatches.length} wallet(s) do not match the ledger (${sample})`, { details: { date, mismatches: mismatches.slice(0, 50) } });
+  }
+}
+
+/** A day's statements exist once it is settled: an export of an unsettled day would be an empty workbook. */
+export class DayNotSettledError extends NotFoundError {
+  constructor(date: string) {
+    super('settled day', date);
+    this.message = `${date} is not settled, so it has no statements to export; settle it first (kameng settle --date ${date}, once the day has ended)`;
   }
 }

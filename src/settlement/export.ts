@@ -74,6 +74,7 @@ export async function exportResellerStatement(
 
 /** Every reseller's statement of one settled day, with every line: finance's summary workbook. */
 export async function exportDaySummary(statements: Statements, date: BusinessDate, out: Writable, onLines: (n: number) => void = () => {}): Promise<ExportResult> {
+  await statements.assertSettled(date);
   const days: ResellerStatement[] = [];
   for (let offset = 0; ; offset += 1_000) {
     const page = await statements.forDay(date, { limit: 1_000, offset });

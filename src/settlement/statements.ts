@@ -1,6 +1,7 @@
 import type { BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError } from '../errors.ts';
+import { DayNotSettledError } from './errors.ts';
 import type { Section } from './sections.ts';
 import type { ResellerStatement } from './types.ts';
 
@@ -35,6 +36,11 @@ const toStatement = (r: Record<string, any>): ResellerStatement => ({
 /** Read side of settlement: statements and their lines, paginated or streamed. */
 export class Statements {
   constructor(private readonly db: Db) {}
+
+  /** Refuses a day that is not settled: it has no statements yet, which is not the same as none. */
+  async assertSettled(date: BusinessDate): Promise<void> {
+    if (!(await this.db('settlement_days').where({ business_date: date }).first('business_date'))) throw new DayNotSettledError(date);
+  }
 
   /** Every statement of a settled day, by reseller code. */
   async forDay(date: BusinessDate, page: { limit: number; offset: number }): Promise<{ rows: ResellerStatement[]; total: number }> {
