@@ -13,6 +13,7 @@ import { overviewPage } from './pages/overview.ts';
 import { settlementActionsOf, settlementDownloads, settlementPage } from './pages/settlement.ts';
 import { auditPage } from './pages/audit.ts';
 import { fulfillmentPages } from './pages/fulfillment.ts';
+import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import { loginPages } from './pages/login.ts';
 import { reconciliationPages } from './pages/reconciliation.ts';
 import { ForbiddenError, requireCsrf, requirePermission, requireSession, sessionOf } from './auth.ts';
@@ -30,6 +31,8 @@ export interface DashboardDeps {
   config: AppConfig;
   infrastructure: string[];
   health: PlatformHealth;
+  /** For re-sending a reseller callback (its signing secret); without it the dashboard cannot re-send. */
+  resellers?: ResellerRegistry;
 }
 
 // chart.js does not export its UMD build, so find it next to the package's CommonJS entry.
@@ -65,6 +68,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.get('/fulfillment', fulfillment.list);
   app.get('/fulfillment/:id', fulfillment.detail);
   app.post('/fulfillment/:id/action', requirePermission('fulfillment'), fulfillment.act);
+  app.post('/fulfillment/:id/resend-callback', requirePermission('fulfillment'), fulfillment.resendCallback);
 
   const recon = reconciliationPages(full);
   app.get('/reconciliation', recon.page);
@@ -83,7 +87,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.post('/settlement/payouts/:id/:step', requirePermission('settlement'), settlementActions.payout);
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? 400 : 500;
+    const status = err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? (err.retryable ? 503 : 400) : 500;
     if (status === 500) console.error('dashboard error:', err);
     const message = status === 500 ? 'internal error; see the server log' : (err as Error).message;
     if (res.headersSent) {

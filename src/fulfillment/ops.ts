@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { KamengError, ValidationError } from '../errors.ts';
+import { opsActionUpdate, topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
 import type { OpsAction, TopUpState } from './types.ts';
 
 export class OpsActionRefusedError extends KamengError {
@@ -9,7 +10,14 @@ export class OpsActionRefusedError extends KamengError {
 }
 
 /** An ops decision as the CLI and the dashboard take it (retry, switch, succeed, refund). */
-export function opsActionFrom(action: string, input: { actor: string; reason: string; supplier?: string; reference?: string }): OpsAction {
+/** Temporal could not be reached: nothing was decided, try again (HTTP 503), unlike a refusal (400). */
+export class OpsActionUnavailableError extends KamengError {
+  constructor(orderId: number | string, reason: string) {
+    super('TEMPORAL_UNAVAILABLE', `order ${orderId}: Temporal cannot be reached just now (${reason}); nothing was done, try again`, { retryable: true, details: { orderId } });
+  }
+}
+
+export function opsActionFrom(action: string, input: { actor: string; reason: string; supplier?: string; reference?: string; force?: boolean }): OpsAction {
   const base = { actor: input.actor, reason: input.reason };
   switch (action) {
     case 'retry': return { action: 'retry', ...base };
@@ -21,7 +29,7 @@ export function opsActionFrom(action: string, input: { actor: string; reason: st
     case 'succeed':
     case 'markSucceeded':
       if (!input.reference) throw new ValidationError("marking succeeded needs the supplier's transaction reference");
-      return { action: 'markSucceeded', supplierReference: input.reference, ...base };
+      return { action: 'markSucceeded', supplierReference: input.reference, ...(input.force ? { force: true } : {}), ...base };
     default: throw new ValidationError(`unknown action ${action}: retry, switch, succeed or refund`);
   }
 }
@@ -29,8 +37,18 @@ export function opsActionFrom(action: string, input: { actor: string; reason: st
 /** Sends the decision to the top-up's workflow as an update: validated there, audited, applied once. */
 export async function applyOpsAction(client: Client, orderId: number | string, request: OpsAction): Promise<TopUpState> {
   try {
-    return await client.workflow.getHandle(`topup-${orderId}`).executeUpdate<TopUpState, [OpsAction]>('opsAction', { args: [request] });
+    return await client.workflow.getHandle(topUpWorkflowId(orderId)).executeUpdate(opsActionUpdate, { args: [request] });
   } catch (err) {
+    if (unreachable(err)) throw new OpsActionUnavailableError(orderId, (err as Error).message);
     throw new OpsActionRefusedError(orderId, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
   }
+}
+
+/** gRPC UNAVAILABLE / DEADLINE_EXCEEDED, or a connection that could not be made at all. */
+function unreachable(err: unknown): boolean {
+  for (let e = err as { name?: string; code?: number; cause?: unknown; message?: string } | undefined; e; e = e.cause as typeof e) {
+    if (e.name === 'WorkflowUpdateFailedError' || e.name === 'WorkflowNotFoundError') return false;
+    if (e.code === 14 || e.code === 4 || e.name === 'TransportError' || /ECONNREFUSED|UNAVAILABLE|Failed to connect/i.test(e.message ?? '')) return true;
+  }
+  return false;
 }
