@@ -5,9 +5,9 @@ import type { Db } from '../src/db/knex.ts';
 import { ValidationError } from '../src/errors.ts';
 import { applyOpsAction, recordResolvedWhileStuck } from '../src/fulfillment/ops-check.ts';
 import { tellReseller } from '../src/fulfillment/reseller-callback.ts';
+import { topUpBooks } from '../src/fulfillment/postings.ts';
 import type { OpsAction, OpsCheck, SupplierResult, TopUpPlan } from '../src/fulfillment/types.ts';
-import { accountCode } from '../src/ledger/accounts.ts';
-import { credit, debit, type Ledger } from '../src/ledger/ledger.ts';
+import type { Ledger } from '../src/ledger/ledger.ts';
 import { orders } from '../src/orders/orders.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierOrder } from '../src/supplier-api/client.ts';
@@ -104,15 +104,7 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
       await deps.db.transaction(async (trx) => {
         const order = await orders.byId(trx, input.orderId);
         await orders.finish(trx, input.orderId, { status: 'succeeded', costFen: input.costFen, supplierId: input.supplierId, supplierTxnId: input.supplierTxnId });
-        await deps.ledger.post({
-          idempotencyKey: `order-complete:${input.orderId}`, kind: 'order_sale',
-          description: `直充成功 top-up succeeded ${order.sku} → ${order.account}${input.markedBy ? ` (marked by ${input.markedBy})` : ''}`,
-          metadata: { orderId: order.id, resellerId: order.resellerId, supplierId: input.supplierId, requestId: input.requestId },
-          postings: [
-            debit(accountCode.platform('order_holds'), order.amountFen), credit(accountCode.platform('revenue'), order.amountFen),
-            debit(accountCode.platform('cost_of_goods'), input.costFen), credit(accountCode.supplierPayable(input.supplierId), input.costFen),
-          ],
-        }, trx);
+        await deps.ledger.post(topUpBooks.sale(order, { supplierId: input.supplierId, costFen: input.costFen, requestId: input.requestId, markedBy: input.markedBy }), trx);
         if (input.requestId) await recordResult(trx, input.requestId, { status: 'success', supplierTxnId: input.supplierTxnId });
       });
     },
@@ -122,12 +114,7 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
       await deps.db.transaction(async (trx) => {
         const order = await orders.byId(trx, input.orderId);
         await orders.finish(trx, input.orderId, { status: 'refunded' });
-        await deps.ledger.post({
-          idempotencyKey: `order-refund:${input.orderId}`, kind: 'order_refund',
-          description: `直充退款 top-up refunded: ${input.reason}`,
-          metadata: { orderId: order.id, resellerId: order.resellerId, reason: input.reason },
-          postings: [debit(accountCode.platform('order_holds'), order.amountFen), credit(accountCode.resellerWallet(order.resellerId), order.amountFen)],
-        }, trx);
+        await deps.ledger.post(topUpBooks.refund(order, input.reason), trx);
       });
     },
 

@@ -36,10 +36,14 @@ export function opsActionFrom(action: string, input: { actor: string; reason: st
 
 /** Sends the decision to the top-up's workflow as an update: validated there, audited, applied once. */
 export async function applyOpsAction(client: Client, orderId: number | string, request: OpsAction): Promise<TopUpState> {
+  const handle = client.workflow.getHandle(topUpWorkflowId(orderId));
   try {
-    return await client.workflow.getHandle(topUpWorkflowId(orderId)).executeUpdate(opsActionUpdate, { args: [request] });
+    return await handle.executeUpdate(opsActionUpdate, { args: [request] });
   } catch (err) {
     if (unreachable(err)) throw new OpsActionUnavailableError(orderId, (err as Error).message);
+    // an update that raced the order's end (another action finished it first) is aborted by the server
+    const status = await handle.describe().then((d) => d.status.name, () => undefined);
+    if (status && status !== 'RUNNING') throw new OpsActionRefusedError(orderId, `the order is already final (its workflow is ${status.toLowerCase()}): nothing for ops to do`);
     throw new OpsActionRefusedError(orderId, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
   }
 }

@@ -18,6 +18,8 @@ import { openWorld, supplierCode, type World } from './world.ts';
  */
 const dir = fileURLToPath(new URL('../../fixtures/histories/', import.meta.url));
 const only = process.env.RECORD_ONLY?.split(',');
+/** RECORD_TAG=<tag> names the files <workflowType>-<scenario>-<tag>.json, beside earlier versions' histories. */
+const tag = process.env.RECORD_TAG ? `-${process.env.RECORD_TAG}` : '';
 const scenario = (name: string) => (only && !only.includes(name) ? it.skip : it);
 
 let h: Harness;
@@ -49,7 +51,7 @@ afterAll(async () => {
 async function write(workflowId: string, file: string) {
   const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
   await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, file), `${historyToJSON(history)}\n`);
+  await fs.writeFile(path.join(dir, file.replace(/\.json$/, `${tag}.json`)), `${historyToJSON(history)}\n`);
 }
 
 /** A reseller with money, a top-up SKU offered by FAST then SLOW, and a placed order. */
@@ -95,6 +97,17 @@ describe('fulfillTopUp', () => {
     // the workflow task that follows markStuck is in the history once the query answers stuck
     await expect.poll(async () => ((await h.client.workflow.getHandle(`topup-${orderId}`).query('state')) as any).stuck, { timeout: 10_000 }).toBe(true);
     await write(`topup-${orderId}`, 'fulfillTopUp-stuck.json');
+  });
+
+  scenario('stuck-resolved')('stuck-resolved: stuck, then the supplier calls back SUCCESS late', async () => {
+    world.sim.configure(FAST, { silentAccounts: ['13300000000'] });
+    const orderId = await placeTopUp('13300000000');
+    await expect.poll(() => statusOf(orderId), { timeout: 30_000 }).toBe('stuck');
+    await expect.poll(async () => ((await h.client.workflow.getHandle(`topup-${orderId}`).query('state')) as any).stuck, { timeout: 10_000 }).toBe(true);
+    await world.sim.finish(FAST, `kameng-${orderId}-1`, 'SUCCESS');
+    await h.client.workflow.getHandle(`topup-${orderId}`).result();
+    expect(await statusOf(orderId)).toBe('succeeded');
+    await write(`topup-${orderId}`, 'fulfillTopUp-stuck-resolved.json');
   });
 
   scenario('stuck-retried')('stuck-retried: stuck, then an ops retry completes it', async () => {
