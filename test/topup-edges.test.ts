@@ -4,13 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDashboardApp } from '../dashboard/app.ts';
 import { mountApis } from '../src/api/mount.ts';
+import { loadConfig } from '../src/config.ts';
 import { applyOpsAction, OpsActionRefusedError, OpsActionUnavailableError } from '../src/fulfillment/ops.ts';
 import { resendResellerCallback } from '../src/fulfillment/reseller-callback.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { freePort } from '../src/runtime/temporal-dev-server.ts';
 import { signedHeaders } from '../src/resellers/signature.ts';
 import { recordResult } from '../src/supplier-api/transactions.ts';
+import { loginAs } from './support/dashboard-session.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 import { openWorld, supplierCode, type World } from './support/world.ts';
 
@@ -220,5 +223,52 @@ describe('a refused reseller callback (issue 16 item 2)', () => {
     expect(await h.db('callback_deliveries').where({ order_id: id, delivered: true })).toHaveLength(1);
     expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.resend_callback', actor: 'ops.li' })]);
     await expect(resendResellerCallback(h.deps, { orderId: id, actor: 'ops.li', reason: 'again' })).rejects.toThrow(/already took its callback/);
+  });
+});
+
+describe('the dashboard (ops)', () => {
+  let dashboard: http.Server;
+  let base: string;
+  beforeAll(async () => {
+    const app = createDashboardApp({
+      db: h.db, ledger: h.ledger, client: h.client, config: loadConfig(), infrastructure: ['test'], resellers: h.deps.resellers,
+      health: { postgres: '18', migrations: 10, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
+    });
+    dashboard = app.listen(0, '127.0.0.1');
+    await new Promise((r) => dashboard.once('listening', r));
+    base = `http://127.0.0.1:${(dashboard.address() as AddressInfo).port}`;
+  });
+  afterAll(() => { dashboard.close(); });
+
+  it("shows an order's failed reseller callbacks and re-sends one, audited under the ops user", async () => {
+    const r = await shop({ callbackUrl: receiverUrl });
+    const id = await placeTopUp(r, '13800138000');
+    expect(((await handle(id).result()) as any).callback).toBe('failed');
+    const ops = await loginAs(base, h.db, 'ops');
+    const page = await (await ops.get(`/fulfillment/${id}`)).text();
+    expect(page).toContain('private or loopback');
+    expect(page).toContain(`action="/fulfillment/${id}/resend-callback"`);
+    const before = (await h.db('callback_deliveries').where({ order_id: id })).length;
+    const res = await ops.post(`/fulfillment/${id}/resend-callback`, { reason: '分销商已修复 endpoint fixed' });
+    expect(res.status).toBe(303);
+    // this dashboard's configuration still refuses loopback callbacks: one more logged, failed attempt
+    expect(decodeURIComponent(res.headers.get('location')!)).toMatch(/callback not delivered: .*private or loopback/);
+    expect(await h.db('callback_deliveries').where({ order_id: id })).toHaveLength(before + 1);
+    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.resend_callback', actor: ops.username })]);
+  });
+
+  it('marks a stuck top-up succeeded against a supplier FAILED only with force ticked', async () => {
+    const r = await shop();
+    const id = await stuckOrder(r);
+    await recordResult(h.db, `kameng-${id}-1`, { status: 'failed' });
+    const ops = await loginAs(base, h.db, 'ops');
+    const form = { action: 'succeed', reference: 'HOTLINE-2', reason: '运营商确认到账 carrier confirmed' };
+    const refused = await ops.post(`/fulfillment/${id}/action`, form);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as any).error).toMatchObject({ code: 'OPS_ACTION_REFUSED', message: expect.stringMatching(/needs force/) });
+    expect(await audit(id)).toHaveLength(0);
+    expect((await ops.post(`/fulfillment/${id}/action`, { ...form, force: '1' })).status).toBe(303);
+    expect((await order(id)).status).toBe('succeeded');
+    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.markSucceeded', actor: ops.username })]);
   });
 });

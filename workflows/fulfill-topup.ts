@@ -192,11 +192,9 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
   async function confirmed(requestId: string, candidate: SupplierCandidate): Promise<SupplierResult | undefined> {
     const claimed = results.get(requestId)!;
     const record = await orderStore.supplierRecord({ requestId, supplierCode: candidate.supplierCode }).catch(() => undefined);
-    if (!record || record.status !== claimed.status) {
-      results.delete(requestId);
-      return record?.status === 'PROCESSING' ? undefined : record;
-    }
-    return record;
+    // a claim the record does not bear out, or one that is not final, is not kept (nor woken on again)
+    if (!record || record.status === 'PROCESSING' || record.status !== claimed.status) results.delete(requestId);
+    return !record || record.status === 'PROCESSING' ? undefined : record;
   }
 
   /** One supplier attempt: place the order (idempotent by request id), then await its result. */
