@@ -191,7 +191,8 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
    */
   async function confirmed(requestId: string, candidate: SupplierCandidate): Promise<SupplierResult | undefined> {
     const claimed = results.get(requestId)!;
-    const record = await orderStore.supplierRecord({ requestId, supplierCode: candidate.supplierCode }).catch(() => undefined);
+    // one try, in the worker: a supplier that cannot answer now leaves the claim unproven (polling goes on)
+    const record = await supplierNow.supplierRecord({ requestId, supplierCode: candidate.supplierCode }).catch(() => undefined);
     // a claim the record does not bear out, or one that is not final, is not kept (nor woken on again)
     if (!record || record.status === 'PROCESSING' || record.status !== claimed.status) results.delete(requestId);
     return !record || record.status === 'PROCESSING' ? undefined : record;
