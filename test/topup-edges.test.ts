@@ -127,6 +127,19 @@ describe('a stuck top-up keeps listening to its supplier (issue 16 item 1)', () 
     expect(await wallet(r)).toBe(20_000 - 4_950);
   });
 
+  it('refuses a refund already before sending it to Temporal when the supplier says SUCCESS (so a top-up stuck since before the deploy is protected too)', async () => {
+    const r = await shop();
+    const id = await stuckOrder(r);
+    await recordResult(h.db, `kameng-${id}-1`, { status: 'success', supplierTxnId: 'PRECHECK-TXN-3' });
+    const refused = await applyOpsAction(h.client, id, { action: 'refund', actor: 'ops.li', reason: 'customer gave up' }, { db: h.db }).catch((e) => e);
+    expect(refused).toBeInstanceOf(OpsActionRefusedError);
+    expect(refused.message).toMatch(/SUCCESS \(supplier reference PRECHECK-TXN-3\)/);
+    const history = await handle(id).fetchHistory();
+    expect(history.events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(0);
+    expect(((await handle(id).result()) as any).status).toBe('succeeded');
+    expect(await wallet(r)).toBe(20_000 - 4_950);
+  });
+
   it('fails over to the next supplier when the stuck one reports a definite FAILED', async () => {
     const r = await shop();
     const id = await stuckOrder(r);

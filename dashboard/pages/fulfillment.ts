@@ -79,7 +79,7 @@ export function fulfillmentPages(deps: DashboardDeps) {
         actor: session.user.username, reason: String(req.body?.reason ?? ''), supplier: req.body?.supplier || undefined, reference: req.body?.reference || undefined,
         force: req.body?.force === '1',
       });
-      const state = await applyOpsAction(deps.client, String(req.params.id), request);
+      const state = await applyOpsAction(deps.client, String(req.params.id), request, { db: deps.db });
       res.redirect(303, `/fulfillment/${state.orderId}?done=${encodeURIComponent(`${request.action} → ${state.status}`)}`);
     },
 

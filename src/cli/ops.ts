@@ -23,7 +23,7 @@ export async function opsCommand(action: string, options: { order: string; actor
   const request = opsActionFrom(action, options);
   await withCli(async (ctx) => {
     const client = await ctx.temporal().catch((err: Error) => { throw new OpsActionUnavailableError(options.order, err.message); });
-    const state = await applyOpsAction(client, options.order, request);
+    const state = await applyOpsAction(client, options.order, request, { db: ctx.db });
     console.log(`order ${options.order}: ${state.status} after ${state.attempts.length} supplier attempt(s)`);
   });
 }

@@ -45,6 +45,13 @@ export async function applyOpsAction(db: Db, input: { orderId: number; requestId
   });
 }
 
+/** The supplier's latest answer for an order: its last attempt's row (request ids kameng-<order>-<n>). */
+export async function latestSupplierAnswer(db: Db, orderId: number | string): Promise<SupplierAnswer | undefined> {
+  const row = await db('supplier_transactions').where({ order_id: Number(orderId), kind: 'topup' })
+    .orderByRaw("created_at DESC, length(request_id) DESC, request_id DESC").first();
+  return row && { requestId: row.request_id, status: row.status, supplierTxnId: row.supplier_txn_id };
+}
+
 /** A stuck order the supplier resolved by itself: on the record, so ops see why it is no longer stuck. */
 export async function recordResolvedWhileStuck(db: Db, input: { orderId: number; requestId: string; status: 'SUCCESS' | 'FAILED'; supplierTxnId: string | null }): Promise<void> {
   await recordAudit(db, {

@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { KamengError, ValidationError } from '../errors.ts';
 import { opsActionUpdate, topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
+import type { Db } from '../db/knex.ts';
+import { latestSupplierAnswer, opsRefusal } from './ops-check.ts';
 import type { OpsAction, TopUpState } from './types.ts';
 
 export class OpsActionRefusedError extends KamengError {
@@ -34,8 +36,17 @@ export function opsActionFrom(action: string, input: { actor: string; reason: st
   }
 }
 
-/** Sends the decision to the top-up's workflow as an update: validated there, audited, applied once. */
-export async function applyOpsAction(client: Client, orderId: number | string, request: OpsAction): Promise<TopUpState> {
+/**
+ * Sends the decision to the top-up's workflow as an update: validated there, checked against the
+ * supplier's latest answer and audited in its apply step, applied once. With `db`, the same check is
+ * made first here, so a workflow started before that step existed (a top-up stuck since before a
+ * deploy) is protected too, and an obvious refusal never reaches Temporal.
+ */
+export async function applyOpsAction(client: Client, orderId: number | string, request: OpsAction, options: { db?: Db } = {}): Promise<TopUpState> {
+  if (options.db && Number.isSafeInteger(Number(orderId))) {
+    const refusal = opsRefusal(request, await latestSupplierAnswer(options.db, orderId));
+    if (refusal) throw new OpsActionRefusedError(orderId, refusal);
+  }
   const handle = client.workflow.getHandle(topUpWorkflowId(orderId));
   try {
     return await handle.executeUpdate(opsActionUpdate, { args: [request] });
