@@ -1,22 +1,25 @@
 import { Context } from '@temporalio/activity';
 import { recordAudit } from '../src/audit/audit-log.ts';
 import type { Catalog } from '../src/catalog/catalog.ts';
-import { deliverCallback } from '../src/callbacks/deliver.ts';
 import type { Db } from '../src/db/knex.ts';
 import { ValidationError } from '../src/errors.ts';
-import type { OpsAction, SupplierResult, TopUpPlan } from '../src/fulfillment/types.ts';
-import { accountCode } from '../src/ledger/accounts.ts';
-import { credit, debit, type Ledger } from '../src/ledger/ledger.ts';
+import { applyOpsAction, recordResolvedWhileStuck } from '../src/fulfillment/ops-check.ts';
+import { tellReseller } from '../src/fulfillment/reseller-callback.ts';
+import { topUpBooks } from '../src/fulfillment/postings.ts';
+import type { OpsAction, OpsCheck, SupplierResult, TopUpPlan } from '../src/fulfillment/types.ts';
+import type { Ledger } from '../src/ledger/ledger.ts';
 import { orders } from '../src/orders/orders.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierOrder } from '../src/supplier-api/client.ts';
-import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
+import { recordPlacement, recordResult, transaction } from '../src/supplier-api/transactions.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 
 export interface FulfillmentSettings {
   /** No final answer from a supplier for this long: the order is stuck and waits for ops. */
   stuckAfterMs: number;
   pollIntervalMs: number;
+  /** While stuck, the supplier is still asked this often (default: 20 poll intervals). */
+  stuckPollIntervalMs?: number;
   supplierTimeoutMs: number;
   /** Where suppliers reach our callback endpoint. */
   publicUrl: string;
@@ -42,6 +45,7 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
         candidates: offers.map((o) => ({ supplierId: o.supplierId, supplierCode: o.supplierCode, supplierSku: o.supplierSku, costFen: o.costFen })),
         stuckAfterMs: deps.settings.stuckAfterMs,
         pollIntervalMs: deps.settings.pollIntervalMs,
+        stuckPollIntervalMs: deps.settings.stuckPollIntervalMs ?? deps.settings.pollIntervalMs * 20,
       };
     },
 
@@ -71,20 +75,36 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
       return result;
     },
 
+    /**
+     * The supplier's own record of a request: final as our callback endpoint recorded it from a signed
+     * callback (or an earlier lookup), else as the supplier answers now. What a signal is checked against.
+     */
+    async supplierRecord(input: { requestId: string; supplierCode: string }): Promise<SupplierResult> {
+      const row = await transaction(deps.db, input.requestId);
+      if (row && (row.status === 'success' || row.status === 'failed')) {
+        return { requestId: input.requestId, status: row.status === 'success' ? 'SUCCESS' : 'FAILED', supplierTxnId: row.supplier_txn_id ?? undefined, supplierOrderId: row.supplier_order_id ?? undefined };
+      }
+      const found = await (await clientFor(input.supplierCode)).orderByRequestId(input.requestId);
+      const result: SupplierResult = found ? asResult(found) : { requestId: input.requestId, status: 'FAILED', failureReason: 'the supplier has no order for this request' };
+      await recordResult(deps.db, input.requestId, { status: ourStatus(result.status), supplierOrderId: result.supplierOrderId, supplierTxnId: result.supplierTxnId });
+      return result;
+    },
+
+    /** An ops action's apply step: checked against the supplier's latest answer, audited only if applied. */
+    async applyOpsAction(input: { orderId: number; requestId: string } & OpsAction): Promise<OpsCheck> {
+      return applyOpsAction(deps.db, input);
+    },
+
+    async recordResolvedWhileStuck(input: { orderId: number; requestId: string; status: 'SUCCESS' | 'FAILED'; supplierTxnId: string | null }): Promise<void> {
+      await recordResolvedWhileStuck(deps.db, input);
+    },
+
     /** Success: the held money becomes revenue, and we owe the supplier its cost. */
     async completeTopUp(input: { orderId: number; supplierId: number; costFen: number; supplierTxnId: string | null; requestId: string | null; markedBy: string | null }): Promise<void> {
       await deps.db.transaction(async (trx) => {
         const order = await orders.byId(trx, input.orderId);
         await orders.finish(trx, input.orderId, { status: 'succeeded', costFen: input.costFen, supplierId: input.supplierId, supplierTxnId: input.supplierTxnId });
-        await deps.ledger.post({
-          idempotencyKey: `order-complete:${input.orderId}`, kind: 'order_sale',
-          description: `直充成功 top-up succeeded ${order.sku} → ${order.account}${input.markedBy ? ` (marked by ${input.markedBy})` : ''}`,
-          metadata: { orderId: order.id, resellerId: order.resellerId, supplierId: input.supplierId, requestId: input.requestId },
-          postings: [
-            debit(accountCode.platform('order_holds'), order.amountFen), credit(accountCode.platform('revenue'), order.amountFen),
-            debit(accountCode.platform('cost_of_goods'), input.costFen), credit(accountCode.supplierPayable(input.supplierId), input.costFen),
-          ],
-        }, trx);
+        await deps.ledger.post(topUpBooks.sale(order, { supplierId: input.supplierId, costFen: input.costFen, requestId: input.requestId, markedBy: input.markedBy }), trx);
         if (input.requestId) await recordResult(trx, input.requestId, { status: 'success', supplierTxnId: input.supplierTxnId });
       });
     },
@@ -94,12 +114,7 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
       await deps.db.transaction(async (trx) => {
         const order = await orders.byId(trx, input.orderId);
         await orders.finish(trx, input.orderId, { status: 'refunded' });
-        await deps.ledger.post({
-          idempotencyKey: `order-refund:${input.orderId}`, kind: 'order_refund',
-          description: `直充退款 top-up refunded: ${input.reason}`,
-          metadata: { orderId: order.id, resellerId: order.resellerId, reason: input.reason },
-          postings: [debit(accountCode.platform('order_holds'), order.amountFen), credit(accountCode.resellerWallet(order.resellerId), order.amountFen)],
-        }, trx);
+        await deps.ledger.post(topUpBooks.refund(order, input.reason), trx);
       });
     },
 
@@ -116,25 +131,7 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
     /** Tells the reseller; every attempt is logged; retried by Temporal until the reseller takes it. */
     /** `attemptsBefore`: tries made before this activity's own (the first one, in the worker). */
     async notifyReseller(input: { orderId: number; attemptsBefore?: number }): Promise<{ delivered: boolean; skipped?: string }> {
-      const order = await orders.byId(deps.db, input.orderId);
-      const reseller = await deps.resellers.byId(order.resellerId);
-      if (!reseller.callbackUrl) return { delivered: false, skipped: 'the reseller has no callback URL' };
-      const credentials = (await deps.resellers.credentialsFor(reseller.apiKey))!;
-      const body = JSON.stringify({
-        orderNo: order.id, resellerOrderId: order.resellerOrderId, sku: order.sku, account: order.account, amountFen: order.amountFen,
-        status: order.status === 'succeeded' ? 'SUCCESS' : order.status === 'refunded' ? 'REFUNDED' : order.status.toUpperCase(),
-        completedAt: order.completedAt,
-      });
-      const attempt = (input.attemptsBefore ?? 0) + Context.current().info.attempt;
-      try {
-        const result = await deliverCallback({ url: reseller.callbackUrl, body, secret: credentials.apiSecret, allowPrivateAddresses: deps.settings.allowPrivateCallbacks });
-        await deps.db('callback_deliveries').insert({ order_id: order.id, url: reseller.callbackUrl, attempt, status_code: result.statusCode, delivered: true, duration_ms: result.durationMs });
-        return { delivered: true };
-      } catch (err) {
-        const statusCode = (err as { statusCode?: number }).statusCode ?? null;
-        await deps.db('callback_deliveries').insert({ order_id: order.id, url: reseller.callbackUrl, attempt, status_code: statusCode, error: (err as Error).message, delivered: false });
-        throw err;
-      }
+      return tellReseller(deps, input.orderId, (input.attemptsBefore ?? 0) + Context.current().info.attempt);
     },
   };
 }

@@ -16,6 +16,7 @@ import { overviewPage } from './pages/overview.ts';
 import { settlementActionsOf, settlementDownloads, settlementPage } from './pages/settlement.ts';
 import { auditPage } from './pages/audit.ts';
 import { fulfillmentPages } from './pages/fulfillment.ts';
+import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import { loginPages } from './pages/login.ts';
 import { reconciliationPages } from './pages/reconciliation.ts';
 import { ForbiddenError, requireCsrf, requirePermission, requireSession, sessionOf } from './auth.ts';
@@ -35,6 +36,8 @@ export interface DashboardDeps {
   config: AppConfig;
   infrastructure: string[];
   health: PlatformHealth;
+  /** For re-sending a reseller callback (its signing secret); without it the dashboard cannot re-send. */
+  resellers?: ResellerRegistry;
 }
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -82,6 +85,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.get('/fulfillment', fulfillment.list);
   app.get('/fulfillment/:id', fulfillment.detail);
   app.post('/fulfillment/:id/action', requirePermission('fulfillment'), fulfillment.act);
+  app.post('/fulfillment/:id/resend-callback', requirePermission('fulfillment'), fulfillment.resendCallback);
 
   const recon = reconciliationPages(full);
   app.get('/reconciliation', recon.page);
@@ -105,7 +109,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   // Every error answers the error page (or JSON to a script) with a stable code, never a stack trace.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const refusal = refusalOf(err);
-    const status = refusal?.status ?? (err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? 400 : 500);
+    const status = refusal?.status ?? (err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? (err.retryable ? 503 : 400) : 500);
     const code = refusal?.code ?? (err instanceof KamengError ? err.code : 'INTERNAL');
     if (status === 500) console.error('dashboard error:', err);
     const message = refusal?.message ?? (status === 500 ? 'internal error; see the server log' : (err as Error).message);

@@ -50,6 +50,8 @@ export interface AppConfig {
     /** A top-up with no final answer for this long is stuck and waits for ops. */
     stuckAfterMs: number;
     pollIntervalMs: number;
+    /** A stuck top-up still asks its supplier, this much less often, while it waits for ops. */
+    stuckPollIntervalMs: number;
     supplierTimeoutMs: number;
     /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
     allowPrivateCallbacks: boolean;
@@ -129,6 +131,7 @@ const envSchema = z.object({
   KAMENG_PUBLIC_URL: z.string().regex(/^https?:\/\/[^/]+$/, 'must be an http(s) origin without a path, e.g. https://kameng.example.com').optional(),
   KAMENG_STUCK_AFTER_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
   KAMENG_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  KAMENG_STUCK_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(10 * 60_000),
   KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   KAMENG_STATEMENT_DIR: z.string().min(1).optional(),
   KAMENG_RECON_WINDOW_MINUTES: z.coerce.number().int().min(0).max(720).default(10),
@@ -199,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       publicUrl: e.KAMENG_PUBLIC_URL ?? `http://${e.KAMENG_DASHBOARD_HOST}:${e.PORT}`,
       stuckAfterMs: e.KAMENG_STUCK_AFTER_MS,
       pollIntervalMs: e.KAMENG_POLL_INTERVAL_MS,
+      stuckPollIntervalMs: e.KAMENG_STUCK_POLL_INTERVAL_MS,
       supplierTimeoutMs: e.KAMENG_SUPPLIER_TIMEOUT_MS,
       allowPrivateCallbacks: e.KAMENG_ALLOW_PRIVATE_CALLBACKS === 'true',
     },

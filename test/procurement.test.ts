@@ -7,7 +7,7 @@ import { procurementWorkflowId } from '../workflows/procurement.ts';
 import { stockLevels } from '../src/inventory/stock.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
-import { historyFromJSON } from './support/temporal-history-json.ts';
+import { historyFromJSON } from './support/history-json.ts';
 import { startWorkerProcess } from './support/worker-process.ts';
 import { cardSku, openWorld, supplierCode, type World } from './support/world.ts';
 

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { applyOpsAction, opsActionFrom } from '../../src/fulfillment/ops.ts';
+import { callbackDeliveries, resendResellerCallback } from '../../src/fulfillment/reseller-callback.ts';
 import { NotFoundError } from '../../src/errors.ts';
 import { displayYuan } from '../../src/money.ts';
 import { orders } from '../../src/orders/orders.ts';
@@ -41,6 +42,8 @@ export function fulfillmentPages(deps: DashboardDeps) {
       if (!order) throw new NotFoundError('order', String(req.params.id));
       const history = order.kind === 'direct_topup' ? await historySummary(deps, id) : [];
       const actions = can(sessionOf(res), 'fulfillment') && (order.status === 'stuck' || order.status === 'processing');
+      const deliveries = await callbackDeliveries(deps.db, id);
+      const undelivered = (order.status === 'succeeded' || order.status === 'refunded') && deliveries.length > 0 && !deliveries.some((d: { delivered: boolean }) => d.delivered);
       const body = html`
         ${req.query.done ? html`<p class="notice">${t('done')}: ${String(req.query.done)}</p>` : ''}
         <section>
@@ -54,9 +57,15 @@ export function fulfillmentPages(deps: DashboardDeps) {
             </select>
             <input name="supplier" placeholder="${t('supplier')}">
             <input name="reference" placeholder="${t('supplierReference')}">
+            <label><input type="checkbox" name="force" value="1"> force (succeed after a supplier FAILED)</label>
             <input name="reason" placeholder="${t('reason')}" required minlength="3">
             <button type="submit">${t('submit')}</button>
           </form>` : ''}
+        </section>
+        <section id="callbacks"><h2>回调分销商 Reseller callback</h2>
+          ${deliveries.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>#</th><th>${t('status')}</th><th>HTTP</th><th>error</th><th>at</th></tr></thead><tbody>${deliveries.map((d: any) => html`<tr><td>${d.attempt}</td><td class="${d.delivered ? '' : 'bad'}">${d.delivered ? 'delivered' : 'failed'}</td><td>${d.status_code ?? ''}</td><td>${d.error ?? ''}</td><td>${when(d.at)}</td></tr>`)}</tbody></table>`}
+          ${undelivered && can(sessionOf(res), 'fulfillment') ? html`<form method="post" action="/fulfillment/${order.id}/resend-callback" class="act">${csrfField(res)}
+            <input name="reason" placeholder="${t('reason')}" required minlength="3"><button type="submit">重发回调 Re-send callback</button></form>` : ''}
         </section>
         <section><h2>${t('workflowHistory')}</h2>
           ${history.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><tbody>${history.map((e) => html`<tr><td>${e.at}</td><td>${e.what}</td></tr>`)}</tbody></table>`}
@@ -68,9 +77,19 @@ export function fulfillmentPages(deps: DashboardDeps) {
       const session = sessionOf(res)!;
       const request = opsActionFrom(String(req.body?.action ?? ''), {
         actor: session.user.username, reason: String(req.body?.reason ?? ''), supplier: req.body?.supplier || undefined, reference: req.body?.reference || undefined,
+        force: req.body?.force === '1',
       });
-      const state = await applyOpsAction(deps.client, String(req.params.id), request);
+      const state = await applyOpsAction(deps.client, String(req.params.id), request, { db: deps.db });
       res.redirect(303, `/fulfillment/${state.orderId}?done=${encodeURIComponent(`${request.action} → ${state.status}`)}`);
+    },
+
+    resendCallback: async (req: Request, res: Response) => {
+      const session = sessionOf(res)!;
+      const id = Number(req.params.id);
+      if (!Number.isSafeInteger(id)) throw new NotFoundError('order', String(req.params.id));
+      if (!deps.resellers) throw new NotFoundError('reseller registry', 'this dashboard');
+      const result = await resendResellerCallback({ db: deps.db, resellers: deps.resellers, settings: deps.config.fulfillment }, { orderId: id, actor: session.user.username, reason: String(req.body?.reason ?? '') });
+      res.redirect(303, `/fulfillment/${id}?done=${encodeURIComponent(result.delivered ? 'callback delivered' : `callback not delivered: ${result.error ?? ''}`)}#callbacks`);
     },
   };
 }

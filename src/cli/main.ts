@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { KamengError, ValidationError } from '../errors.ts';
 import { startCommand } from './start.ts';
 import { workerCommand } from './worker.ts';
-import { opsCommand, stuckCommand } from './ops.ts';
+import { opsCommand, resendCallbackCommand, stuckCommand } from './ops.ts';
 import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
 import { checkCommand } from './check.ts';
 import { dbRolesCommand } from './db.ts';
@@ -77,7 +77,20 @@ program
   .requiredOption('--reason <text>', 'why')
   .option('--supplier <code>', 'for switch: the supplier to try')
   .option('--reference <ref>', "for succeed: the supplier's transaction reference")
+  .option('--force', 'for succeed: even though the supplier reported the top-up FAILED (say why in --reason)')
   .action(opsCommand);
+
+program
+  .command('callbacks')
+  .description("Re-send a final top-up's reseller callback that was never taken: callbacks resend --order N (audited)")
+  .argument('<what>', 'resend')
+  .requiredOption('--order <n>', 'order number')
+  .requiredOption('--actor <name>', 'who is acting')
+  .requiredOption('--reason <text>', 'why')
+  .action((what: string, options: { order: string; actor: string; reason: string }) => {
+    if (what !== 'resend') throw new Error(`unknown callbacks command ${what}: resend`);
+    return resendCallbackCommand(options);
+  });
 
 program
   .command('recon')

@@ -14,6 +14,8 @@ export interface TopUpPlan {
   /** With no final answer from a supplier for this long, the order is stuck and waits for ops. */
   stuckAfterMs: number;
   pollIntervalMs: number;
+  /** While stuck, the supplier is still asked this often (absent in plans made before it existed). */
+  stuckPollIntervalMs?: number;
 }
 
 export interface SupplierResult {
@@ -27,7 +29,7 @@ export interface SupplierResult {
 export type OpsAction = (
   | { action: 'retry' }
   | { action: 'switchSupplier'; supplierCode: string }
-  | { action: 'markSucceeded'; supplierReference: string }
+  | { action: 'markSucceeded'; supplierReference: string; /** against a definite failure the supplier reported */ force?: boolean }
   | { action: 'refund' }
 ) & { actor: string; reason: string };
 
@@ -43,4 +45,11 @@ export interface TopUpState {
   status: 'processing' | 'stuck' | 'succeeded' | 'refunded';
   attempts: TopUpAttempt[];
   stuck: boolean;
+  /** How the order was resolved when not by the normal path: by the supplier while stuck, or by ops. */
+  resolvedBy?: 'supplier' | 'ops';
+  /** Telling the reseller: 'failed' is logged in callback_deliveries and can be re-sent by ops. */
+  callback?: 'delivered' | 'skipped' | 'failed';
 }
+
+/** What the apply step says of an ops action: applied (and audited), or refused and why. */
+export type OpsCheck = { applied: true } | { applied: false; refusal: string };

@@ -12,10 +12,11 @@ import { availableCodes, codesForOrder } from '../inventory/stock.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { ledgerErrorFrom } from '../ledger/errors.ts';
 import { sqlPart } from '../db/sql-part.ts';
-import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import type { Caller } from '../resellers/authenticate.ts';
 import type { Reseller } from '../resellers/registry.ts';
 import { formatYuan } from '../money.ts';
+import { topUpBooks } from '../fulfillment/postings.ts';
 import { orders, type Order } from './orders.ts';
 
 export class OrderConflictError extends KamengError {
@@ -105,16 +106,10 @@ export class OrderService implements ResellerOrderService {
       resellerId: reseller.id, resellerOrderId: request.resellerOrderId, requestHash, sku: sku.code, kind: sku.kind, quantity: request.quantity,
       account: request.account ?? null, unitPriceFen: price.priceFen, amountFen, priceVersionId: price.priceVersionId, businessDate: businessDateOf(new Date()),
     };
-    const wallet = accountCode.resellerWallet(reseller.id);
     const { order, created } = await this.deps.db.transaction(async (trx) => {
       const placed = await orders.insertOnce(trx, { ...common, status: 'processing' });
       if (!placed.created) return placed;
-      await this.deps.ledger.post({
-        idempotencyKey: `order-hold:${placed.order.id}`, kind: 'order_hold', businessDate: common.businessDate,
-        description: `直充预扣 top-up hold ${sku.code} → ${request.account}`,
-        metadata: { orderId: placed.order.id, resellerId: reseller.id, sku: sku.code },
-        postings: [debit(wallet, amountFen), credit(accountCode.platform('order_holds'), amountFen)],
-      }, trx);
+      await this.deps.ledger.post(topUpBooks.hold(placed.order, common.businessDate), trx);
       return placed;
     });
     if (!created) return this.replay(order, requestHash);

@@ -41,7 +41,7 @@ export interface Harness {
 /** Real PostgreSQL, a real Temporal server and a real worker, shared by one test file. */
 /** Fulfillment timings short enough for tests. */
 export const TEST_SETTINGS = {
-  stuckAfterMs: 3_000, pollIntervalMs: 250, supplierTimeoutMs: 1_000, publicUrl: 'http://127.0.0.1:1', allowPrivateCallbacks: true,
+  stuckAfterMs: 3_000, pollIntervalMs: 250, stuckPollIntervalMs: 500, supplierTimeoutMs: 1_000, publicUrl: 'http://127.0.0.1:1', allowPrivateCallbacks: true,
 };
 
 /** Statements wait briefly in tests; each test file archives into a temp dir of its own. */

@@ -1,30 +1,28 @@
 import { createRequire } from 'node:module';
-import type { temporal } from '@temporalio/proto';
+import type * as protoTypes from '@temporalio/proto';
 
 /**
- * The JSON history format of `historyToJSON` / `historyFromJSON` (@temporalio/common/lib/proto-utils),
- * which fail as installed ("type must be a Type"): @temporalio/common and @temporalio/proto each
- * carry their own copy of protobufjs, and protojson from one does not know the other's types. The
- * same conversion, with protojson from @temporalio/proto's own copy.
+ * Temporal's JSON history format (as `temporal workflow show --output json` writes it), the same as
+ * `historyToJSON`/`historyFromJSON` of @temporalio/common/lib/proto-utils. Those two throw "type must
+ * be a Type" in this install: @temporalio/common and @temporalio/proto each carry their own copy of
+ * protobufjs 8 (the top level has 7 for grpc), and protojson checks `instanceof` against its own copy.
+ * Here protojson comes from the copy @temporalio/proto was built with.
  */
 const require = createRequire(import.meta.url);
-const protoRequire = createRequire(require.resolve('@temporalio/proto'));
-const proto = require('@temporalio/proto') as typeof import('@temporalio/proto');
-const { toJson, fromJson } = protoRequire('protobufjs/ext/protojson') as {
+const proto = require('@temporalio/proto') as typeof protoTypes;
+const { patchProtobufRoot } = require('@temporalio/proto/lib/patch-protobuf-root');
+const protojson = createRequire(require.resolve('@temporalio/proto'))('protobufjs/ext/protojson') as {
   toJson(type: unknown, message: unknown): unknown;
   fromJson(type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }): unknown;
 };
-const { patchProtobufRoot } = require('@temporalio/proto/lib/patch-protobuf-root') as { patchProtobufRoot<T>(root: T): T & { lookupType(name: string): unknown } };
-const historyType = patchProtobufRoot(proto).lookupType('temporal.api.history.v1.History');
+const historyType = (patchProtobufRoot(proto) as any).lookupType('temporal.api.history.v1.History');
 
-export type History = temporal.api.history.v1.IHistory;
+export type History = protoTypes.temporal.api.history.v1.IHistory;
 
 export function historyToJSON(history: History): string {
-  return JSON.stringify(toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history)), null, 1);
+  return JSON.stringify(protojson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history)), null, 2);
 }
 
-export function historyFromJSON(json: string | unknown): History {
-  const loaded = fromJson(historyType, typeof json === 'string' ? JSON.parse(json) : json, { ignoreUnknownFields: true });
-  if (!loaded) throw new TypeError('not a workflow history');
-  return loaded as History;
+export function historyFromJSON(json: unknown): History {
+  return protojson.fromJson(historyType, typeof json === 'string' ? JSON.parse(json) : json, { ignoreUnknownFields: true }) as History;
 }
