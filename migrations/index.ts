@@ -9,6 +9,7 @@ import * as dashboardUsers from './20261125_007_dashboard_users.ts';
 import * as dailyRollups from './20261127_008_daily_rollups.ts';
 import * as ledgerPostInStatement from './20261127_009_ledger_post_in_statement.ts';
 import * as compactMatches from './20261128_010_compact_matches.ts';
+import * as actorsAreUsers from './20261201_014_actors_are_users.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261127_008_daily_rollups': dailyRollups,
   '20261127_009_ledger_post_in_statement': ledgerPostInStatement,
   '20261128_010_compact_matches': compactMatches,
+  '20261201_014_actors_are_users': actorsAreUsers,
 };

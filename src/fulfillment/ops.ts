@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { KamengError, ValidationError } from '../errors.ts';
+import { assertMay, refOf, type Actor } from '../users/actor.ts';
 import type { OpsAction, TopUpState } from './types.ts';
 
 export class OpsActionRefusedError extends KamengError {
@@ -9,8 +10,8 @@ export class OpsActionRefusedError extends KamengError {
 }
 
 /** An ops decision as the CLI and the dashboard take it (retry, switch, succeed, refund). */
-export function opsActionFrom(action: string, input: { actor: string; reason: string; supplier?: string; reference?: string }): OpsAction {
-  const base = { actor: input.actor, reason: input.reason };
+export function opsActionFrom(action: string, input: { actor: Actor; reason: string; supplier?: string; reference?: string }): OpsAction {
+  const base = { actor: refOf(assertMay(input.actor, 'fulfillment')), reason: input.reason };
   switch (action) {
     case 'retry': return { action: 'retry', ...base };
     case 'refund': return { action: 'refund', ...base };
