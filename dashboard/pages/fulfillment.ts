@@ -4,7 +4,7 @@ import { NotFoundError } from '../../src/errors.ts';
 import { displayYuan } from '../../src/money.ts';
 import { orders } from '../../src/orders/orders.ts';
 import type { DashboardDeps } from '../app.ts';
-import { can, csrfField, sessionOf } from '../auth.ts';
+import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -65,9 +65,8 @@ export function fulfillmentPages(deps: DashboardDeps) {
     },
 
     act: async (req: Request, res: Response) => {
-      const session = sessionOf(res)!;
       const request = opsActionFrom(String(req.body?.action ?? ''), {
-        actor: session.user.username, reason: String(req.body?.reason ?? ''), supplier: req.body?.supplier || undefined, reference: req.body?.reference || undefined,
+        actor: actorOfRequest(res), reason: String(req.body?.reason ?? ''), supplier: req.body?.supplier || undefined, reference: req.body?.reference || undefined,
       });
       const state = await applyOpsAction(deps.client, String(req.params.id), request);
       res.redirect(303, `/fulfillment/${state.orderId}?done=${encodeURIComponent(`${request.action} → ${state.status}`)}`);

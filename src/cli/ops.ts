@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { formatYuan } from '../money.ts';
 import { orders } from '../orders/orders.ts';
 import { applyOpsAction, opsActionFrom } from '../fulfillment/ops.ts';
-import { withCli } from './context.ts';
+import { withActor, withCli } from './context.ts';
 
 /** `kameng stuck`: open top-ups, stuck ones first. */
 export async function stuckCommand(options: { all?: boolean; page: string }): Promise<void> {
@@ -17,10 +17,10 @@ export async function stuckCommand(options: { all?: boolean; page: string }): Pr
   });
 }
 
-/** `kameng ops ACTION --order N --actor WHO --reason WHY`: an audited action on a stuck top-up, through its workflow. */
-export async function opsCommand(action: string, options: { order: string; actor: string; reason: string; supplier?: string; reference?: string }): Promise<void> {
-  const request = opsActionFrom(action, options);
-  await withCli(async (ctx) => {
+/** `kameng ops ACTION --order N --reason WHY`: an audited action on a stuck top-up, through its workflow, as the logged-in ops user. */
+export async function opsCommand(action: string, options: { order: string; reason: string; supplier?: string; reference?: string }): Promise<void> {
+  await withActor('fulfillment', async (ctx, actor) => {
+    const request = opsActionFrom(action, { ...options, actor });
     const state = await applyOpsAction(await ctx.temporal(), options.order, request);
     console.log(`order ${options.order}: ${state.status} after ${state.attempts.length} supplier attempt(s)`);
   });
