@@ -10,6 +10,7 @@ import { credit, debit } from '../src/ledger/ledger.ts';
 import { Payouts } from '../src/payouts/payouts.ts';
 import { Users } from '../src/users/users.ts';
 import { userActor } from './support/actors.ts';
+import { loginAs } from './support/dashboard-session.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 
 const kamengBin = fileURLToPath(new URL('../bin/kameng.js', import.meta.url));
@@ -169,5 +170,32 @@ describe('who acts: users and kameng login', () => {
     await expect(h.db('audit_log').insert({ actor: 'finance.c', action: 'payout.approve', subject_type: 'payout_batch', subject_id: String(batch.id) }))
       .rejects.toThrow(/audit_log_actor_is_a_user/);
     expect((await row().first()).status).toBe('draft');
+  });
+
+  it('acts on the dashboard as the session user, by id, with the same four eyes', async () => {
+    const { createDashboardApp } = await import('../dashboard/app.ts');
+    const { loadConfig } = await import('../src/config.ts');
+    const app = createDashboardApp({
+      db: h.db, ledger: h.ledger, client: h.client, config: loadConfig(), infrastructure: ['test'],
+      health: { postgres: '18', migrations: 14, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+    try {
+      const supplier = await supplierOwed();
+      const drafter = await loginAs(base, h.db, 'finance');
+      const approver = await loginAs(base, h.db, 'finance');
+      const creator = await h.db('dashboard_users').where({ username: drafter.username }).first('id', 'username', 'role');
+      const batch = await new Payouts(h.db, h.ledger).draft({ ...PERIOD, actor: { userId: Number(creator.id), username: creator.username, role: creator.role }, suppliers: [supplier] });
+      const own = await drafter.post(`/settlement/payouts/${batch.id}/approve`, {});
+      expect(own.status).toBe(400);
+      expect((await own.json()).error.code).toBe('SELF_APPROVAL');
+      expect((await approver.post(`/settlement/payouts/${batch.id}/approve`, {})).status).toBe(303);
+      const approvedBy = await h.db('dashboard_users').where({ username: approver.username }).first('id');
+      expect(await h.db('payout_batches').where({ id: batch.id }).first()).toMatchObject({ status: 'approved', approved_by_user_id: Number(approvedBy.id) });
+    } finally {
+      server.close();
+    }
   });
 });
