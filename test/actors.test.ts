@@ -8,6 +8,8 @@ import { inject } from 'vitest';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { credit, debit } from '../src/ledger/ledger.ts';
 import { Payouts } from '../src/payouts/payouts.ts';
+import { ForbiddenError } from '../src/users/actor.ts';
+import { setUserDisabled } from '../src/users/manage.ts';
 import { Users } from '../src/users/users.ts';
 import { userActor } from './support/actors.ts';
 import { loginAs } from './support/dashboard-session.ts';
@@ -197,5 +199,19 @@ describe('who acts: users and kameng login', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('lets only an admin disable a user, which ends every session of theirs, audited', async () => {
+    const qian = await userWithPassword('finance', 'fin-qian');
+    const me = person(`qian-${qian.id}`);
+    expect((await me.run(['login', '--username', qian.username, '--password-stdin'], password)).code).toBe(0);
+    const finance = await userActor(h.db, 'finance');
+    await expect(setUserDisabled(h.db, finance, { username: qian.username, disabled: true, reason: 'not mine to do' })).rejects.toBeInstanceOf(ForbiddenError);
+    const admin = await userActor(h.db, 'admin');
+    await setUserDisabled(h.db, admin, { username: qian.username, disabled: true, reason: 'left the company 离职' });
+    expect(await h.db('dashboard_sessions').where({ user_id: qian.id })).toEqual([]);
+    expect(await h.db('audit_log').where({ subject_type: 'user', subject_id: qian.username }).first())
+      .toMatchObject({ action: 'user.disable', actor_user_id: admin.userId });
+    expect((await me.run(['whoami'])).code).toBe(2);
   });
 });
