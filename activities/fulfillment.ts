@@ -13,6 +13,7 @@ import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierOrder } from '../src/supplier-api/client.ts';
 import { recordPlacement, recordResult, transaction } from '../src/supplier-api/transactions.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
+import { actorFromRef, type ActorRef } from '../src/users/actor.ts';
 
 export interface FulfillmentSettings {
   /** No final answer from a supplier for this long: the order is stuck and waits for ops. */
@@ -100,11 +101,11 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
     },
 
     /** Success: the held money becomes revenue, and we owe the supplier its cost. */
-    async completeTopUp(input: { orderId: number; supplierId: number; costFen: number; supplierTxnId: string | null; requestId: string | null; markedBy: string | null }): Promise<void> {
+    async completeTopUp(input: { orderId: number; supplierId: number; costFen: number; supplierTxnId: string | null; requestId: string | null; markedBy: ActorRef | string | null }): Promise<void> {
       await deps.db.transaction(async (trx) => {
         const order = await orders.byId(trx, input.orderId);
         await orders.finish(trx, input.orderId, { status: 'succeeded', costFen: input.costFen, supplierId: input.supplierId, supplierTxnId: input.supplierTxnId });
-        await deps.ledger.post(topUpBooks.sale(order, { supplierId: input.supplierId, costFen: input.costFen, requestId: input.requestId, markedBy: input.markedBy }), trx);
+        await deps.ledger.post(topUpBooks.sale(order, { supplierId: input.supplierId, costFen: input.costFen, requestId: input.requestId, markedBy: input.markedBy == null ? null : typeof input.markedBy === 'string' ? input.markedBy : input.markedBy.username }), trx);
         if (input.requestId) await recordResult(trx, input.requestId, { status: 'success', supplierTxnId: input.supplierTxnId });
       });
     },
@@ -124,7 +125,8 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
 
     async recordOpsAction(input: { orderId: number } & OpsAction): Promise<void> {
       const { orderId, action, actor, reason, ...details } = input;
-      await recordAudit(deps.db, { actor, action: `order.${action}`, subjectType: 'order', subjectId: orderId, reason, details });
+      // the user was authorised when ops asked; the audit row names them by id
+      await recordAudit(deps.db, { actor: await actorFromRef(deps.db, actor), action: `order.${action}`, subjectType: 'order', subjectId: orderId, reason, details });
       if (action !== 'refund' && action !== 'markSucceeded') await orders.setStatus(deps.db, orderId, 'processing', ['stuck']);
     },
 

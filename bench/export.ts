@@ -15,6 +15,7 @@ import { Statements, type StatementLine } from '../src/settlement/statements.ts'
 import { benchDatabase, serverVersion } from './support/database.ts';
 import { fmt, progressBar, timed, withPeakRss } from './support/measure.ts';
 import { reportInvariants } from './support/invariants.ts';
+import { SCHEDULE } from '../src/users/actor.ts';
 
 /**
  * Issue figure: a reseller statement of 1,000,000 lines written to XLSX (rows/s, peak RSS) next to
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<void> {
 
     const seeded = await timed(() => seedOrders(db, reseller.id, date, n));
     console.log(`seeded ${fmt(n)} card orders and their wallet postings in ${fmt(seeded.seconds, 1)} s`);
-    const settled = await timed(() => settleDay(db, date, { actor: 'bench' }));
+    const settled = await timed(() => settleDay(db, date, { actor: SCHEDULE }));
     console.log(`settled ${date}: ${fmt(settled.result.lines)} statement lines in ${fmt(settled.seconds, 1)} s`);
 
     const statements = new Statements(db);

@@ -1,3 +1,4 @@
+import { SYSTEM } from '../src/users/actor.ts';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -52,7 +53,7 @@ export async function run(argv: string[]): Promise<void> {
     const ledger = new Ledger(db);
     await ledger.openPlatformAccounts();
     const imported = await withPeakRss(() => timed(() => importCardCodes(db, vault, {
-      booking: againstAccount(ledger, { key: 'card-import:bench', counter: 'adjustments', reason: 'benchmark stock', actor: 'bench' }),
+      booking: againstAccount(ledger, { key: 'card-import:bench', counter: 'adjustments', reason: 'benchmark stock', actor: SYSTEM }),
       batchKey: 'bench', sku, unitCostFen: 9_500, source: 'file', fileName: 'codes.csv', rows: readCodeFile(file), onProgress: (n) => bar.update(n), onPhase: (name, ms) => phases.push(`${name} ${fmt(ms / 1000, 2)} s`),
     })));
     bar.done();

@@ -1,3 +1,4 @@
+import { SYSTEM } from '../src/users/actor.ts';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,7 +108,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     await importCardCodes(db, deps.vault, {
       batchKey: 'bench', sku: cardSku.code, unitCostFen: 940, source: 'file', fileName: 'bench', rows: codes(),
-      booking: againstAccount(deps.ledger, { key: 'card-import:bench', counter: 'adjustments', reason: 'benchmark stock', actor: 'bench' }),
+      booking: againstAccount(deps.ledger, { key: 'card-import:bench', counter: 'adjustments', reason: 'benchmark stock', actor: SYSTEM }),
     });
     const shops: { id: number; credentials: { apiKey: string; apiSecret: string } }[] = [];
     for (let i = 0; i < clients; i++) {

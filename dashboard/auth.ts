@@ -1,30 +1,20 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { KamengError } from '../src/errors.ts';
-import type { Role, Session, Users } from '../src/users/users.ts';
+import { actorOf, ForbiddenError, may, type Actor, type Permission } from '../src/users/actor.ts';
+import type { Session, Users } from '../src/users/users.ts';
 import { html, type SafeHtml } from './html.ts';
 
 export const SESSION_COOKIE = 'kameng_session';
 
-/** What each action needs. Admin may do everything; a viewer only reads. */
-export const PERMISSIONS = {
-  fulfillment: ['ops'],
-  reconciliation: ['finance'],
-  settlement: ['finance'],
-} satisfies Record<string, Role[]>;
-export type Permission = keyof typeof PERMISSIONS;
-
-export class ForbiddenError extends KamengError {
-  constructor(message: string) {
-    super('FORBIDDEN', message);
-  }
-}
+// What each action needs lives beside the Actor (src/users/actor.ts): the CLI checks the same.
+export { ForbiddenError, PERMISSIONS, type Permission } from '../src/users/actor.ts';
 
 export const sessionOf = (res: Response): Session | undefined => res.locals.session as Session | undefined;
+/** Who acts in this request: the session's user (only behind requireSession). */
+export const actorOfRequest = (res: Response): Actor => actorOf(sessionOf(res)!);
 
 export function can(session: Session | undefined, permission: Permission): boolean {
-  if (!session) return false;
-  return session.user.role === 'admin' || (PERMISSIONS[permission] as Role[]).includes(session.user.role);
+  return may(session?.user.role, permission);
 }
 
 /** Every page but the login page needs a session; a browser is sent to log in, anything else gets 401. */

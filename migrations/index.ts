@@ -9,10 +9,11 @@ import * as dashboardUsers from './20261125_007_dashboard_users.ts';
 import * as dailyRollups from './20261127_008_daily_rollups.ts';
 import * as ledgerPostInStatement from './20261127_009_ledger_post_in_statement.ts';
 import * as compactMatches from './20261128_010_compact_matches.ts';
-import * as loginThrottle from './20261201_017_login_throttle.ts';
-import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
 import * as stockReceipts from './20261201_012_stock_receipts.ts';
 import * as emptyStatementsPerDay from './20261201_013_empty_statements_per_day.ts';
+import * as actorsAreUsers from './20261201_014_actors_are_users.ts';
+import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
+import * as loginThrottle from './20261201_017_login_throttle.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -26,8 +27,9 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261127_008_daily_rollups': dailyRollups,
   '20261127_009_ledger_post_in_statement': ledgerPostInStatement,
   '20261128_010_compact_matches': compactMatches,
-  '20261201_017_login_throttle': loginThrottle,
-  '20261201_016_supplier_secrets': supplierSecrets,
   '20261201_012_stock_receipts': stockReceipts,
   '20261201_013_empty_statements_per_day': emptyStatementsPerDay,
+  '20261201_014_actors_are_users': actorsAreUsers,
+  '20261201_016_supplier_secrets': supplierSecrets,
+  '20261201_017_login_throttle': loginThrottle,
 };

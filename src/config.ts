@@ -57,6 +57,8 @@ export interface AppConfig {
     allowPrivateCallbacks: boolean;
   };
   reconciliation: ReconSettings;
+  /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
+  cli: { sessionFile: string; sessionHours: number };
   businessTimeZone: 'Asia/Shanghai';
 }
 
@@ -137,6 +139,7 @@ const envSchema = z.object({
   KAMENG_RECON_WINDOW_MINUTES: z.coerce.number().int().min(0).max(720).default(10),
   KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
   KAMENG_STATEMENT_WAIT_MS: z.coerce.number().int().min(0).default(20 * 3600_000),
+  KAMENG_CLI_SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(8),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -173,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const cacheHome = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
+  const configHome = env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config');
   return {
     dataDir: path.resolve(cwd, e.KAMENG_DATA_DIR),
     cacheDir: path.resolve(cwd, e.KAMENG_CACHE_DIR ?? path.join(cacheHome, 'kameng')),
@@ -212,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       statementPollMs: e.KAMENG_STATEMENT_POLL_MS,
       statementWaitMs: e.KAMENG_STATEMENT_WAIT_MS,
     },
+    cli: { sessionFile: path.join(configHome, 'kameng', 'session.json'), sessionHours: e.KAMENG_CLI_SESSION_HOURS },
     businessTimeZone: 'Asia/Shanghai',
   };
 }

@@ -15,6 +15,7 @@ import { signedHeaders } from '../src/resellers/signature.ts';
 import { freePort } from '../src/runtime/temporal-dev-server.ts';
 import { settleDay } from '../src/settlement/settle.ts';
 import { Users } from '../src/users/users.ts';
+import { userActor } from './support/actors.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 import { openWorld, type World } from './support/world.ts';
 
@@ -84,7 +85,7 @@ beforeAll(async () => {
     idempotencyKey: 'browser-sale', kind: 'order_sale', businessDate: '2023-03-01',
     postings: [debit(accountCode.resellerWallet(reseller.id), 9_800), credit(accountCode.platform('revenue'), 9_800)],
   });
-  await settleDay(h.db, '2023-03-01', { actor: 'test' });
+  await settleDay(h.db, '2023-03-01', { actor: await userActor(h.db, 'finance') });
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,

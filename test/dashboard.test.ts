@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardApp } from '../dashboard/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { receiveDelivery } from '../src/procurement/receipt.ts';
+import { recordAudit } from '../src/audit/audit-log.ts';
 import { Users } from '../src/users/users.ts';
+import { userActor } from './support/actors.ts';
 import { loginAs, postLogin, type DashboardSession } from './support/dashboard-session.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
@@ -161,14 +163,15 @@ describe('dashboard actions', () => {
   });
 
   it('lists every action in the audit log, filtered by actor', async () => {
-    await h.db('audit_log').insert({ actor: 'ops.audit-test', action: 'order.retry', subject_type: 'order', subject_id: '42', reason: '供应商要求重试' });
+    await recordAudit(h.db, { actor: await userActor(h.db, 'ops', 'ops.audit-test'), action: 'order.retry', subjectType: 'order', subjectId: 42, reason: '供应商要求重试' });
     const page = await (await ops.get('/audit?actor=ops.audit-test&lang=en')).text();
     expect(page).toContain('Audit log');
     expect(page).toContain('供应商要求重试');
   });
 
   it('keeps the filters on the next page', async () => {
-    await h.db('audit_log').insert(Array.from({ length: 3 }, (_, i) => ({ actor: 'ops.pager-test', action: 'order.retry', subject_type: 'order', subject_id: String(100 + i), reason: `第${i}次` })));
+    const pager = await userActor(h.db, 'ops', 'ops.pager-test');
+    for (const i of [0, 1, 2]) await recordAudit(h.db, { actor: pager, action: 'order.retry', subjectType: 'order', subjectId: 100 + i, reason: `第${i}次` });
     const page = await (await ops.get('/audit?actor=ops.pager-test&size=2&lang=en')).text();
     expect(page).toContain('href="/audit?actor=ops.pager-test&amp;page=2&amp;size=2"');
     const second = await (await ops.get('/audit?actor=ops.pager-test&page=2&size=2')).text();

@@ -15,6 +15,7 @@ import { reconcileDay } from '../src/reconciliation/reconcile.ts';
 import { businessDayRange } from '../src/dates.ts';
 import { settleDay } from '../src/settlement/settle.ts';
 import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
+import { userActor } from './support/actors.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
 
@@ -40,7 +41,7 @@ beforeAll(async () => {
   const { reseller } = await h.deps.resellers.create({ code: uniq('inv-shop'), name: '检查小店 Check shop' });
   books.wallet = accountCode.resellerWallet(reseller.id);
   await h.deps.resellers.topUpWallet(reseller.id, 100_000, 'opening', { valueDate: SETTLED });
-  await settleDay(h.db, SETTLED, { actor: 'test' });
+  await settleDay(h.db, SETTLED, { actor: await userActor(h.db, 'finance') });
 
   const card = await cardSku(h, '腾讯');
   async function* codes() {

@@ -9,6 +9,8 @@ import { importCardCodes } from '../src/inventory/import.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { freePort } from '../src/runtime/temporal-dev-server.ts';
 import { signedHeaders } from '../src/resellers/signature.ts';
+import { refOf } from '../src/users/actor.ts';
+import { userActor } from './support/actors.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 import { startWorkerProcess } from './support/worker-process.ts';
 import { cardSku, openWorld, supplierCode, type World } from './support/world.ts';
@@ -275,13 +277,14 @@ describe('direct top-ups', () => {
       world.sim.configure(FAST, { asyncCompletionMs: 50 });
     }
     const handle = h.client.workflow.getHandle(`topup-${orderNo}`);
-    const refused: any = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: 'ops.li', reason: '' }] }).catch((e) => e);
+    const li = refOf(await userActor(h.db, 'ops', 'ops.li'));
+    const refused: any = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: li, reason: '' }] }).catch((e) => e);
     expect(refused.cause.message).toMatch(/needs an actor and a reason/);
-    const state = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: 'ops.li', reason: '供应商确认可重试 supplier asked to retry' }] }) as any;
+    const state = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: li, reason: '供应商确认可重试 supplier asked to retry' }] }) as any;
     expect(state.status).toBe('succeeded');
     expect(state.attempts).toHaveLength(2);
     const audit = await h.db('audit_log').where({ subject_type: 'order', subject_id: String(orderNo) });
-    expect(audit).toEqual([expect.objectContaining({ actor: 'ops.li', action: 'order.retry', reason: '供应商确认可重试 supplier asked to retry' })]);
+    expect(audit).toEqual([expect.objectContaining({ actor: 'ops.li', actor_user_id: li.userId, action: 'order.retry', reason: '供应商确认可重试 supplier asked to retry' })]);
     expect(await wallet(r)).toBe(20_000 - 4_950);
   });
 
@@ -297,7 +300,7 @@ describe('direct top-ups', () => {
       await call(r, 'POST', '/api/v1/orders', { resellerOrderId: id, sku, account: '13800138005' });
       const stuck = await untilFinal(r, id);
       expect(stuck.status).toBe('stuck');
-      const state: any = await h.client.workflow.getHandle(`topup-${stuck.orderNo}`).executeUpdate('opsAction', { args: [{ ...decision, actor: 'finance.wang', reason: '电话确认 confirmed by phone' }] });
+      const state: any = await h.client.workflow.getHandle(`topup-${stuck.orderNo}`).executeUpdate('opsAction', { args: [{ ...decision, actor: refOf(await userActor(h.db, 'ops', 'ops.wang')), reason: '电话确认 confirmed by phone' }] });
       expect(state.status).toBe(finalStatus);
       expect(await wallet(r)).toBe(20_000 - charged);
       if (finalStatus === 'succeeded') {

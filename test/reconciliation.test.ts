@@ -16,6 +16,7 @@ import type { Supplier } from '../src/suppliers/registry.ts';
 import { loadConfig, type AppConfig } from '../src/config.ts';
 import { ReconciliationRunningError, startReconciliation } from '../src/reconciliation/trigger.ts';
 import type { dailyReconciliation } from '../workflows/reconciliation.ts';
+import { userActor } from './support/actors.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { openWorld, supplierCode, type World } from './support/world.ts';
 
@@ -157,14 +158,14 @@ describe('reconciling a statement finds exactly the planted discrepancies', () =
 
   it('posts exactly one balanced adjustment when finance accepts the supplier\'s figure, however often it is asked', async () => {
     const amount = (await cases.list({ supplierCode: s.code, date: D, class: 'amount_mismatch' })).cases[0]!;
-    const resolved = await cases.resolve(amount.id, { resolution: 'accept_supplier', actor: 'finance-li', reason: '供应商调价 price change confirmed' });
-    await cases.resolve(amount.id, { resolution: 'accept_supplier', actor: 'finance-li', reason: 'clicked twice' });
+    const resolved = await cases.resolve(amount.id, { resolution: 'accept_supplier', actor: await userActor(h.db, 'finance', 'finance-li'), reason: '供应商调价 price change confirmed' });
+    await cases.resolve(amount.id, { resolution: 'accept_supplier', actor: await userActor(h.db, 'finance', 'finance-li'), reason: 'clicked twice' });
     const entries = await h.db('ledger_entries').where({ idempotency_key: `recon-case:${amount.id}` });
     expect(entries).toHaveLength(1);
     expect(resolved.ledgerEntryId).toBe(Number(entries[0].id));
     const postings = await h.db('ledger_postings').where({ entry_id: entries[0].id }).select('amount');
     expect(postings.map((p) => Number(p.amount)).sort((a, b) => a - b)).toEqual([-100, 100]);
-    await expect(cases.resolve(amount.id, { resolution: 'write_off', actor: 'finance-li', reason: 'changed my mind' })).rejects.toThrow(/already resolved/);
+    await expect(cases.resolve(amount.id, { resolution: 'write_off', actor: await userActor(h.db, 'finance', 'finance-li'), reason: 'changed my mind' })).rejects.toThrow(/already resolved/);
 
     // re-running the day keeps the resolution and posts nothing new
     const again = await reconcile(s, D, (await h.db('recon_statements').where({ supplier_id: s.id, business_date: D }).first()).stored_path, 'planted.csv');

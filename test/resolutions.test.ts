@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Actor } from '../src/users/actor.ts';
+import { userActor } from './support/actors.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { credit, debit } from '../src/ledger/ledger.ts';
 import { Payouts } from '../src/payouts/payouts.ts';
@@ -8,6 +10,7 @@ import { RESOLUTIONS, type DiscrepancyClass, type Resolution } from '../src/reco
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 
 let h: Harness;
+let amy: Actor;
 let cases: ReconCases;
 let payouts: Payouts;
 const PURCHASES = 1_416_500; // ¥14,165 of real purchases we owe the supplier
@@ -18,6 +21,7 @@ beforeAll(async () => {
   await h.ledger.openPlatformAccounts();
   cases = new ReconCases(h.db, h.ledger);
   payouts = new Payouts(h.db, h.ledger);
+  amy = await userActor(h.db, 'finance');
 });
 afterAll(() => h.close());
 
@@ -37,8 +41,8 @@ async function supplierWithCase(cls: DiscrepancyClass, ourFen: number, theirFen:
 
 /** What the supplier's next payout would be: drafted, read, and dropped again. */
 async function nextPayout(code: string): Promise<number> {
-  const batch = await payouts.draft({ from: '2026-01-01', to: THROUGH, actor: 'finance-amy', suppliers: [code] });
-  await payouts.cancel(batch.id, 'finance-amy', 'only looking');
+  const batch = await payouts.draft({ from: '2026-01-01', to: THROUGH, actor: amy, suppliers: [code] });
+  await payouts.cancel(batch.id, amy, 'only looking');
   return batch.totalFen;
 }
 
@@ -59,7 +63,7 @@ describe('every class × resolution moves the money as the resolution table says
           const { supplier, caseId } = await supplierWithCase(cls, ours, theirs);
           const before = await nextPayout(supplier.code);
           expect(before).toBe(PURCHASES);
-          const act = cases.resolve(caseId, { resolution, actor: 'finance-amy', reason: 'checked with the supplier' });
+          const act = cases.resolve(caseId, { resolution, actor: amy, reason: 'checked with the supplier' });
           if (effect.refused) {
             await expect(act).rejects.toThrow(/no loss to write off/);
             expect((await cases.get(caseId)).state).toBe('open');
@@ -88,7 +92,7 @@ describe('every class × resolution moves the money as the resolution table says
 describe('accepting our figure on a line the supplier billed twice', () => {
   it('pays the real purchases in full: no claim for money we never booked', async () => {
     const { supplier, caseId } = await supplierWithCase('duplicate_at_supplier', 0, 475_000);
-    await cases.resolve(caseId, { resolution: 'accept_ours', actor: 'finance-amy', reason: 'billed twice: we pay it once' });
+    await cases.resolve(caseId, { resolution: 'accept_ours', actor: amy, reason: 'billed twice: we pay it once' });
     expect(await h.db('supplier_claims').where({ case_id: caseId })).toEqual([]);
     expect(await nextPayout(supplier.code)).toBe(1_416_500);
   });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { SYSTEM } from '../src/users/actor.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,7 @@ beforeAll(async () => {
     idempotencyKey: uniq('opening'), kind: 'adjustment', businessDate: '2026-11-30',
     postings: [{ account: accountCode.platform('platform_cash'), amount: 500 }, { account: accountCode.platform('adjustments'), amount: -500 }],
   });
-  await recordAudit(h.db, { actor: 'test', action: 'test.plant', subjectType: 'order', subjectId: 1, reason: 'a row to try to delete' });
+  await recordAudit(h.db, { actor: SYSTEM, action: 'test.plant', subjectType: 'order', subjectId: 1, reason: 'a row to try to delete' });
 });
 afterAll(async () => {
   await h?.close();
@@ -88,7 +89,7 @@ describe('the application connects as a role that can only do its job', () => {
       postings: [{ account: accountCode.platform('platform_cash'), amount: 1 }, { account: accountCode.platform('adjustments'), amount: -1 }],
     });
     expect(await h.ledger.balance(accountCode.platform('platform_cash'))).toBe(before + 1);
-    await recordAudit(h.db, { actor: 'test', action: 'test.more', subjectType: 'order', subjectId: 2, reason: 'allowed' });
+    await recordAudit(h.db, { actor: SYSTEM, action: 'test.more', subjectType: 'order', subjectId: 2, reason: 'allowed' });
   });
 
   it('gets DML on a table a later migration adds, once the grants are applied again, by `kameng db roles --apply`', async () => {

@@ -4,6 +4,8 @@ import { Rebates } from '../src/settlement/rebates.ts';
 import { settleDay } from '../src/settlement/settle.ts';
 import { Statements } from '../src/settlement/statements.ts';
 import type { dailySettlement } from '../workflows/settlement.ts';
+import { refOf, type Actor } from '../src/users/actor.ts';
+import { userActor } from './support/actors.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 
 // Its own database (settled days are global) and a real worker running the settlement workflow.
@@ -24,14 +26,16 @@ beforeAll(async () => {
   }
 });
 afterAll(() => h.close());
+let finance: Actor;
 
 const run = (date: string) => h.client.workflow.execute<typeof dailySettlement>('dailySettlement', {
-  taskQueue: h.taskQueue, workflowId: `settle-${date}-${Date.now()}`, args: [{ date, actor: 'test' }],
+  taskQueue: h.taskQueue, workflowId: `settle-${date}-${Date.now()}`, args: [{ date, actor: refOf(finance) }],
 });
 
 describe('the daily settlement workflow', () => {
   it('catches up every unsettled day in order and awards the month rebates at its end', async () => {
-    await settleDay(h.db, '2021-01-29', { actor: 'test' });
+    finance = await userActor(h.db, 'finance');
+    await settleDay(h.db, '2021-01-29', { actor: finance });
     const result = await run('2021-01-31');
     expect(result.settled.map((d) => [d.date, d.created])).toEqual([['2021-01-30', true], ['2021-01-31', true]]);
     // January: three sales of 50.00 at 2% = 3.00, credited on 1 February's statement.

@@ -16,6 +16,8 @@ import { Rebates } from '../src/settlement/rebates.ts';
 import { settleDay } from '../src/settlement/settle.ts';
 import { Statements } from '../src/settlement/statements.ts';
 import type { ResellerStatement } from '../src/settlement/types.ts';
+import type { Actor } from '../src/users/actor.ts';
+import { userActor } from './support/actors.ts';
 import { loginAs } from './support/dashboard-session.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 
@@ -27,11 +29,16 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kameng-settlement-'));
 const WEEK = ['2021-02-22', '2021-02-23', '2021-02-24', '2021-02-25', '2021-02-26', '2021-02-27', '2021-02-28'];
 const resellers: Record<'a' | 'b' | 'c', number> = { a: 0, b: 0, c: 0 };
 let orderNo = 0;
+// two finance users: four eyes need two people
+let amy: Actor;
+let bob: Actor;
 
 beforeAll(async () => {
   h = await openHarness({ worker: false, freshDatabase: true });
   await h.ledger.openPlatformAccounts();
   statements = new Statements(h.db);
+  amy = await userActor(h.db, 'finance', 'finance-amy');
+  bob = await userActor(h.db, 'finance', 'finance-bob');
   for (const [key, tier] of [['a', 'default'], ['b', 'silver'], ['c', 'gold']] as const) {
     const { reseller } = await h.deps.resellers.create({ code: `shop-${key}`, name: `小店${key.toUpperCase()} Shop ${key.toUpperCase()}`, tier });
     resellers[key] = reseller.id;
@@ -68,7 +75,7 @@ async function refund(reseller: number, order: number, date: string, fen: number
 }
 const topUp = (reseller: number, date: string, fen: number, ref: string) => h.deps.resellers.topUpWallet(reseller, fen, ref, { valueDate: date });
 const adjust = (reseller: number, date: string, fen: number, ref: string) =>
-  h.deps.resellers.adjustWallet({ resellerId: reseller, amountFen: fen, reference: ref, reason: 'complaint settled 投诉补偿', actor: 'finance-amy', businessDate: date });
+  h.deps.resellers.adjustWallet({ resellerId: reseller, amountFen: fen, reference: ref, reason: 'complaint settled 投诉补偿', actor: amy, businessDate: date });
 
 async function allStatements(): Promise<ResellerStatement[]> {
   const out: ResellerStatement[] = [];
@@ -98,7 +105,7 @@ describe('daily reseller settlement over a simulated week', () => {
       // The refund of day 2's hold arrives after day 2 was settled, dated when it happens.
       if (i === 3) await refund(b, lateHold, WEEK[1]!, 4_950);
 
-      const settled = await settleDay(h.db, day, { actor: 'finance-amy' });
+      const settled = await settleDay(h.db, day, { actor: amy });
       expect(settled).toMatchObject({ date: day, created: true });
     }
 
@@ -132,15 +139,15 @@ describe('daily reseller settlement over a simulated week', () => {
   it('changes nothing when a settled day is settled again', async () => {
     const before = await allStatements();
     const lineCount = await h.db('reseller_statement_lines').count<{ count: string }[]>('* as count');
-    const again = await settleDay(h.db, WEEK[3]!, { actor: 'finance-bob' });
+    const again = await settleDay(h.db, WEEK[3]!, { actor: bob });
     expect(again).toMatchObject({ date: WEEK[3], created: false, settledBy: 'finance-amy' });
     expect(await allStatements()).toEqual(before);
     expect(await h.db('reseller_statement_lines').count('* as count')).toEqual(lineCount);
   });
 
   it('refuses a day that has not ended and a day before the settled ones', async () => {
-    await expect(settleDay(h.db, '2099-01-01', { actor: 'x' })).rejects.toBeInstanceOf(DayNotOverError);
-    await expect(settleDay(h.db, '2021-02-01', { actor: 'x' })).rejects.toBeInstanceOf(SettlementFrozenError);
+    await expect(settleDay(h.db, '2099-01-01', { actor: amy })).rejects.toBeInstanceOf(DayNotOverError);
+    await expect(settleDay(h.db, '2021-02-01', { actor: amy })).rejects.toBeInstanceOf(SettlementFrozenError);
   });
 
   it('exports a reseller statement to XLSX whose totals equal the ledger', async () => {
@@ -214,18 +221,18 @@ describe('monthly volume rebates', () => {
   it('awards marginal brackets on the month net gross once, on the first statement of the next month', async () => {
     const rebates = new Rebates(h.db, h.ledger);
     await rebates.setRules('gold', [{ thresholdFen: 0, rateBp: 100 }, { thresholdFen: 50_000, rateBp: 300 }]);
-    const awards = await rebates.awardMonth('2021-02', 'finance-amy');
+    const awards = await rebates.awardMonth('2021-02', amy);
     const gold = awards.find((x) => x.resellerId === resellers.c)!;
     // shop-c: five sales of 196.00 = 980.00 net; 1% of the first 500.00 + 3% of the next 480.00 = 5.00 + 14.40
     expect(gold).toMatchObject({ netGrossFen: 98_000, rebateFen: 500 + 1_440, tier: 'gold' });
     expect(awards.find((x) => x.resellerId === resellers.a)).toMatchObject({ rebateFen: 0 });
 
-    const again = await rebates.awardMonth('2021-02', 'finance-bob');
+    const again = await rebates.awardMonth('2021-02', bob);
     expect(again).toEqual(awards);
     const entries = await h.db('ledger_entries').where({ kind: 'rebate' }).count<{ count: number }[]>('* as count');
     expect(Number(entries[0]!.count)).toBe(1);
 
-    await settleDay(h.db, '2021-03-01', { actor: 'finance-amy' });
+    await settleDay(h.db, '2021-03-01', { actor: amy });
     const march = (await statements.forDay('2021-03-01', { limit: 10, offset: 0 })).rows.find((s) => s.resellerId === resellers.c)!;
     expect(march.rebatesFen).toBe(1_940);
     expect(march.closingFen).toBe(await h.ledger.balance(accountCode.resellerWallet(resellers.c)));
@@ -255,15 +262,15 @@ describe('supplier payouts', () => {
       supplier_id: supplierId, business_date: WEEK[2], subject_key: 'txn:T-1', class: 'amount_mismatch', our_fen: 13_000, their_fen: 10_000,
       delta_fen: -3_000, first_run_id: 0, last_run_id: 0,
     }).returning('id');
-    await new ReconCases(h.db, h.ledger).resolve(c.id, { resolution: 'accept_supplier', actor: 'finance-amy', reason: 'their discount applies' });
+    await new ReconCases(h.db, h.ledger).resolve(c.id, { resolution: 'accept_supplier', actor: await userActor(h.db, 'finance'), reason: 'their discount applies' });
   });
 
   it('drafts what we owe through the period, net of claims, and refuses approval by its creator', async () => {
     const payouts = new Payouts(h.db, h.ledger);
-    const batch = await payouts.draft({ from: WEEK[0]!, to: WEEK[6]!, actor: 'finance-amy', suppliers: ['payee'] });
+    const batch = await payouts.draft({ from: WEEK[0]!, to: WEEK[6]!, actor: amy, suppliers: ['payee'] });
     expect(batch.lines).toEqual([expect.objectContaining({ supplierCode: 'payee', payableFen: 70_000, claimsFen: 3_000, amountFen: 67_000 })]);
     expect(batch).toMatchObject({ status: 'draft', totalFen: 67_000 });
-    await expect(payouts.approve(batch.id, 'finance-amy')).rejects.toBeInstanceOf(SelfApprovalError);
+    await expect(payouts.approve(batch.id, amy)).rejects.toBeInstanceOf(SelfApprovalError);
     expect((await payouts.get(batch.id)).status).toBe('draft');
     expect(await payables()).toBe(77_000);
   });
@@ -271,19 +278,19 @@ describe('supplier payouts', () => {
   it('moves the money through the ledger at approval and payment, once each', async () => {
     const payouts = new Payouts(h.db, h.ledger);
     const [draft] = (await payouts.list({ limit: 1, offset: 0 })).rows;
-    const approved = await payouts.approve(draft!.id, 'finance-bob');
+    const approved = await payouts.approve(draft!.id, bob);
     expect(approved).toMatchObject({ status: 'approved', approvedBy: 'finance-bob' });
-    await payouts.approve(draft!.id, 'finance-bob');
+    await payouts.approve(draft!.id, bob);
     expect(await payables()).toBe(7_000);
     expect(await h.ledger.balance(accountCode.platform('payouts_in_transit'))).toBe(67_000);
     expect(await h.db('supplier_claims').where({ supplier_id: supplierId }).first()).toMatchObject({ status: 'netted' });
 
     const cashBefore = await h.ledger.balance(accountCode.platform('platform_cash'));
-    await payouts.markPaid(draft!.id, 'finance-bob', 'ICBC-20210301-0001');
-    await payouts.markPaid(draft!.id, 'finance-bob', 'ICBC-20210301-0001');
+    await payouts.markPaid(draft!.id, bob, 'ICBC-20210301-0001');
+    await payouts.markPaid(draft!.id, bob, 'ICBC-20210301-0001');
     expect(await h.ledger.balance(accountCode.platform('platform_cash'))).toBe(cashBefore - 67_000);
     expect(await h.ledger.balance(accountCode.platform('payouts_in_transit'))).toBe(0);
-    await expect(payouts.markFailed(draft!.id, 'finance-bob', 'bounced')).rejects.toBeInstanceOf(PayoutStateError);
+    await expect(payouts.markFailed(draft!.id, bob, 'bounced')).rejects.toBeInstanceOf(PayoutStateError);
 
     const file = path.join(tmp, 'payout.xlsx');
     await exportPayoutBatch(await payouts.get(draft!.id), 'xlsx', fs.createWriteStream(file));
@@ -296,11 +303,11 @@ describe('supplier payouts', () => {
 
   it('returns a failed payout to the payable', async () => {
     const payouts = new Payouts(h.db, h.ledger);
-    const batch = await payouts.draft({ from: addDays(WEEK[6]!, 1), to: '2021-03-02', actor: 'finance-amy', suppliers: ['payee'] });
+    const batch = await payouts.draft({ from: addDays(WEEK[6]!, 1), to: '2021-03-02', actor: amy, suppliers: ['payee'] });
     expect(batch.totalFen).toBe(7_000);
-    await payouts.approve(batch.id, 'finance-bob');
+    await payouts.approve(batch.id, bob);
     expect(await payables()).toBe(0);
-    await payouts.markFailed(batch.id, 'finance-bob', 'account closed 账户已销户');
+    await payouts.markFailed(batch.id, bob, 'account closed 账户已销户');
     expect(await payables()).toBe(7_000);
     expect(await h.ledger.balance(accountCode.platform('payouts_in_transit'))).toBe(0);
     expect((await payouts.get(batch.id)).status).toBe('failed');

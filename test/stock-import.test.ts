@@ -1,4 +1,6 @@
 import fs from 'node:fs/promises';
+import { SYSTEM } from '../src/users/actor.ts';
+import { userActor } from './support/actors.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,7 +62,7 @@ describe('kameng import-codes books what it stocks', () => {
     const sku = (await cardSku(h, '网易')).code;
     const file = await codeFile(sku, 2);
     const base = { sku, file, unitCostFen: 1_650, batchKey: uniq('batch') };
-    for (const missing of [{}, { counterAccount: 'adjustments', reason: 'opening stock' }, { counterAccount: 'revenue', reason: 'opening stock', actor: 'ops.li' }, { counterAccount: 'adjustments', actor: 'ops.li' }]) {
+    for (const missing of [{}, { counterAccount: 'adjustments', reason: 'opening stock' }, { counterAccount: 'revenue', reason: 'opening stock', actor: SYSTEM }, { counterAccount: 'adjustments', actor: SYSTEM }]) {
       const error = await importStockFile(deps(), { ...base, ...missing }).catch((e) => e);
       expect(error).toBeInstanceOf(ValidationError);
       expect(error.message).toMatch(/^stock without a supplier must be booked against an account: it needs /);
@@ -73,7 +75,7 @@ describe('kameng import-codes books what it stocks', () => {
     const file = await codeFile(sku, 3);
     const batchKey = uniq('batch');
     const cash = await balance(accountCode.platform('platform_cash'));
-    const result = await importStockFile(deps(), { sku, file, unitCostFen: 2_000, batchKey, counterAccount: 'platform_cash', reason: 'bought at the counter', actor: 'ops.li' });
+    const result = await importStockFile(deps(), { sku, file, unitCostFen: 2_000, batchKey, counterAccount: 'platform_cash', reason: 'bought at the counter', actor: SYSTEM });
     const postings = (await h.ledger.entry(`card-import:${batchKey}`))!.postings;
     expect(postings).toHaveLength(2);
     expect(postings).toEqual(expect.arrayContaining([
@@ -82,13 +84,13 @@ describe('kameng import-codes books what it stocks', () => {
     ]));
     expect(await balance(accountCode.platform('platform_cash'))).toBe(cash - 6_000);
     expect(await h.db('audit_log').where({ action: 'stock.import', subject_id: String(result.batchId) }).first())
-      .toMatchObject({ actor: 'ops.li', reason: 'bought at the counter' });
+      .toMatchObject({ actor: SYSTEM, reason: 'bought at the counter' });
   });
 
   it('a zero unit cost stocks the codes and posts nothing', async () => {
     const sku = (await cardSku(h, '网易')).code;
     const batchKey = uniq('batch');
-    await importStockFile(deps(), { sku, file: await codeFile(sku, 2), unitCostFen: 0, batchKey, counterAccount: 'adjustments', reason: 'free samples', actor: 'ops.li' });
+    await importStockFile(deps(), { sku, file: await codeFile(sku, 2), unitCostFen: 0, batchKey, counterAccount: 'adjustments', reason: 'free samples', actor: SYSTEM });
     expect(await stocked(sku)).toBe(2);
     expect(await h.ledger.entry(`card-import:${batchKey}`)).toBeUndefined();
   });
@@ -107,9 +109,10 @@ describe('a quarantined delivery on the supplier payout', () => {
     const payouts = new Payouts(h.db, h.ledger);
     const today = businessDateOf(new Date());
     const adjustments = await balance(accountCode.platform('adjustments'));
-    const draft = await payouts.draft({ from: today, to: today, actor: 'finance.a', suppliers: [s.code] });
+    const financeA = await userActor(h.db, 'finance');
+    const draft = await payouts.draft({ from: today, to: today, actor: financeA, suppliers: [s.code] });
     expect(draft.lines).toEqual([expect.objectContaining({ supplierId: s.id, payableFen: 4_000, claimsFen: 1_000, amountFen: 3_000 })]);
-    await payouts.approve(draft.id, 'finance.b');
+    await payouts.approve(draft.id, await userActor(h.db, 'finance'));
     expect(await balance(accountCode.supplierPayable(s.id))).toBe(0);
     // the claim's cost, debited to adjustments at receipt, is recovered by paying less
     expect(await balance(accountCode.platform('adjustments'))).toBe(adjustments - 1_000);

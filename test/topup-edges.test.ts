@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { refOf, type Actor } from '../src/users/actor.ts';
+import { userActor } from './support/actors.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
@@ -19,6 +21,7 @@ import { openWorld, supplierCode, type World } from './support/world.ts';
 
 /** Issue 16 items 1, 2 and 7, issue 17 item 10: the top-up's edges, as ops and suppliers hit them. */
 let h: Harness;
+let opsLi: Actor;
 let world: World;
 let api: http.Server;
 let baseUrl: string;
@@ -34,6 +37,7 @@ beforeAll(async () => {
   // Reseller callbacks to loopback are refused here, as in production (CallbackRefusedError).
   h = await openHarness({ settings: { publicUrl: baseUrl, allowPrivateCallbacks: false, stuckPollIntervalMs: 2_000 } });
   await h.ledger.openPlatformAccounts();
+  opsLi = await userActor(h.db, 'ops');
   world = await openWorld(h, [
     { code: FAST, products: [{ sku: 'F-CM50', costFen: 4_880, kind: 'topup' }], authorisations: { 中国移动: '2030-12-31' } },
     { code: SLOW, products: [{ sku: 'S-CM50', costFen: 4_900, kind: 'topup' }], authorisations: { 中国移动: '2030-12-31' } },
@@ -97,7 +101,7 @@ async function supplierCallback(code: string, body: Record<string, unknown>) {
   expect(res.status).toBe(200);
 }
 
-const ops = (id: number, action: Record<string, unknown>) => applyOpsAction(h.client, id, { actor: 'ops.li', reason: '电话确认 confirmed by phone', ...action } as any);
+const ops = (id: number, action: Record<string, unknown>) => applyOpsAction(h.client, id, { actor: refOf(opsLi), reason: '电话确认 confirmed by phone', ...action } as any);
 
 describe('a stuck top-up keeps listening to its supplier (issue 16 item 1)', () => {
   it('completes by itself on a late signed SUCCESS callback for kameng-<order>-1, and says so to ops', async () => {
@@ -131,7 +135,7 @@ describe('a stuck top-up keeps listening to its supplier (issue 16 item 1)', () 
     const r = await shop();
     const id = await stuckOrder(r);
     await recordResult(h.db, `kameng-${id}-1`, { status: 'success', supplierTxnId: 'PRECHECK-TXN-3' });
-    const refused = await applyOpsAction(h.client, id, { action: 'refund', actor: 'ops.li', reason: 'customer gave up' }, { db: h.db }).catch((e) => e);
+    const refused = await applyOpsAction(h.client, id, { action: 'refund', actor: refOf(opsLi), reason: 'customer gave up' }, { db: h.db }).catch((e) => e);
     expect(refused).toBeInstanceOf(OpsActionRefusedError);
     expect(refused.message).toMatch(/SUCCESS \(supplier reference PRECHECK-TXN-3\)/);
     const history = await handle(id).fetchHistory();
@@ -160,7 +164,7 @@ describe('a stuck top-up keeps listening to its supplier (issue 16 item 1)', () 
     expect(refused.message).toMatch(/FAILED: marking it succeeded needs force/);
     const state = await ops(id, { action: 'markSucceeded', supplierReference: 'HOTLINE-1', force: true });
     expect(state.status).toBe('succeeded');
-    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.markSucceeded', actor: 'ops.li' })]);
+    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.markSucceeded', actor: opsLi.username })]);
     expect(await wallet(r)).toBe(20_000 - 4_950);
   });
 });
@@ -174,7 +178,7 @@ describe('ops actions on a stuck top-up', () => {
     expect(state.attempts.map((a) => a.supplierCode)).toEqual([FAST, SLOW]);
     const row = await order(id);
     expect([row.supplier_id, row.cost_fen]).toEqual([world.suppliers[SLOW]!.id, 4_900]);
-    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.switchSupplier', actor: 'ops.li' })]);
+    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.switchSupplier', actor: opsLi.username })]);
     expect((await h.ledger.entry(`order-complete:${id}`))!.postings).toEqual(expect.arrayContaining([
       { account: accountCode.supplierPayable(world.suppliers[SLOW]!.id), amount: -4_900, currency: 'CNY' },
     ]));
@@ -197,7 +201,7 @@ describe('ops actions on a stuck top-up', () => {
   it('answers "try again" (retryable, 503), not "refused", when Temporal cannot be reached', async () => {
     const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: 500 });
     const unreachable = new Client({ connection, namespace: 'default' });
-    const err = await applyOpsAction(unreachable, 1, { action: 'refund', actor: 'ops.li', reason: 'x' }).catch((e) => e);
+    const err = await applyOpsAction(unreachable, 1, { action: 'refund', actor: refOf(opsLi), reason: 'x' }).catch((e) => e);
     await connection.close().catch(() => {});
     expect(err).toBeInstanceOf(OpsActionUnavailableError);
     expect(err.retryable).toBe(true);
@@ -231,11 +235,11 @@ describe('a refused reseller callback (issue 16 item 2)', () => {
     expect(log.length).toBeGreaterThan(0);
     expect(log.every((d) => !d.delivered && /private or loopback/.test(d.error))).toBe(true);
     // the reseller's endpoint is reachable again (here: loopback allowed)
-    const sent = await resendResellerCallback({ ...h.deps, settings: { ...h.deps.settings, allowPrivateCallbacks: true } }, { orderId: id, actor: 'ops.li', reason: '分销商已修复 endpoint fixed' });
+    const sent = await resendResellerCallback({ ...h.deps, settings: { ...h.deps.settings, allowPrivateCallbacks: true } }, { orderId: id, actor: opsLi, reason: '分销商已修复 endpoint fixed' });
     expect(sent.delivered).toBe(true);
     expect(await h.db('callback_deliveries').where({ order_id: id, delivered: true })).toHaveLength(1);
-    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.resend_callback', actor: 'ops.li' })]);
-    await expect(resendResellerCallback(h.deps, { orderId: id, actor: 'ops.li', reason: 'again' })).rejects.toThrow(/already took its callback/);
+    expect(await audit(id)).toEqual([expect.objectContaining({ action: 'order.resend_callback', actor: opsLi.username })]);
+    await expect(resendResellerCallback(h.deps, { orderId: id, actor: opsLi, reason: 'again' })).rejects.toThrow(/already took its callback/);
   });
 });
 

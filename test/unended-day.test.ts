@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { userActor } from './support/actors.ts';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +54,7 @@ function kameng(args: string[], databaseUrl: string): Promise<{ code: number | n
 
 describe('a day that has not ended is refused everywhere, clearly', () => {
   it('refuses to settle today through the settlement workflow with the typed error, starting nothing', async () => {
-    const error = await runSettlement(h.client, config, { date: today(), actor: 'finance-amy' }).catch((e) => e);
+    const error = await runSettlement(h.client, config, { date: today(), actor: await userActor(h.db, 'finance') }).catch((e) => e);
     expect(error).toBeInstanceOf(DayNotOverError);
     expect(error.message).toContain(`${today()} has not ended`);
     await expect(h.client.workflow.getHandle(`settle-${today()}`).describe()).rejects.toThrow(/not found/i);

@@ -69,7 +69,7 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
     validator: (requested) => {
       if (checked && action !== undefined) throw new Error(`order ${input.orderId}: another ops action (${action.action} by ${action.actor}) is being applied; look again when it is done`);
       if (!state.stuck) throw new Error(`order ${input.orderId} is ${state.status}, not stuck: nothing for ops to do`);
-      if (!requested.actor || !requested.reason?.trim()) throw new Error('an ops action needs an actor and a reason');
+      if (!Number.isSafeInteger(requested.actor?.userId) || !requested.reason?.trim()) throw new Error('an ops action needs an actor and a reason');
       if (requested.action === 'switchSupplier' && !plan.candidates.some((c) => c.supplierCode === requested.supplierCode)) {
         throw new Error(`supplier ${requested.supplierCode} is not qualified for this order`);
       }
@@ -241,7 +241,7 @@ export async function fulfillTopUp(input: { orderId: number }): Promise<TopUpSta
     return result;
   }
 
-  async function complete(candidate: SupplierCandidate, supplierTxnId: string | undefined, markedBy?: string) {
+  async function complete(candidate: SupplierCandidate, supplierTxnId: string | undefined, markedBy?: OpsAction['actor']) {
     await orderStore.completeTopUp({
       orderId: input.orderId, supplierId: candidate.supplierId, costFen: candidate.costFen, supplierTxnId: supplierTxnId ?? null,
       requestId: state.attempts.at(-1)?.requestId ?? null, markedBy: markedBy ?? null,

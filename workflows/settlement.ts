@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { SettledDay } from '../src/settlement/types.ts';
+import type { ActorRef } from '../src/users/actor.ts';
 import { temporalConfig } from '../temporal.config.ts';
 import { dayBefore, isLastDayOfMonth, scheduledStart } from './scheduled-day.ts';
 
@@ -13,7 +14,8 @@ export const settlementWorkflowId = (date: string) => `settle-${date}`;
 export interface DailySettlementInput {
   /** Business date to settle through (YYYY-MM-DD, Asia/Shanghai); default: the day before the scheduled start. */
   date?: string;
-  actor?: string;
+  /** Who asked for it (the dashboard's or the CLI's user); none: the schedule. */
+  actor?: ActorRef;
 }
 
 export interface DailySettlementResult {
@@ -32,7 +34,7 @@ export interface DailySettlementResult {
  */
 export async function dailySettlement(input: DailySettlementInput = {}): Promise<DailySettlementResult> {
   const date = input.date ?? dayBefore(scheduledStart());
-  const actor = input.actor ?? 'schedule';
+  const actor = input.actor;
   const result: DailySettlementResult = { date, settled: [], rebates: [] };
   for (const day of await store.daysToSettle(date)) {
     result.settled.push(await store.settleDay({ date: day, actor }));

@@ -5,7 +5,7 @@ import { NotFoundError } from '../../src/errors.ts';
 import { displayYuan } from '../../src/money.ts';
 import { orders } from '../../src/orders/orders.ts';
 import type { DashboardDeps } from '../app.ts';
-import { can, csrfField, sessionOf } from '../auth.ts';
+import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -74,9 +74,8 @@ export function fulfillmentPages(deps: DashboardDeps) {
     },
 
     act: async (req: Request, res: Response) => {
-      const session = sessionOf(res)!;
       const request = opsActionFrom(String(req.body?.action ?? ''), {
-        actor: session.user.username, reason: String(req.body?.reason ?? ''), supplier: req.body?.supplier || undefined, reference: req.body?.reference || undefined,
+        actor: actorOfRequest(res), reason: String(req.body?.reason ?? ''), supplier: req.body?.supplier || undefined, reference: req.body?.reference || undefined,
         force: req.body?.force === '1',
       });
       const state = await applyOpsAction(deps.client, String(req.params.id), request, { db: deps.db });
@@ -84,11 +83,10 @@ export function fulfillmentPages(deps: DashboardDeps) {
     },
 
     resendCallback: async (req: Request, res: Response) => {
-      const session = sessionOf(res)!;
       const id = Number(req.params.id);
       if (!Number.isSafeInteger(id)) throw new NotFoundError('order', String(req.params.id));
       if (!deps.resellers) throw new NotFoundError('reseller registry', 'this dashboard');
-      const result = await resendResellerCallback({ db: deps.db, resellers: deps.resellers, settings: deps.config.fulfillment }, { orderId: id, actor: session.user.username, reason: String(req.body?.reason ?? '') });
+      const result = await resendResellerCallback({ db: deps.db, resellers: deps.resellers, settings: deps.config.fulfillment }, { orderId: id, actor: actorOfRequest(res), reason: String(req.body?.reason ?? '') });
       res.redirect(303, `/fulfillment/${id}?done=${encodeURIComponent(result.delivered ? 'callback delivered' : `callback not delivered: ${result.error ?? ''}`)}#callbacks`);
     },
   };

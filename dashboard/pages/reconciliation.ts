@@ -13,7 +13,7 @@ import { exportDiscrepancies } from '../../src/reconciliation/export.ts';
 import { startReconciliation } from '../../src/reconciliation/trigger.ts';
 import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type DiscrepancyClass, type Resolution } from '../../src/reconciliation/types.ts';
 import type { DashboardDeps } from '../app.ts';
-import { can, csrfField, sessionOf } from '../auth.ts';
+import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator, type Lang } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -115,7 +115,7 @@ export function reconciliationPages(deps: DashboardDeps) {
     resolve: async (req: Request, res: Response) => {
       const resolution = String(req.body?.resolution ?? '') as Resolution;
       if (!RESOLUTIONS.includes(resolution)) throw new ValidationError(`resolution must be one of ${RESOLUTIONS.join(', ')}`);
-      const c = await cases.resolve(Number(req.params.id), { resolution, actor: sessionOf(res)!.user.username, reason: String(req.body?.reason ?? '') });
+      const c = await cases.resolve(Number(req.params.id), { resolution, actor: actorOfRequest(res), reason: String(req.body?.reason ?? '') });
       res.redirect(303, `/reconciliation?state=resolved&done=${encodeURIComponent(`#${c.id} ${c.resolution}`)}`);
     },
 

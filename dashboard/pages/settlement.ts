@@ -9,7 +9,7 @@ import { lastSettledDay } from '../../src/settlement/settle.ts';
 import { Statements } from '../../src/settlement/statements.ts';
 import { runSettlement } from '../../src/settlement/trigger.ts';
 import type { DashboardDeps } from '../app.ts';
-import { can, csrfField, sessionOf } from '../auth.ts';
+import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -111,12 +111,12 @@ export function settlementActionsOf(deps: DashboardDeps) {
   return {
     settle: async (req: Request, res: Response) => {
       const date = assertBusinessDate(String(req.body?.date ?? ''), 'date');
-      const result = await runSettlement(deps.client, deps.config, { date, actor: sessionOf(res)!.user.username });
+      const result = await runSettlement(deps.client, deps.config, { date, actor: actorOfRequest(res) });
       res.redirect(303, `/settlement?date=${date}&done=${encodeURIComponent(`${result.settled.length} day(s) settled`)}`);
     },
     payout: async (req: Request, res: Response) => {
       const id = Number(req.params.id);
-      const actor = sessionOf(res)!.user.username;
+      const actor = actorOfRequest(res);
       const batch = req.params.step === 'approve' ? await payouts.approve(id, actor)
         : req.params.step === 'paid' ? await payouts.markPaid(id, actor, String(req.body?.reference ?? ''))
           : req.params.step === 'failed' ? await payouts.markFailed(id, actor, String(req.body?.reason ?? ''))

@@ -5,6 +5,8 @@ import { createDb } from '../db/knex.ts';
 import { buildDeps } from '../runtime/deps.ts';
 import { runningDatabase } from '../runtime/infrastructure.ts';
 import { connectTemporal } from '../runtime/temporal-connection.ts';
+import { actorFromToken, assertMay, NotLoggedInError, type Actor, type Permission } from '../users/actor.ts';
+import { readSessionFile } from './session-file.ts';
 
 /**
  * What a CLI command works with: the database and Temporal of a running Kameng. Without
@@ -43,4 +45,20 @@ export async function withCli<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T
   } finally {
     await ctx.close();
   }
+}
+
+/**
+ * Runs a command as the logged-in user (`kameng login`), who must be active now and allowed to
+ * act on `permission`. There is no other way to name who acts on the command line.
+ */
+export async function withActor<T>(permission: Permission, fn: (ctx: CliContext, actor: Actor) => Promise<T>): Promise<T> {
+  return withCli(async (ctx) => fn(ctx, assertMay(await cliActor(ctx), permission)));
+}
+
+export async function cliActor(ctx: CliContext): Promise<Actor> {
+  const saved = await readSessionFile(ctx.config.cli.sessionFile);
+  if (!saved) throw new NotLoggedInError();
+  const actor = await actorFromToken(ctx.db, saved.token, 'cli');
+  if (!actor) throw new NotLoggedInError(`the session of ${saved.username} has ended (expired, logged out, or the user was disabled): run \`kameng login\``);
+  return actor;
 }

@@ -7,6 +7,7 @@ import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
 import { checkCommand } from './check.ts';
 import { dbRolesCommand } from './db.ts';
 import { userCommand } from './user.ts';
+import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCommand, stockCommand } from './inventory.ts';
 
@@ -37,7 +38,6 @@ program
   .option('--batch-key <key>', 'idempotency key (default: file:<file name>)')
   .option('--counter-account <account>', 'without --supplier: what the stock is booked against (platform_cash or adjustments)')
   .option('--reason <text>', 'without --supplier: why this stock comes in (audit)')
-  .option('--actor <name>', 'without --supplier: who is importing (audit)')
   .action(importCodesCommand);
 
 program
@@ -70,10 +70,9 @@ program
 
 program
   .command('ops')
-  .description('Act on a stuck top-up: retry | switch --supplier S | succeed --reference R | refund (audited)')
+  .description('Act on a stuck top-up: retry | switch --supplier S | succeed --reference R | refund (audited, as the logged-in ops user)')
   .argument('<action>', 'retry, switch, succeed or refund')
   .requiredOption('--order <n>', 'order number')
-  .requiredOption('--actor <name>', 'who is acting')
   .requiredOption('--reason <text>', 'why')
   .option('--supplier <code>', 'for switch: the supplier to try')
   .option('--reference <ref>', "for succeed: the supplier's transaction reference")
@@ -85,9 +84,8 @@ program
   .description("Re-send a final top-up's reseller callback that was never taken: callbacks resend --order N (audited)")
   .argument('<what>', 'resend')
   .requiredOption('--order <n>', 'order number')
-  .requiredOption('--actor <name>', 'who is acting')
   .requiredOption('--reason <text>', 'why')
-  .action((what: string, options: { order: string; actor: string; reason: string }) => {
+  .action((what: string, options: { order: string; reason: string }) => {
     if (what !== 'resend') throw new Error(`unknown callbacks command ${what}: resend`);
     return resendCallbackCommand(options);
   });
@@ -99,7 +97,6 @@ program
   .option('--date <YYYY-MM-DD>', 'business date, Asia/Shanghai (default: yesterday)')
   .option('--file <path>', 'the statement file (CSV in UTF-8 or GBK, or XLSX) instead of fetching it')
   .option('--export <file.xlsx>', 'also write the day\'s discrepancy cases to an XLSX file')
-  .option('--actor <name>', 'who is running it (audit)')
   .action(reconCommand);
 
 program
@@ -115,10 +112,9 @@ program
 
 program
   .command('resolve')
-  .description('Resolve a discrepancy case: accept_supplier | accept_ours | write_off | carry_forward (audited, idempotent)')
+  .description('Resolve a discrepancy case: accept_supplier | accept_ours | write_off | carry_forward (audited, idempotent, as the logged-in finance user)')
   .argument('<case>', 'case number')
   .requiredOption('--resolution <r>', 'accept_supplier, accept_ours, write_off or carry_forward')
-  .requiredOption('--actor <name>', 'who is acting')
   .requiredOption('--reason <text>', 'why')
   .action(resolveCommand);
 
@@ -126,7 +122,6 @@ program
   .command('settle')
   .description('结算: settle resellers through a business date (every unsettled day up to it), by the settlement workflow')
   .option('--date <YYYY-MM-DD>', 'business date, Asia/Shanghai (default: yesterday)')
-  .option('--actor <name>', 'who is settling (audit)')
   .action(settleCommand);
 
 program
@@ -148,7 +143,6 @@ program
   .option('--from <YYYY-MM-DD>', 'draft: period start (default: first of the month of --to)')
   .option('--to <YYYY-MM-DD>', 'draft: period end (default: yesterday)')
   .option('--supplier <code...>', 'draft: only these suppliers')
-  .option('--actor <name>', 'who is acting (the approver must not be the creator)')
   .option('--reference <bank ref>', 'paid: the bank reference')
   .option('--reason <text>', 'failed / cancel: why')
   .option('--format <xlsx|csv>', 'export format', 'xlsx')
@@ -163,7 +157,6 @@ program
   .option('--tier <tier>', 'default, silver or gold')
   .option('--brackets <list>', 'marginal brackets: <from yuan>:<rate>%, comma-separated')
   .option('--month <YYYY-MM>', 'month')
-  .option('--actor <name>', 'who is acting')
   .action(rebatesCommand);
 
 program
@@ -173,7 +166,6 @@ program
   .requiredOption('--amount <yuan>', 'e.g. 12.50 or -3.00')
   .requiredOption('--reference <ref>', 'idempotency reference, e.g. the complaint number')
   .requiredOption('--reason <text>', 'why')
-  .option('--actor <name>', 'who is acting')
   .action(adjustCommand);
 
 program
@@ -197,13 +189,24 @@ program
 
 program
   .command('user')
-  .description('Dashboard users: add --username U --role admin|finance|ops|viewer [--password P] (an existing user gets the new role and password)')
-  .argument('<action>', 'add')
+  .description('Users (dashboard and CLI): add --username U --role admin|finance|ops|viewer [--password P] (an existing user gets the new role and password) | disable | enable --username U --reason R; an admin, logged in (add: anyone while no admin is active)')
+  .argument('<action>', 'add, disable or enable')
   .requiredOption('--username <name>', 'login name')
-  .requiredOption('--role <role>', 'admin, finance, ops or viewer')
-  .option('--password <p>', 'at least 10 characters (default: generated and shown once)')
-  .option('--name <display name>', 'shown in the dashboard')
+  .option('--role <role>', 'add: admin, finance, ops or viewer')
+  .option('--password <p>', 'add: at least 10 characters (default: generated and shown once)')
+  .option('--name <display name>', 'add: shown in the dashboard')
+  .option('--reason <text>', 'disable / enable: why (audited)')
   .action(userCommand);
+
+program
+  .command('login')
+  .description('Log in as a user: every audited or money-moving command then acts as you (an expiring token, kept 0600 in $XDG_CONFIG_HOME/kameng or ~/.config/kameng)')
+  .option('--username <name>', 'login name (default: asked)')
+  .option('--password-stdin', 'read the password from stdin (scripts) instead of asking without echo')
+  .action(loginCommand);
+
+program.command('logout').description('End the CLI session: the token stops working and its file is removed').action(logoutCommand);
+program.command('whoami').description('Who the CLI acts as (checked against the database)').action(whoamiCommand);
 
 try {
   await program.parseAsync(process.argv);

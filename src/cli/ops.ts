@@ -3,7 +3,7 @@ import { formatYuan } from '../money.ts';
 import { orders } from '../orders/orders.ts';
 import { applyOpsAction, OpsActionUnavailableError, opsActionFrom } from '../fulfillment/ops.ts';
 import { callbackDeliveries, resendResellerCallback } from '../fulfillment/reseller-callback.ts';
-import { withCli } from './context.ts';
+import { withActor, withCli } from './context.ts';
 
 /** `kameng stuck`: open top-ups, stuck ones first. */
 export async function stuckCommand(options: { all?: boolean; page: string }): Promise<void> {
@@ -18,20 +18,20 @@ export async function stuckCommand(options: { all?: boolean; page: string }): Pr
   });
 }
 
-/** `kameng ops ACTION --order N --actor WHO --reason WHY`: an audited action on a stuck top-up, through its workflow. */
-export async function opsCommand(action: string, options: { order: string; actor: string; reason: string; supplier?: string; reference?: string; force?: boolean }): Promise<void> {
-  const request = opsActionFrom(action, options);
-  await withCli(async (ctx) => {
+/** `kameng ops ACTION --order N --reason WHY`: an audited action on a stuck top-up, through its workflow, as the logged-in ops user. */
+export async function opsCommand(action: string, options: { order: string; reason: string; supplier?: string; reference?: string; force?: boolean }): Promise<void> {
+  await withActor('fulfillment', async (ctx, actor) => {
+    const request = opsActionFrom(action, { ...options, actor });
     const client = await ctx.temporal().catch((err: Error) => { throw new OpsActionUnavailableError(options.order, err.message); });
     const state = await applyOpsAction(client, options.order, request, { db: ctx.db });
     console.log(`order ${options.order}: ${state.status} after ${state.attempts.length} supplier attempt(s)`);
   });
 }
 
-/** `kameng callbacks resend --order N --actor WHO --reason WHY`: tells the reseller a final order's outcome again (audited). */
-export async function resendCallbackCommand(options: { order: string; actor: string; reason: string }): Promise<void> {
-  await withCli(async (ctx) => {
-    const result = await resendResellerCallback(ctx.deps, { orderId: Number(options.order), actor: options.actor, reason: options.reason });
+/** `kameng callbacks resend --order N --reason WHY`: tells the reseller a final order's outcome again (audited, as the logged-in ops user). */
+export async function resendCallbackCommand(options: { order: string; reason: string }): Promise<void> {
+  await withActor('fulfillment', async (ctx, actor) => {
+    const result = await resendResellerCallback(ctx.deps, { orderId: Number(options.order), actor, reason: options.reason });
     console.log(result.delivered ? `order ${options.order}: the reseller took the callback` : `order ${options.order}: not delivered: ${result.error ?? 'no callback URL'}`);
     for (const d of await callbackDeliveries(ctx.db, Number(options.order))) console.log(`  #${d.attempt} ${d.delivered ? 'delivered' : 'failed'} ${d.status_code ?? ''} ${d.error ?? ''}`);
   });

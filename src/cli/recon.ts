@@ -9,20 +9,20 @@ import { ReconCases, type CaseFilter } from '../reconciliation/cases.ts';
 import { exportDiscrepancies } from '../reconciliation/export.ts';
 import { startReconciliation } from '../reconciliation/trigger.ts';
 import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type CaseState, type DiscrepancyClass, type ReconSummary, type Resolution } from '../reconciliation/types.ts';
-import { withCli } from './context.ts';
+import { withActor, withCli } from './context.ts';
 
 /**
  * `kameng recon --supplier S --date D [--file F] [--export out.xlsx]`: reconcile one supplier-day
  * through its workflow (fetching the statement from the supplier unless a file is given), with a
  * progress bar of lines read and a summary table per class.
  */
-export async function reconCommand(options: { supplier: string; date?: string; file?: string; export?: string; actor?: string }): Promise<void> {
-  await withCli(async (ctx) => {
+export async function reconCommand(options: { supplier: string; date?: string; file?: string; export?: string }): Promise<void> {
+  await withActor('reconciliation', async (ctx, actor) => {
     const supplier = await ctx.deps.suppliers.byCode(options.supplier);
     const date = options.date ?? addDays(businessDateOf(new Date()), -1);
     const total = options.file ? await countLines(options.file) : 0;
     const handle = await startReconciliation(await ctx.temporal(), ctx.config, {
-      supplierCode: supplier.code, date, file: options.file, triggeredBy: options.actor ?? process.env.USER ?? 'cli',
+      supplierCode: supplier.code, date, file: options.file, triggeredBy: actor.username,
     });
     console.log(`对账 reconciling ${supplier.code} ${supplier.name} for ${date} (workflow ${handle.workflowId})${options.file ? ' from the file (a reconciliation waiting for the supplier takes it)' : ': fetching the statement from the supplier'}`);
     const bar = new cliProgress.SingleBar({
@@ -75,10 +75,10 @@ export async function casesCommand(options: { supplier?: string; date?: string; 
 }
 
 /** `kameng resolve <case>`: settle a discrepancy (audited; the same resolution twice is a no-op). */
-export async function resolveCommand(caseId: string, options: { resolution: string; actor: string; reason: string }): Promise<void> {
+export async function resolveCommand(caseId: string, options: { resolution: string; reason: string }): Promise<void> {
   if (!RESOLUTIONS.includes(options.resolution as Resolution)) throw new ValidationError(`--resolution must be one of ${RESOLUTIONS.join(', ')}`);
-  await withCli(async (ctx) => {
-    const c = await new ReconCases(ctx.db, ctx.deps.ledger).resolve(Number(caseId), { resolution: options.resolution as Resolution, actor: options.actor, reason: options.reason });
+  await withActor('reconciliation', async (ctx, actor) => {
+    const c = await new ReconCases(ctx.db, ctx.deps.ledger).resolve(Number(caseId), { resolution: options.resolution as Resolution, actor, reason: options.reason });
     const label = RESOLUTION_LABELS[options.resolution as Resolution];
     console.log(`case ${c.id} resolved: ${label.zh} ${label.en}${c.ledgerEntryId ? ` (ledger entry ${c.ledgerEntryId})` : ''}`);
   });

@@ -10,18 +10,19 @@ import { Payouts, type PayoutBatch } from '../payouts/payouts.ts';
 import { exportDaySummary, exportResellerStatement, type ExportFormat } from '../settlement/export.ts';
 import { Rebates } from '../settlement/rebates.ts';
 import { Statements } from '../settlement/statements.ts';
-import { runSettlement } from '../settlement/trigger.ts';
-import { withCli } from './context.ts';
+import { assertDayOver, runSettlement } from '../settlement/trigger.ts';
+import { cliActor, withActor, withCli } from './context.ts';
+import { assertMay } from '../users/actor.ts';
 
-const actorOf = (actor?: string) => actor ?? process.env.USER ?? 'cli';
 const yesterday = () => addDays(businessDateOf(new Date()), -1);
 
 /** `kameng settle --date D`: settle every unsettled day through D by the settlement workflow, then show D's statements. */
-export async function settleCommand(options: { date?: string; actor?: string }): Promise<void> {
-  await withCli(async (ctx) => {
-    const date = assertBusinessDate(options.date ?? yesterday(), '--date');
+export async function settleCommand(options: { date?: string }): Promise<void> {
+  // an open day is refused before anything else, logged in or not
+  const date = assertDayOver(options.date ?? yesterday());
+  await withActor('settlement', async (ctx, actor) => {
     console.log(`结算 settling resellers through ${date} (workflow settle-${date})`);
-    const result = await runSettlement(await ctx.temporal(), ctx.config, { date, actor: actorOf(options.actor) });
+    const result = await runSettlement(await ctx.temporal(), ctx.config, { date, actor });
     const table = new Table({ head: ['结算日 day', '对账单 statements', '明细 lines', '补记 late', '结算人 by', '状态 state'] });
     for (const d of result.settled) table.push([d.date, d.statements, d.lines, d.lateLines, d.settledBy, d.created ? '新结算 settled now' : '已结算 already settled']);
     console.log(result.settled.length ? table.toString() : `${date} was already settled; nothing changed`);
@@ -78,11 +79,14 @@ export async function statementCommand(options: { reseller?: string; from?: stri
 }
 
 /** `kameng rebates rules|award|show`: monthly volume rebate brackets per tier, and the month's awards. */
-export async function rebatesCommand(action: string, options: { tier?: string; brackets?: string; month?: string; actor?: string }): Promise<void> {
+export async function rebatesCommand(action: string, options: { tier?: string; brackets?: string; month?: string }): Promise<void> {
   await withCli(async (ctx) => {
+    // changing the rules or awarding moves money: a finance user, logged in; reading them does not
+    const acting = async () => assertMay(await cliActor(ctx), 'settlement');
     const rebates = new Rebates(ctx.db, ctx.deps.ledger);
     if (action === 'rules') {
       if (options.tier && options.brackets !== undefined) {
+        await acting();
         // "0:1%,5000:3%": from 0 yuan 1%, from 5,000 yuan 3% (marginal)
         const brackets = options.brackets.split(',').filter(Boolean).map((b) => {
           const m = /^([\d.,]+):(\d+(?:\.\d{1,2})?)%$/.exec(b.trim());
@@ -97,7 +101,7 @@ export async function rebatesCommand(action: string, options: { tier?: string; b
       return;
     }
     if (!options.month) throw new ValidationError('--month YYYY-MM is required');
-    const awards = action === 'award' ? await rebates.awardMonth(options.month, actorOf(options.actor)) : action === 'show' ? await rebates.awards(options.month) : undefined;
+    const awards = action === 'award' ? await rebates.awardMonth(options.month, await acting()) : action === 'show' ? await rebates.awards(options.month) : undefined;
     if (!awards) throw new ValidationError(`unknown action "${action}": rules, award or show`);
     const table = new Table({ head: ['分销商 reseller', '等级 tier', '净销售额 net gross', '返利 rebate', '凭证 entry'] });
     for (const a of awards) table.push([a.resellerCode, a.tier, displayYuan(a.netGrossFen), displayYuan(a.rebateFen), a.entryId ?? '']);
@@ -106,10 +110,11 @@ export async function rebatesCommand(action: string, options: { tier?: string; b
 }
 
 /** `kameng payouts list|show|draft|approve|paid|failed|cancel|export`: supplier payout batches. */
-export async function payoutsCommand(action: string, options: { batch?: string; from?: string; to?: string; supplier?: string[]; actor?: string; reference?: string; reason?: string; format?: string; out?: string; page?: string }): Promise<void> {
+export async function payoutsCommand(action: string, options: { batch?: string; from?: string; to?: string; supplier?: string[]; reference?: string; reason?: string; format?: string; out?: string; page?: string }): Promise<void> {
   await withCli(async (ctx) => {
     const payouts = new Payouts(ctx.db, ctx.deps.ledger);
-    const actor = actorOf(options.actor);
+    // list, show and export read; every other step is a finance user's, logged in
+    const acting = async () => assertMay(await cliActor(ctx), 'settlement');
     const batchId = () => {
       const id = Number(options.batch);
       if (!Number.isSafeInteger(id) || id <= 0) throw new ValidationError('--batch <number> is required');
@@ -127,15 +132,15 @@ export async function payoutsCommand(action: string, options: { batch?: string; 
       case 'draft': {
         const to = assertBusinessDate(options.to ?? yesterday(), '--to');
         const from = assertBusinessDate(options.from ?? `${to.slice(0, 8)}01`, '--from');
-        return print(await payouts.draft({ from, to, actor, suppliers: options.supplier?.length ? options.supplier : undefined }));
+        return print(await payouts.draft({ from, to, actor: await acting(), suppliers: options.supplier?.length ? options.supplier : undefined }));
       }
       case 'show': return print(await payouts.get(batchId()));
-      case 'approve': return print(await payouts.approve(batchId(), actor));
+      case 'approve': return print(await payouts.approve(batchId(), await acting()));
       case 'paid':
         if (!options.reference) throw new ValidationError('--reference <bank reference> is required');
-        return print(await payouts.markPaid(batchId(), actor, options.reference));
-      case 'failed': return print(await payouts.markFailed(batchId(), actor, options.reason ?? ''));
-      case 'cancel': return print(await payouts.cancel(batchId(), actor, options.reason ?? 'cancelled'));
+        return print(await payouts.markPaid(batchId(), await acting(), options.reference));
+      case 'failed': return print(await payouts.markFailed(batchId(), await acting(), options.reason ?? ''));
+      case 'cancel': return print(await payouts.cancel(batchId(), await acting(), options.reason ?? 'cancelled'));
       case 'export': {
         const format = (options.format ?? 'xlsx') as 'xlsx' | 'csv';
         if (format !== 'xlsx' && format !== 'csv') throw new ValidationError('--format must be xlsx or csv');
@@ -159,12 +164,12 @@ function print(batch: PayoutBatch): void {
 }
 
 /** `kameng adjust --reseller R --amount ¥ --reference X --reason ...`: a finance correction to a wallet, audited. */
-export async function adjustCommand(options: { reseller: string; amount: string; reference: string; reason: string; actor?: string }): Promise<void> {
-  await withCli(async (ctx) => {
+export async function adjustCommand(options: { reseller: string; amount: string; reference: string; reason: string }): Promise<void> {
+  await withActor('settlement', async (ctx, actor) => {
     const reseller = await ctx.db('resellers').where({ code: options.reseller }).first('id', 'name');
     if (!reseller) throw new NotFoundError('reseller', options.reseller);
     const amountFen = parseYuan(options.amount, '--amount');
-    const { entryId, created } = await ctx.deps.resellers.adjustWallet({ resellerId: reseller.id, amountFen, reference: options.reference, reason: options.reason, actor: actorOf(options.actor) });
+    const { entryId, created } = await ctx.deps.resellers.adjustWallet({ resellerId: reseller.id, amountFen, reference: options.reference, reason: options.reason, actor });
     console.log(`${created ? 'posted' : 'already posted'}: ${displayYuan(amountFen)} to ${options.reseller} ${reseller.name} (ledger entry ${entryId}); balance ${displayYuan(await ctx.deps.resellers.walletBalance(reseller.id))}`);
   });
 }

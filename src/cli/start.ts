@@ -15,7 +15,7 @@ import { startWorkers } from '../runtime/worker.ts';
 import { temporalClient } from '../runtime/temporal-connection.ts';
 import express from 'express';
 import { ensureDashboardUsers } from '../users/bootstrap.ts';
-import { playDemoDay } from '../demo/day.ts';
+import { demoFinanceUser, playDemoDay } from '../demo/day.ts';
 import { Users } from '../users/users.ts';
 
 const log = (line: string) => console.log(`[kameng] ${line}`);
@@ -115,7 +115,11 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     // The first start's stock check is still buying; give it a moment before selling cards.
     setTimeout(() => void playDemoOrders(deps, orderService)
       .then(log)
-      .then(() => playDemoDay(client, config, demo.simulator, log))
+      .then(async () => {
+        const finance = await demoFinanceUser(db);
+        if (finance) await playDemoDay(client, config, demo.simulator, finance, log);
+        else log('demo day: no active finance user to settle and reconcile as');
+      })
       .catch((err) => log(`demo day: ${err.message}`)), 5_000);
   }
   for (const line of infra.description) log(line);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
+import { actorFromRef, SYSTEM } from '../users/actor.ts';
 import type { Db } from '../db/knex.ts';
 import { orders } from '../orders/orders.ts';
 import { transaction } from '../supplier-api/transactions.ts';
@@ -39,7 +40,7 @@ export async function applyOpsAction(db: Db, input: { orderId: number; requestId
     const { orderId, requestId, action, actor, reason, ...details } = input;
     const refusal = opsRefusal(input, answer);
     if (refusal) return { applied: false, refusal: `order ${orderId}: ${refusal}` };
-    await recordAudit(trx, { actor, action: `order.${action}`, subjectType: 'order', subjectId: orderId, reason, details: { ...details, requestId, supplierAnswer: answer?.status ?? null } });
+    await recordAudit(trx, { actor: await actorFromRef(trx, actor), action: `order.${action}`, subjectType: 'order', subjectId: orderId, reason, details: { ...details, requestId, supplierAnswer: answer?.status ?? null } });
     if (action !== 'refund' && action !== 'markSucceeded') await orders.setStatus(trx, orderId, 'processing', ['stuck']);
     return { applied: true };
   });
@@ -55,7 +56,7 @@ export async function latestSupplierAnswer(db: Db, orderId: number | string): Pr
 /** A stuck order the supplier resolved by itself: on the record, so ops see why it is no longer stuck. */
 export async function recordResolvedWhileStuck(db: Db, input: { orderId: number; requestId: string; status: 'SUCCESS' | 'FAILED'; supplierTxnId: string | null }): Promise<void> {
   await recordAudit(db, {
-    actor: 'kameng', action: input.status === 'SUCCESS' ? 'order.resolved_by_supplier' : 'order.failed_by_supplier', subjectType: 'order', subjectId: input.orderId,
+    actor: SYSTEM, action: input.status === 'SUCCESS' ? 'order.resolved_by_supplier' : 'order.failed_by_supplier', subjectType: 'order', subjectId: input.orderId,
     reason: input.status === 'SUCCESS'
       ? `供应商确认成功 the supplier reported ${input.requestId} SUCCESS (reference ${input.supplierTxnId ?? 'none'}) while the order was stuck`
       : `供应商确认失败 the supplier reported ${input.requestId} FAILED while the order was stuck: failing over`,

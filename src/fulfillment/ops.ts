@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { KamengError, ValidationError } from '../errors.ts';
 import { opsActionUpdate, topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
 import type { Db } from '../db/knex.ts';
+import { assertMay, refOf, type Actor } from '../users/actor.ts';
 import { latestSupplierAnswer, opsRefusal } from './ops-check.ts';
 import type { OpsAction, TopUpState } from './types.ts';
 
@@ -19,8 +20,8 @@ export class OpsActionUnavailableError extends KamengError {
   }
 }
 
-export function opsActionFrom(action: string, input: { actor: string; reason: string; supplier?: string; reference?: string; force?: boolean }): OpsAction {
-  const base = { actor: input.actor, reason: input.reason };
+export function opsActionFrom(action: string, input: { actor: Actor; reason: string; supplier?: string; reference?: string; force?: boolean }): OpsAction {
+  const base = { actor: refOf(assertMay(input.actor, 'fulfillment')), reason: input.reason };
   switch (action) {
     case 'retry': return { action: 'retry', ...base };
     case 'refund': return { action: 'refund', ...base };

@@ -1,4 +1,5 @@
 import { recordAudit } from '../audit/audit-log.ts';
+import type { Actor } from '../users/actor.ts';
 import { deliverCallback } from '../callbacks/deliver.ts';
 import type { Db } from '../db/knex.ts';
 import { ValidationError } from '../errors.ts';
@@ -42,8 +43,8 @@ export async function callbackDeliveries(db: Db, orderId: number) {
  * Ops re-sends a final order's callback (after the reseller fixed its endpoint): audited, one more
  * logged attempt. Only for a final order not yet delivered.
  */
-export async function resendResellerCallback(deps: CallbackDeps, input: { orderId: number; actor: string; reason: string }): Promise<{ delivered: boolean; error?: string }> {
-  if (!input.actor?.trim() || !input.reason?.trim()) throw new ValidationError('re-sending a callback needs an actor and a reason');
+export async function resendResellerCallback(deps: CallbackDeps, input: { orderId: number; actor: Actor; reason: string }): Promise<{ delivered: boolean; error?: string }> {
+  if (!input.reason?.trim()) throw new ValidationError('re-sending a callback needs a reason');
   const order = await orders.byId(deps.db, input.orderId);
   if (order.status !== 'succeeded' && order.status !== 'refunded') throw new ValidationError(`order ${order.id} is ${order.status}: only a final order's callback can be re-sent`);
   const log = await callbackDeliveries(deps.db, order.id);

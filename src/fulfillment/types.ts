@@ -1,5 +1,7 @@
 /** Shapes shared by the top-up workflow and its activities (types only: workflow code imports them). */
 
+import type { ActorRef } from '../users/actor.ts';
+
 export interface SupplierCandidate {
   supplierId: number;
   supplierCode: string;
@@ -31,7 +33,11 @@ export type OpsAction = (
   | { action: 'switchSupplier'; supplierCode: string }
   | { action: 'markSucceeded'; supplierReference: string; /** against a definite failure the supplier reported */ force?: boolean }
   | { action: 'refund' }
-) & { actor: string; reason: string };
+) & {
+  /** The ops user, resolved from their session before the update is sent (serialisable: id and name). */
+  actor: ActorRef;
+  reason: string;
+};
 
 export interface TopUpAttempt {
   requestId: string;

@@ -5,6 +5,7 @@ import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import { assertMay, type Actor } from '../users/actor.ts';
 
 export type PayoutStatus = 'draft' | 'approved' | 'paid' | 'failed' | 'cancelled';
 
@@ -24,8 +25,10 @@ export interface PayoutBatch {
   periodTo: BusinessDate;
   totalFen: number;
   createdBy: string;
+  createdByUserId: number | null;
   createdAt: Date;
   approvedBy: string | null;
+  approvedByUserId: number | null;
   approvedAt: Date | null;
   bankReference: string | null;
   paidAt: Date | null;
@@ -39,10 +42,10 @@ export class PayoutStateError extends KamengError {
   }
 }
 
-/** Four eyes: the finance user who drafted a batch may not approve it. */
+/** Four eyes: the finance user who drafted a batch may not approve it (the same user id, whatever the name looks like). */
 export class SelfApprovalError extends KamengError {
-  constructor(batch: number, actor: string) {
-    super('SELF_APPROVAL', `payout batch #${batch} was created by ${actor}; another finance user must approve it`, { details: { batch, actor } });
+  constructor(batch: number, actor: Actor) {
+    super('SELF_APPROVAL', `payout batch #${batch} was created by ${actor.username}; another finance user must approve it`, { details: { batch, actor: actor.username, userId: actor.userId } });
   }
 }
 
@@ -68,11 +71,11 @@ export class Payouts {
   constructor(private readonly db: Db, private readonly ledger: Ledger) {}
 
   /** Drafts a batch for every supplier with something to pay through `to`; none in another open batch. */
-  async draft(input: { from: BusinessDate; to: BusinessDate; actor: string; /** Only these supplier codes (default: all). */ suppliers?: string[] }): Promise<PayoutBatch> {
+  async draft(input: { from: BusinessDate; to: BusinessDate; actor: Actor; /** Only these supplier codes (default: all). */ suppliers?: string[] }): Promise<PayoutBatch> {
     assertBusinessDate(input.from, 'from');
     assertBusinessDate(input.to, 'to');
     if (input.to < input.from) throw new ValidationError(`period ${input.from}..${input.to} ends before it starts`);
-    requireActor(input.actor);
+    assertMay(input.actor, 'settlement');
     const id = await this.db.transaction(async (trx) => {
       await trx.raw("SELECT pg_advisory_xact_lock(hashtext('kameng:payouts'))");
       const { rows: lines } = await trx.raw(
@@ -101,7 +104,7 @@ export class Payouts {
       if (payable.length === 0) throw new ValidationError(`nothing to pay through ${input.to}: no supplier has a payable above its open claims outside another open batch`);
       const total = payable.reduce((n, l) => n + l.payable_fen - l.claims_fen, 0);
       const [batch] = await trx('payout_batches').insert({
-        status: 'draft', period_from: input.from, period_to: input.to, total_fen: total, created_by: input.actor,
+        status: 'draft', period_from: input.from, period_to: input.to, total_fen: total, created_by: input.actor.username, created_by_user_id: input.actor.userId,
       }).returning('id');
       for (const l of payable) {
         const [line] = await trx('payout_lines').insert({
@@ -116,20 +119,23 @@ export class Payouts {
   }
 
   /** A second finance user approves; the payable moves to payouts in transit. Idempotent for the same approver. */
-  async approve(id: number, actor: string): Promise<PayoutBatch> {
-    requireActor(actor);
+  async approve(id: number, actor: Actor): Promise<PayoutBatch> {
+    assertMay(actor, 'settlement');
     await this.db.transaction(async (trx) => {
       const batch = await this.lock(trx, id);
-      if (batch.status === 'approved' && batch.approvedBy === actor) return;
+      if (batch.status === 'approved' && batch.approvedByUserId === actor.userId) return;
       if (batch.status !== 'draft') throw new PayoutStateError(id, batch.status, 'approved');
-      if (batch.createdBy === actor) throw new SelfApprovalError(id, actor);
+      // on ids; a batch drafted before users were actors is compared by its creator's name, as a user would type it
+      if (batch.createdByUserId === actor.userId || (batch.createdByUserId === null && batch.createdBy.trim().toLowerCase() === actor.username)) {
+        throw new SelfApprovalError(id, actor);
+      }
       for (const line of batch.lines) {
         const owed = await this.ledger.balance(accountCode.supplierPayable(line.supplierId), {}, trx);
         if (owed < line.payableFen) throw new PayableChangedError(id, line.supplierCode, line.payableFen, owed);
         await this.ledger.post({
           idempotencyKey: `payout:${id}:${line.supplierId}:approved`, kind: 'payout_approved',
           description: `供应商付款 payout #${id} to ${line.supplierCode} (${batch.periodFrom}..${batch.periodTo}) approved`,
-          metadata: { batchId: id, supplierId: line.supplierId, claimsFen: line.claimsFen, actor },
+          metadata: { batchId: id, supplierId: line.supplierId, claimsFen: line.claimsFen, actor: actor.username, actorUserId: actor.userId },
           postings: [
             debit(accountCode.supplierPayable(line.supplierId), line.payableFen),
             credit(accountCode.platform('payouts_in_transit'), line.amountFen),
@@ -140,15 +146,15 @@ export class Payouts {
       await trx.raw(
         `UPDATE supplier_claims c SET status = 'netted' FROM payout_lines l WHERE c.payout_line_id = l.id AND l.batch_id = ? AND c.status = 'open'`, [id],
       );
-      await trx('payout_batches').where({ id }).update({ status: 'approved', approved_by: actor, approved_at: trx.fn.now() });
+      await trx('payout_batches').where({ id }).update({ status: 'approved', approved_by: actor.username, approved_by_user_id: actor.userId, approved_at: trx.fn.now() });
       await recordAudit(trx, { actor, action: 'payout.approve', subjectType: 'payout_batch', subjectId: id, reason: 'approved', details: { totalFen: batch.totalFen } });
     });
     return this.get(id);
   }
 
   /** The bank paid it: in-transit money leaves platform cash. Idempotent for the same bank reference. */
-  async markPaid(id: number, actor: string, bankReference: string): Promise<PayoutBatch> {
-    requireActor(actor);
+  async markPaid(id: number, actor: Actor, bankReference: string): Promise<PayoutBatch> {
+    assertMay(actor, 'settlement');
     if (!bankReference?.trim()) throw new ValidationError('a paid payout needs the bank reference');
     await this.db.transaction(async (trx) => {
       const batch = await this.lock(trx, id);
@@ -157,7 +163,7 @@ export class Payouts {
       await this.ledger.post({
         idempotencyKey: `payout:${id}:paid`, kind: 'payout_paid',
         description: `供应商付款 payout #${id} paid, bank reference ${bankReference}`,
-        metadata: { batchId: id, bankReference, actor },
+        metadata: { batchId: id, bankReference, actor: actor.username, actorUserId: actor.userId },
         postings: [debit(accountCode.platform('payouts_in_transit'), batch.totalFen), credit(accountCode.platform('platform_cash'), batch.totalFen)],
       }, trx);
       await trx('payout_batches').where({ id }).update({ status: 'paid', bank_reference: bankReference, paid_at: trx.fn.now() });
@@ -168,8 +174,8 @@ export class Payouts {
   }
 
   /** The transfer bounced: the money goes back to what we owe each supplier. */
-  async markFailed(id: number, actor: string, reason: string): Promise<PayoutBatch> {
-    requireActor(actor);
+  async markFailed(id: number, actor: Actor, reason: string): Promise<PayoutBatch> {
+    assertMay(actor, 'settlement');
     if (!reason || reason.trim().length < 3) throw new ValidationError('a failed payout needs a reason (at least 3 characters)');
     await this.db.transaction(async (trx) => {
       const batch = await this.lock(trx, id);
@@ -179,7 +185,7 @@ export class Payouts {
         await this.ledger.post({
           idempotencyKey: `payout:${id}:${line.supplierId}:failed`, kind: 'payout_failed',
           description: `供应商付款 payout #${id} to ${line.supplierCode} failed: ${reason}`,
-          metadata: { batchId: id, supplierId: line.supplierId, actor },
+          metadata: { batchId: id, supplierId: line.supplierId, actor: actor.username, actorUserId: actor.userId },
           postings: [debit(accountCode.platform('payouts_in_transit'), line.amountFen), credit(accountCode.supplierPayable(line.supplierId), line.amountFen)],
         }, trx);
       }
@@ -191,8 +197,8 @@ export class Payouts {
   }
 
   /** A draft can be dropped; its suppliers and claims are free for the next batch. */
-  async cancel(id: number, actor: string, reason: string): Promise<PayoutBatch> {
-    requireActor(actor);
+  async cancel(id: number, actor: Actor, reason: string): Promise<PayoutBatch> {
+    assertMay(actor, 'settlement');
     await this.db.transaction(async (trx) => {
       const batch = await this.lock(trx, id);
       if (batch.status === 'cancelled') return;
@@ -211,8 +217,8 @@ export class Payouts {
     const lines = await q('payout_lines as l').join('suppliers as s', 's.id', 'l.supplier_id').where('l.batch_id', id).orderBy('s.code')
       .select('l.supplier_id', 's.code', 's.name', 'l.payable_fen', 'l.claims_fen', 'l.amount_fen');
     return {
-      id: b.id, status: b.status, periodFrom: b.period_from, periodTo: b.period_to, totalFen: b.total_fen, createdBy: b.created_by, createdAt: b.created_at,
-      approvedBy: b.approved_by, approvedAt: b.approved_at, bankReference: b.bank_reference, paidAt: b.paid_at, failedReason: b.failed_reason,
+      id: b.id, status: b.status, periodFrom: b.period_from, periodTo: b.period_to, totalFen: b.total_fen, createdBy: b.created_by, createdByUserId: b.created_by_user_id, createdAt: b.created_at,
+      approvedBy: b.approved_by, approvedByUserId: b.approved_by_user_id, approvedAt: b.approved_at, bankReference: b.bank_reference, paidAt: b.paid_at, failedReason: b.failed_reason,
       lines: lines.map((l) => ({ supplierId: l.supplier_id, supplierCode: l.code, supplierName: l.name, payableFen: l.payable_fen, claimsFen: l.claims_fen, amountFen: l.amount_fen })),
     };
   }
@@ -223,8 +229,8 @@ export class Payouts {
     return {
       total: rows[0]?.total_rows ?? 0,
       rows: rows.map((b) => ({
-        id: b.id, status: b.status, periodFrom: b.period_from, periodTo: b.period_to, totalFen: b.total_fen, createdBy: b.created_by, createdAt: b.created_at,
-        approvedBy: b.approved_by, approvedAt: b.approved_at, bankReference: b.bank_reference, paidAt: b.paid_at, failedReason: b.failed_reason,
+        id: b.id, status: b.status, periodFrom: b.period_from, periodTo: b.period_to, totalFen: b.total_fen, createdBy: b.created_by, createdByUserId: b.created_by_user_id, createdAt: b.created_at,
+        approvedBy: b.approved_by, approvedByUserId: b.approved_by_user_id, approvedAt: b.approved_at, bankReference: b.bank_reference, paidAt: b.paid_at, failedReason: b.failed_reason,
       })),
     };
   }
@@ -234,8 +240,4 @@ export class Payouts {
     if (!row) throw new NotFoundError('payout batch', id);
     return this.get(id, trx);
   }
-}
-
-function requireActor(actor: string): void {
-  if (typeof actor !== 'string' || actor.trim() === '') throw new ValidationError('who is acting (actor) is required: it goes into the audit log');
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
+import type { Actor, Schedule } from '../users/actor.ts';
 import { ValidationError } from '../errors.ts';
 import type { StockBooking, StockedBatch } from '../inventory/import.ts';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -27,23 +28,23 @@ export function onSupplierCredit(ledger: Ledger, input: { key: string; supplierI
 }
 
 /** A person brings stock in against cash or adjustments: who, and why, go into the entry and the audit log. */
-export function againstAccount(ledger: Ledger, input: { key: string; counter: ImportCounterAccount; reason: string; actor: string }): StockBooking {
+export function againstAccount(ledger: Ledger, input: { key: string; counter: ImportCounterAccount; reason: string; actor: Actor | Schedule }): StockBooking {
   assertCounterBooking(input);
   return async (trx, batch) => {
-    const entry = stockImportEntry(input.key, input.counter, figures(batch), { reason: input.reason.trim(), actor: input.actor.trim() });
+    const entry = stockImportEntry(input.key, input.counter, figures(batch), { reason: input.reason.trim(), actor: input.actor.username });
     if (entry) await ledger.post(entry, trx);
     await recordAudit(trx, {
-      actor: input.actor.trim(), action: 'stock.import', subjectType: 'card_batch', subjectId: batch.batchId, reason: input.reason.trim(),
+      actor: input.actor, action: 'stock.import', subjectType: 'card_batch', subjectId: batch.batchId, reason: input.reason.trim(),
       details: { sku: batch.sku, stocked: batch.stocked, unitCostFen: batch.unitCostFen, counter: input.counter },
     });
   };
 }
 
-export function assertCounterBooking(input: { counter?: string; reason?: string; actor?: string }): asserts input is { counter: ImportCounterAccount; reason: string; actor: string } {
+export function assertCounterBooking(input: { counter?: string; reason?: string; actor?: Actor | Schedule }): asserts input is { counter: ImportCounterAccount; reason: string; actor: Actor | Schedule } {
   const missing = [
     !IMPORT_COUNTER_ACCOUNTS.includes(input.counter as ImportCounterAccount) && `a counter-account (${IMPORT_COUNTER_ACCOUNTS.join(' or ')}${input.counter ? `, not "${input.counter}"` : ''})`,
     (input.reason?.trim().length ?? 0) < 3 && 'a reason (at least 3 characters)',
-    !input.actor?.trim() && 'who is importing (actor)',
+    !input.actor && 'who is importing (a logged-in user: `kameng login`)',
   ].filter(Boolean);
   if (missing.length) throw new ValidationError(`stock without a supplier must be booked against an account: it needs ${missing.join(', ')}`);
 }

@@ -6,6 +6,7 @@ import { importCardCodes, readCodeFile, type CodeRow, type ImportResult } from '
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Fen } from '../money.ts';
 import type { SupplierRegistry } from '../suppliers/registry.ts';
+import type { Actor, Schedule } from '../users/actor.ts';
 import { againstAccount, assertCounterBooking, onSupplierCredit } from './booking.ts';
 import { supplierReceiptEntry } from './money.ts';
 
@@ -63,7 +64,7 @@ export interface StockFileImport {
   counterAccount?: string;
   reason?: string;
   /** Who is importing. A name for now; the one parameter that becomes an authenticated user. */
-  actor?: string;
+  actor?: Actor | Schedule;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import { assertMay, type Actor } from '../users/actor.ts';
 import { directionOf, RESOLUTION_EFFECTS } from './resolutions.ts';
 import { CLASS_LABELS, RESOLUTIONS, type CaseState, type DiscrepancyClass, type ReconCase, type Resolution } from './types.ts';
 
@@ -70,7 +71,8 @@ export class ReconCases {
   }
 
   /** Someone is looking into it. */
-  async investigate(id: number, input: { actor: string; reason: string }): Promise<ReconCase> {
+  async investigate(id: number, input: { actor: Actor; reason: string }): Promise<ReconCase> {
+    assertMay(input.actor, 'reconciliation');
     requireReason(input.reason);
     return this.db.transaction(async (trx) => {
       const c = await this.lock(trx, id);
@@ -83,7 +85,8 @@ export class ReconCases {
     });
   }
 
-  async resolve(id: number, input: { resolution: Resolution; actor: string; reason: string }): Promise<ReconCase> {
+  async resolve(id: number, input: { resolution: Resolution; actor: Actor; reason: string }): Promise<ReconCase> {
+    assertMay(input.actor, 'reconciliation');
     if (!RESOLUTIONS.includes(input.resolution)) throw new ValidationError(`resolution must be one of ${RESOLUTIONS.join(', ')}, not "${input.resolution}"`);
     requireReason(input.reason);
     return this.db.transaction(async (trx) => {
@@ -104,7 +107,7 @@ export class ReconCases {
       }
       if (input.resolution === 'carry_forward') carriedTo = await this.carry(trx, c);
       await trx('recon_cases').where({ id }).update({
-        state: 'resolved', resolution: input.resolution, resolution_reason: input.reason, resolved_by: input.actor,
+        state: 'resolved', resolution: input.resolution, resolution_reason: input.reason, resolved_by: input.actor.username, resolved_by_user_id: input.actor.userId,
         resolved_at: trx.fn.now(), ledger_entry_id: ledgerEntryId, updated_at: trx.fn.now(),
       });
       await recordAudit(trx, { actor: input.actor, action: `recon.${input.resolution}`, subjectType: 'recon_case', subjectId: id, reason: input.reason, details: { deltaFen: c.deltaFen, ledgerEntryId, carriedTo } });
@@ -116,7 +119,7 @@ export class ReconCases {
    * We agree we owe more than our books hold: what we owe them grows by the difference, against
    * adjustments (our books were wrong) or write-offs (a loss we choose not to dispute).
    */
-  private postAdjustment(trx: Knex.Transaction, c: ReconCase, against: 'adjustments' | 'write_offs', resolution: Resolution, actor: string) {
+  private postAdjustment(trx: Knex.Transaction, c: ReconCase, against: 'adjustments' | 'write_offs', resolution: Resolution, actor: Actor) {
     const payable = accountCode.supplierPayable(c.supplierId);
     const amount = c.deltaFen;
     const label = CLASS_LABELS[c.class];
@@ -124,7 +127,7 @@ export class ReconCases {
       idempotencyKey: `recon-case:${c.id}`,
       kind: against === 'write_offs' ? 'recon_write_off' : 'recon_adjustment',
       description: `${against === 'write_offs' ? '对账核销 write-off' : '对账调整 adjustment'}: ${c.supplierCode} ${c.businessDate} ${label.zh} ${label.en}, case #${c.id} (${resolution})`,
-      metadata: { caseId: c.id, supplierId: c.supplierId, class: c.class, deltaFen: c.deltaFen, actor },
+      metadata: { caseId: c.id, supplierId: c.supplierId, class: c.class, deltaFen: c.deltaFen, actor: actor.username, actorUserId: actor.userId },
       postings: [debit(accountCode.platform(against), amount), credit(payable, amount)],
     }, trx);
   }

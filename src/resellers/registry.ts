@@ -7,6 +7,7 @@ import { NotFoundError, ValidationError } from '../errors.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { credit, debit, type Ledger } from '../ledger/ledger.ts';
 import { assertFen, type Fen } from '../money.ts';
+import { assertMay, type Actor } from '../users/actor.ts';
 
 export type ResellerTier = 'default' | 'silver' | 'gold';
 
@@ -110,7 +111,8 @@ export class ResellerRegistry {
    * Finance corrects a wallet (compensation, a resolved complaint): positive credits the reseller,
    * negative debits it (never below zero). `reference` makes it idempotent; the reason is audited.
    */
-  async adjustWallet(input: { resellerId: number; amountFen: Fen; reference: string; reason: string; actor: string; businessDate?: BusinessDate }): Promise<{ entryId: number; created: boolean }> {
+  async adjustWallet(input: { resellerId: number; amountFen: Fen; reference: string; reason: string; actor: Actor; businessDate?: BusinessDate }): Promise<{ entryId: number; created: boolean }> {
+    assertMay(input.actor, 'settlement');
     assertFen(input.amountFen, 'adjustment amount');
     if (input.amountFen === 0) throw new ValidationError('an adjustment needs a non-zero amount');
     if (!input.reason || input.reason.trim().length < 3) throw new ValidationError('an adjustment needs a reason (at least 3 characters): it goes into the audit log');
@@ -123,7 +125,7 @@ export class ResellerRegistry {
         kind: 'wallet_adjustment',
         businessDate: input.businessDate,
         description: `钱包调整 wallet adjustment ${input.reference}: ${input.reason}`,
-        metadata: { resellerId: input.resellerId, reference: input.reference, actor: input.actor },
+        metadata: { resellerId: input.resellerId, reference: input.reference, actor: input.actor.username, actorUserId: input.actor.userId },
         postings: input.amountFen > 0 ? [debit(against, amount), credit(wallet, amount)] : [debit(wallet, amount), credit(against, amount)],
       }, trx);
       if (posted.created) {

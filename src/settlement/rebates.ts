@@ -4,6 +4,7 @@ import type { Db } from '../db/knex.ts';
 import { KamengError, ValidationError } from '../errors.ts';
 import { accountCode } from '../ledger/accounts.ts';
 import { credit, debit, type Ledger } from '../ledger/ledger.ts';
+import { assertMay, isSchedule, type Actor, type Schedule } from '../users/actor.ts';
 
 export interface RebateBracket {
   /** Net gross (fen) from which this rate applies, up to the next bracket's threshold. */
@@ -61,7 +62,8 @@ export class Rebates {
   }
 
   /** Computes and posts a month's rebates; running it again posts nothing more. */
-  async awardMonth(month: string, actor: string): Promise<RebateAward[]> {
+  async awardMonth(month: string, actor: Actor | Schedule): Promise<RebateAward[]> {
+    if (!isSchedule(actor)) assertMay(actor, 'settlement');
     const lastDay = lastDayOfMonth(month);
     const settled = await this.db('settlement_days').where({ business_date: lastDay }).first('business_date');
     if (!settled) throw new MonthNotSettledError(month, lastDay);

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { addDays, assertBusinessDate, businessDateOf, type BusinessDate } from '../dates.ts';
 import { sqlState, type Db } from '../db/knex.ts';
+import { actorColumns, assertMay, isSchedule, type Actor, type Schedule } from '../users/actor.ts';
 import { DayNotOverError, SettlementFrozenError, SettlementIdentityError } from './errors.ts';
 import { sectionSql } from './sections.ts';
 import type { SettledDay } from './types.ts';
@@ -18,8 +19,9 @@ const LATE_POSTING_MARGIN = '1 hour';
  * are checked against the ledger before anything commits. A day already settled is returned as it
  * was (frozen); a day before the last settled one is refused.
  */
-export async function settleDay(db: Db, date: BusinessDate, options: { actor: string; now?: Date }): Promise<SettledDay> {
+export async function settleDay(db: Db, date: BusinessDate, options: { actor: Actor | Schedule; now?: Date }): Promise<SettledDay> {
   assertBusinessDate(date, 'settlement date');
+  if (!isSchedule(options.actor)) assertMay(options.actor, 'settlement');
   const today = businessDateOf(options.now ?? new Date());
   if (date >= today) throw new DayNotOverError(date, today);
   try {
@@ -58,7 +60,7 @@ export async function lastSettledDay(db: Db | Knex.Transaction): Promise<Busines
   return row?.last ?? undefined;
 }
 
-async function settleIn(trx: Knex.Transaction, date: BusinessDate, actor: string): Promise<SettledDay> {
+async function settleIn(trx: Knex.Transaction, date: BusinessDate, actor: Actor | Schedule): Promise<SettledDay> {
   await trx.raw("SELECT pg_advisory_xact_lock(hashtext('kameng:settlement'))");
   const existing = await settledDay(trx, date);
   if (existing) return existing;
@@ -67,7 +69,8 @@ async function settleIn(trx: Knex.Transaction, date: BusinessDate, actor: string
   if (last && last > date) throw new SettlementFrozenError(date, last);
 
   // The day row first: statements refer to it. Its counts are filled in once they are known.
-  await trx('settlement_days').insert({ business_date: date, statements: 0, lines: 0, late_lines: 0, started_at: trx.raw('now()'), settled_by: actor });
+  await trx('settlement_days').insert({ business_date: date, statements: 0, lines: 0, late_lines: 0, started_at: trx.raw('now()'),
+    settled_by: actorColumns(actor).name, settled_by_user_id: actorColumns(actor).id });
   await collectUnsettledPostings(trx, date, previous?.started_at ?? null);
   await writeStatements(trx, date, previous?.business_date ?? null);
   await assertStatementsMatchLedger(trx, date);

@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client 
 import type { AppConfig } from '../config.ts';
 import { assertBusinessDate, businessDateOf } from '../dates.ts';
 import { KamengError } from '../errors.ts';
+import { assertMay, refOf, type Actor } from '../users/actor.ts';
 import type { dailySettlement, DailySettlementResult } from '../../workflows/settlement.ts';
 import { DayNotOverError } from './errors.ts';
 
@@ -11,16 +12,15 @@ import { DayNotOverError } from './errors.ts';
  * ended is refused before anything starts; a refusal inside the workflow comes back as the
  * typed error it was, not as a workflow failure.
  */
-export async function runSettlement(client: Client, config: AppConfig, input: { date: string; actor: string; now?: Date }): Promise<DailySettlementResult> {
-  const date = assertBusinessDate(input.date, '--date');
-  const today = businessDateOf(input.now ?? new Date());
-  if (date >= today) throw new DayNotOverError(date, today);
+export async function runSettlement(client: Client, config: AppConfig, input: { date: string; actor: Actor; now?: Date }): Promise<DailySettlementResult> {
+  const date = assertDayOver(input.date, input.now);
+  assertMay(input.actor, 'settlement');
   const workflowId = `settle-${date}`;
   try {
     let handle;
     try {
       handle = await client.workflow.start<typeof dailySettlement>('dailySettlement', {
-        taskQueue: config.temporal.taskQueues.settlement, workflowId, args: [{ date, actor: input.actor }],
+        taskQueue: config.temporal.taskQueues.settlement, workflowId, args: [{ date, actor: refOf(input.actor) }],
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -30,6 +30,14 @@ export async function runSettlement(client: Client, config: AppConfig, input: { 
   } catch (err) {
     throw refusalOf(err) ?? err;
   }
+}
+
+/** A business date that has ended in Asia/Shanghai, or DayNotOverError: nothing of an open day is settled. */
+export function assertDayOver(input: string, now = new Date()): string {
+  const date = assertBusinessDate(input, '--date');
+  const today = businessDateOf(now);
+  if (date >= today) throw new DayNotOverError(date, today);
+  return date;
 }
 
 /** The business refusal a workflow failed with (an activity's typed failure), as a KamengError. */

@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { recordAudit } from '../audit/audit-log.ts';
+import { SYSTEM } from './actor.ts';
 import type { LoginSettings } from '../config.ts';
 import type { Db } from '../db/knex.ts';
 import { KamengError } from '../errors.ts';
@@ -108,7 +109,7 @@ export class LoginThrottle {
         const lockedUntil = new Date(now.getTime() + this.settings.lockMs);
         await trx('login_throttle').where({ key: r.key }).update({ locked_until: lockedUntil, failures: 0 });
         await recordAudit(trx, {
-          actor: 'system:login-throttle', action: 'login.lock', subjectType: 'login', subjectId: r.key,
+          actor: SYSTEM, action: 'login.lock', subjectType: 'login', subjectId: r.key,
           reason: `${r.failures} failed logins; locked until ${lockedUntil.toISOString()}`,
           details: { failures: r.failures, lockedUntil: lockedUntil.toISOString(), address: attempt.addr.slice(5) },
         });

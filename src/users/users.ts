@@ -84,7 +84,7 @@ export class Users {
   async session(token: string | undefined): Promise<Session | undefined> {
     if (!token) return undefined;
     const row = await this.db('dashboard_sessions as s').join('dashboard_users as u', 'u.id', 's.user_id')
-      .where('s.token_sha256', sha256(token)).where('s.expires_at', '>', new Date()).where('u.disabled', false)
+      .where('s.token_sha256', sha256(token)).where('s.client', 'dashboard').where('s.expires_at', '>', new Date()).where('u.disabled', false)
       .first('u.id', 'u.username', 'u.display_name', 'u.role', 's.csrf_token');
     return row && { user: { id: row.id, username: row.username, displayName: row.display_name, role: row.role }, csrfToken: row.csrf_token };
   }
