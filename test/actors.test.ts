@@ -57,7 +57,7 @@ async function supplierOwed(): Promise<string> {
   const supplier = await h.deps.suppliers.upsert({ code, name: `${code} 供应商`, apiBaseUrl: 'http://127.0.0.1:1', apiKey: 'k' });
   await h.ledger.post({
     idempotencyKey: `actors-procure:${code}`, kind: 'procurement', businessDate: '2022-05-10',
-    postings: [debit(accountCode.platform('inventory'), 10_000), credit(accountCode.supplierPayable(supplier.id), 10_000)],
+    postings: [debit(accountCode.platform('cost_of_goods'), 10_000), credit(accountCode.supplierPayable(supplier.id), 10_000)],
   });
   return code;
 }

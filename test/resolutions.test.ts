@@ -30,7 +30,7 @@ async function supplierWithCase(cls: DiscrepancyClass, ourFen: number, theirFen:
   const supplier = await h.deps.suppliers.upsert({ code: uniq('res').toLowerCase(), name: '供应商', apiBaseUrl: 'http://127.0.0.1:1', apiKey: 'k' });
   await h.ledger.post({
     idempotencyKey: uniq('purchases'), kind: 'procurement', businessDate: '2026-11-20',
-    postings: [debit(accountCode.platform('inventory'), PURCHASES), credit(accountCode.supplierPayable(supplier.id), PURCHASES)],
+    postings: [debit(accountCode.platform('cost_of_goods'), PURCHASES), credit(accountCode.supplierPayable(supplier.id), PURCHASES)],
   });
   const [c] = await h.db('recon_cases').insert({
     supplier_id: supplier.id, business_date: '2026-11-24', subject_key: uniq('k'), class: cls, our_fen: ourFen, their_fen: theirFen,

@@ -88,10 +88,11 @@ describe('HTTP security headers', () => {
   });
 
   it('never caches an export with money figures', async () => {
-    const answer = await rawRequest(base, { path: '/settlement/day.xlsx?date=2026-01-05', headers: { cookie: admin.cookie } });
+    // (a day's statement workbook exists only for a settled day: the discrepancy cases are always there)
+    const answer = await rawRequest(base, { path: '/reconciliation/cases.xlsx', headers: { cookie: admin.cookie } });
     expect(answer.status).toBe(200);
     expect(answer.headers['content-disposition']).toContain('attachment');
-    expectHardened(answer.headers, 'day.xlsx');
+    expectHardened(answer.headers, 'cases.xlsx');
     expect(answer.headers['cache-control']).toBe('no-store');
   });
 

@@ -87,7 +87,7 @@ describe('login throttling', () => {
     expect(codeOf(locked)).toBe('LOGIN_LOCKED');
     const audit = await h.db('audit_log').where({ action: 'login.lock', subject_id: 'user:lock-victim' });
     expect(audit).toHaveLength(1);
-    expect(audit[0].actor).toBe('system:login-throttle');
+    expect(audit[0].actor).toBe('system');
     await sleep(2_100);
     expect((await login(a, '127.0.0.13', 'lock-victim', PASSWORD)).status).toBe(303);
   });

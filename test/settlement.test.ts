@@ -249,13 +249,13 @@ describe('supplier payouts', () => {
     for (const [i, day] of WEEK.entries()) {
       await h.ledger.post({
         idempotencyKey: `sim-procure:${i}`, kind: 'procurement', businessDate: day,
-        postings: [debit(accountCode.platform('inventory'), 10_000), credit(accountCode.supplierPayable(supplierId), 10_000)],
+        postings: [debit(accountCode.platform('cost_of_goods'), 10_000), credit(accountCode.supplierPayable(supplierId), 10_000)],
       });
     }
     // Accrued after the period: stays for the next batch.
     await h.ledger.post({
       idempotencyKey: 'sim-procure:late', kind: 'procurement', businessDate: '2021-03-02',
-      postings: [debit(accountCode.platform('inventory'), 7_000), credit(accountCode.supplierPayable(supplierId), 7_000)],
+      postings: [debit(accountCode.platform('cost_of_goods'), 7_000), credit(accountCode.supplierPayable(supplierId), 7_000)],
     });
     // The supplier bills 30.00 less than our books and finance accepts its figure: a 30.00 claim netted off the payout.
     const [c] = await h.db('recon_cases').insert({

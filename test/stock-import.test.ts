@@ -84,7 +84,7 @@ describe('kameng import-codes books what it stocks', () => {
     ]));
     expect(await balance(accountCode.platform('platform_cash'))).toBe(cash - 6_000);
     expect(await h.db('audit_log').where({ action: 'stock.import', subject_id: String(result.batchId) }).first())
-      .toMatchObject({ actor: SYSTEM, reason: 'bought at the counter' });
+      .toMatchObject({ actor: SYSTEM.username, reason: 'bought at the counter' });
   });
 
   it('a zero unit cost stocks the codes and posts nothing', async () => {

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { refOf, type Actor } from '../src/users/actor.ts';
 import { userActor } from './support/actors.ts';
 import http from 'node:http';
@@ -14,6 +13,7 @@ import { resendResellerCallback } from '../src/fulfillment/reseller-callback.ts'
 import { accountCode } from '../src/ledger/accounts.ts';
 import { freePort } from '../src/runtime/temporal-dev-server.ts';
 import { signedHeaders } from '../src/resellers/signature.ts';
+import { SUPPLIER_CALLBACK_HEADERS, supplierCallbackSignature } from '../src/supplier-api/callback-signature.ts';
 import { recordResult } from '../src/supplier-api/transactions.ts';
 import { loginAs } from './support/dashboard-session.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
@@ -95,8 +95,13 @@ async function stuckOrder(r: Shop, account = SILENT): Promise<number> {
 /** What the supplier does: a signed callback to our real endpoint. */
 async function supplierCallback(code: string, body: Record<string, unknown>) {
   const text = JSON.stringify(body);
+  const timestamp = String(Date.now());
   const res = await fetch(`${baseUrl}/callbacks/suppliers/${code}`, {
-    method: 'POST', body: text, headers: { 'content-type': 'application/json', 'x-signature': createHmac('sha256', `${code}-cb`).update(text).digest('hex') },
+    method: 'POST', body: text, headers: {
+      'content-type': 'application/json',
+      [SUPPLIER_CALLBACK_HEADERS.timestamp]: timestamp,
+      [SUPPLIER_CALLBACK_HEADERS.signature]: supplierCallbackSignature(`${code}-cb`, timestamp, text),
+    },
   });
   expect(res.status).toBe(200);
 }

@@ -88,4 +88,4 @@ export async function actorFromRef(db: Db | Knex.Transaction, ref: ActorRef | st
 }
 
 /** The columns an actor fills: the user id (a foreign key) and the name, kept as text for history. */
-export const actorColumns = (who: Actor | Schedule) => (isSchedule(who) ? { id: null, name: SCHEDULE.username } : { id: who.userId, name: who.username });
+export const actorColumns = (who: Actor | Schedule) => (isSchedule(who) ? { id: null, name: who.username } : { id: who.userId, name: who.username });
