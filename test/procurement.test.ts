@@ -1,13 +1,9 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { procurementWorkflowId } from '../workflows/procurement.ts';
 import { stockLevels } from '../src/inventory/stock.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
-import { historyFromJSON } from './support/history-json.ts';
 import { startWorkerProcess } from './support/worker-process.ts';
 import { cardSku, openWorld, supplierCode, type World } from './support/world.ts';
 
@@ -215,18 +211,5 @@ describe('a delivery with bad codes (duplicate, already received, expired)', () 
     const run = await h.db('procurement_runs').where({ workflow_id: workflowId }).first();
     expect(run.status).toBe('failed');
     expect(run.failures.at(-1)).toMatchObject({ supplierCode: A, reason: expect.stringMatching(/^delivered, not received: .*direct top-up/s) });
-  });
-});
-
-describe('procurement histories recorded before patch procurement-receipt', () => {
-  it('replay against the workflow code as it is now', async () => {
-    const dir = path.join(import.meta.dirname, '../fixtures/histories');
-    const files = (await fs.readdir(dir)).filter((f) => f.startsWith('procurement-') && f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(3);
-    const histories = await Promise.all(files.map(async (f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(await fs.readFile(path.join(dir, f), 'utf8'))) })));
-    const results = Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories);
-    const failed: string[] = [];
-    for await (const r of results) if (r.error) failed.push(`${r.workflowId}: ${r.error.message}`);
-    expect(failed).toEqual([]);
   });
 });

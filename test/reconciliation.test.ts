@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, businessDateOf, businessDayRange } from '../src/dates.ts';
 import { ReconCases } from '../src/reconciliation/cases.ts';
 import { exportDiscrepancies } from '../src/reconciliation/export.ts';
@@ -416,19 +415,5 @@ describe('waiting fetches on the reconciliation page', () => {
       await world.stop();
       await hd.close();
     }
-  });
-});
-
-describe('running reconciliations and settlements survive a deploy', () => {
-  it('replays the histories recorded from the workflows as first deployed', async () => {
-    const { Worker } = await import('@temporalio/worker');
-    const { historyFromJSON } = await import('./support/history-json.ts');
-    const dir = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
-    const files = (await fs.readdir(dir)).filter((f) => /^(reconcileSupplierDay|dailyReconciliation|dailySettlement)-.*\.json$/.test(f));
-    expect(files.length).toBeGreaterThanOrEqual(5);
-    const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(readFileSync(path.join(dir, f), 'utf8')) }));
-    const results = [];
-    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) results.push(r);
-    expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((f) => [f, undefined]));
   });
 });
