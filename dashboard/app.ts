@@ -1,22 +1,17 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Client } from '@temporalio/client';
 import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { AppConfig } from '../src/config.ts';
-import type { Db } from '../src/db/knex.ts';
 import { KamengError, NotFoundError } from '../src/errors.ts';
 import { closeIfUnread, refusalOf, refuseNulParameters } from '../src/http/request-errors.ts';
 import { DASHBOARD_CSP, securityHeaders } from '../src/http/security-headers.ts';
-import type { Ledger } from '../src/ledger/ledger.ts';
 import { LedgerReports } from '../src/ledger/reports.ts';
-import type { PlatformHealth } from '../activities/platform.ts';
+import type { DashboardDeps } from './deps.ts';
 import { overviewPage } from './pages/overview.ts';
 import { settlementActionsOf, settlementDownloads, settlementPage } from './pages/settlement.ts';
 import { auditPage } from './pages/audit.ts';
 import { fulfillmentPages } from './pages/fulfillment.ts';
-import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import { loginPages } from './pages/login.ts';
 import { reconciliationPages } from './pages/reconciliation.ts';
 import { ForbiddenError, requireCsrf, requirePermission, requireSession, sessionOf } from './auth.ts';
@@ -28,17 +23,6 @@ import { LoginThrottle } from '../src/users/login-throttle.ts';
 import { Users } from '../src/users/users.ts';
 import { stockPage } from './pages/stock.ts';
 
-export interface DashboardDeps {
-  db: Db;
-  ledger: Ledger;
-  reports: LedgerReports;
-  client: Client;
-  config: AppConfig;
-  infrastructure: string[];
-  health: PlatformHealth;
-  /** For re-sending a reseller callback (its signing secret); without it the dashboard cannot re-send. */
-  resellers?: ResellerRegistry;
-}
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
 // chart.js does not export its UMD build, so find it next to the package's CommonJS entry.

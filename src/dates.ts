@@ -33,3 +33,21 @@ export function addDays(date: BusinessDate, days: number): BusinessDate {
   const t = Date.parse(`${assertBusinessDate(date)}T00:00:00Z`) + days * 24 * 60 * 60 * 1000;
   return new Date(t).toISOString().slice(0, 10);
 }
+
+/**
+ * An instant as people here read it: Asia/Shanghai wall time with its zone, "2026-12-01 04:14:57 +08:00".
+ * Every page, CLI table and log line that shows a time to a person goes through this.
+ */
+export function formatShanghai(instant: Date | string | number): string {
+  const t = instant instanceof Date ? instant.getTime() : new Date(instant).getTime();
+  if (Number.isNaN(t)) return '';
+  const local = new Date(t + OFFSET_MS).toISOString();
+  return `${local.slice(0, 10)} ${local.slice(11, 19)} +08:00`;
+}
+
+/** ISO 8601 with the +08:00 offset, for CSV and JSON read by machines and people alike. */
+export function isoShanghai(instant: Date | string | number): string {
+  const t = instant instanceof Date ? instant.getTime() : new Date(instant).getTime();
+  if (Number.isNaN(t)) return '';
+  return `${new Date(t + OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
+}

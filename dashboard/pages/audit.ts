@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { DashboardDeps } from '../app.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';

@@ -4,7 +4,7 @@ import { callbackDeliveries, resendResellerCallback } from '../../src/fulfillmen
 import { NotFoundError } from '../../src/errors.ts';
 import { displayYuan } from '../../src/money.ts';
 import { orders } from '../../src/orders/orders.ts';
-import type { DashboardDeps } from '../app.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { addDays, assertBusinessDate, businessDateOf } from '../../src/dates.ts';
 import { OrderReports, type MarginDimension } from '../../src/orders/reports.ts';
 import { displayYuan } from '../../src/money.ts';
-import type { DashboardDeps } from '../app.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { sessionOf } from '../auth.ts';
 import { html, jsonForScript } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';

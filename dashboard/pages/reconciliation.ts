@@ -12,7 +12,7 @@ import { ReconCases, type CaseFilter } from '../../src/reconciliation/cases.ts';
 import { exportDiscrepancies } from '../../src/reconciliation/export.ts';
 import { startReconciliation } from '../../src/reconciliation/trigger.ts';
 import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type DiscrepancyClass, type Resolution } from '../../src/reconciliation/types.ts';
-import type { DashboardDeps } from '../app.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator, type Lang } from '../i18n.ts';

@@ -8,7 +8,7 @@ import { exportDaySummary, exportResellerStatement, type ExportFormat } from '..
 import { lastSettledDay } from '../../src/settlement/settle.ts';
 import { Statements } from '../../src/settlement/statements.ts';
 import { runSettlement } from '../../src/settlement/trigger.ts';
-import type { DashboardDeps } from '../app.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';

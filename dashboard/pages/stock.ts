@@ -4,7 +4,7 @@ import { displayYuan } from '../../src/money.ts';
 import { quarantinedCodes } from '../../src/procurement/quarantine.ts';
 import { ProcurementRuns } from '../../src/procurement/runs.ts';
 import { SupplierRegistry } from '../../src/suppliers/registry.ts';
-import type { DashboardDeps } from '../app.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
