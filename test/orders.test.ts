@@ -14,6 +14,7 @@ import { userActor } from './support/actors.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 import { startWorkerProcess } from './support/worker-process.ts';
 import { cardSku, openWorld, supplierCode, type World } from './support/world.ts';
+import { opsActionUpdate, topUpWorkflowId } from '../workflows/fulfill-topup.ts';
 
 let h: Harness;
 let world: World;
@@ -276,11 +277,11 @@ describe('direct top-ups', () => {
     } finally {
       world.sim.configure(FAST, { asyncCompletionMs: 50 });
     }
-    const handle = h.client.workflow.getHandle(`topup-${orderNo}`);
+    const handle = h.client.workflow.getHandle(topUpWorkflowId(orderNo));
     const li = refOf(await userActor(h.db, 'ops', 'ops.li'));
-    const refused: any = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: li, reason: '' }] }).catch((e) => e);
+    const refused: any = await handle.executeUpdate(opsActionUpdate, { args: [{ action: 'retry', actor: li, reason: '' }] }).catch((e) => e);
     expect(refused.cause.message).toMatch(/needs an actor and a reason/);
-    const state = await handle.executeUpdate('opsAction', { args: [{ action: 'retry', actor: li, reason: '供应商确认可重试 supplier asked to retry' }] }) as any;
+    const state = await handle.executeUpdate(opsActionUpdate, { args: [{ action: 'retry', actor: li, reason: '供应商确认可重试 supplier asked to retry' }] }) as any;
     expect(state.status).toBe('succeeded');
     expect(state.attempts).toHaveLength(2);
     const audit = await h.db('audit_log').where({ subject_type: 'order', subject_id: String(orderNo) });
@@ -300,7 +301,7 @@ describe('direct top-ups', () => {
       await call(r, 'POST', '/api/v1/orders', { resellerOrderId: id, sku, account: '13800138005' });
       const stuck = await untilFinal(r, id);
       expect(stuck.status).toBe('stuck');
-      const state: any = await h.client.workflow.getHandle(`topup-${stuck.orderNo}`).executeUpdate('opsAction', { args: [{ ...decision, actor: refOf(await userActor(h.db, 'ops', 'ops.wang')), reason: '电话确认 confirmed by phone' }] });
+      const state: any = await h.client.workflow.getHandle(topUpWorkflowId(stuck.orderNo)).executeUpdate(opsActionUpdate, { args: [{ ...decision, actor: refOf(await userActor(h.db, 'ops', 'ops.wang')), reason: '电话确认 confirmed by phone' }] });
       expect(state.status).toBe(finalStatus);
       expect(await wallet(r)).toBe(20_000 - charged);
       if (finalStatus === 'succeeded') {
@@ -329,7 +330,7 @@ describe('direct top-ups', () => {
       await expect.poll(() => [...world.sim.supplier(FAST).orders.values()].some((o) => o.account === '13800138004'), { timeout: 20_000 }).toBe(true);
       await worker.kill();
       worker = await startWorkerProcess({ taskQueue, masterKeyHex: h.masterKeyHex, env });
-      const state = await h.client.workflow.getHandle(`topup-${orderNo}`).result() as any;
+      const state = await h.client.workflow.getHandle(topUpWorkflowId(orderNo)).result() as any;
       expect(state.status).toBe('succeeded');
       expect([...world.sim.supplier(FAST).orders.values()].filter((o) => o.account === '13800138004')).toHaveLength(1);
       expect(await h.db('ledger_entries').where('idempotency_key', `order-complete:${orderNo}`)).toHaveLength(1);

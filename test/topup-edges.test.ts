@@ -18,6 +18,7 @@ import { recordResult } from '../src/supplier-api/transactions.ts';
 import { loginAs } from './support/dashboard-session.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 import { openWorld, supplierCode, type World } from './support/world.ts';
+import { supplierResultSignal, topUpWorkflowId } from '../workflows/fulfill-topup.ts';
 
 /** Issue 16 items 1, 2 and 7, issue 17 item 10: the top-up's edges, as ops and suppliers hit them. */
 let h: Harness;
@@ -82,7 +83,7 @@ async function placeTopUp(r: Shop, account: string): Promise<number> {
 }
 
 const order = (id: number) => h.db('orders').where({ id }).first();
-const handle = (id: number) => h.client.workflow.getHandle(`topup-${id}`);
+const handle = (id: number) => h.client.workflow.getHandle(topUpWorkflowId(id));
 const audit = (id: number) => h.db('audit_log').where({ subject_type: 'order', subject_id: String(id) }).orderBy('id');
 
 async function stuckOrder(r: Shop, account = SILENT): Promise<number> {
@@ -218,9 +219,9 @@ describe('signalled results are claims, checked before money moves (issue 17 ite
   it('moves no money on a forged SUCCESS signal the supplier record does not show', async () => {
     const r = await shop();
     const id = await placeTopUp(r, SILENT);
-    await handle(id).signal('supplierResult', { requestId: `kameng-${id}-1`, status: 'SUCCESS', supplierTxnId: 'FORGED' });
+    await handle(id).signal(supplierResultSignal, { requestId: `kameng-${id}-1`, status: 'SUCCESS', supplierTxnId: 'FORGED' });
     await expect.poll(async () => (await order(id)).status, { timeout: 30_000 }).toBe('stuck');
-    await handle(id).signal('supplierResult', { requestId: `kameng-${id}-1`, status: 'SUCCESS', supplierTxnId: 'FORGED-AGAIN' });
+    await handle(id).signal(supplierResultSignal, { requestId: `kameng-${id}-1`, status: 'SUCCESS', supplierTxnId: 'FORGED-AGAIN' });
     await new Promise((res) => setTimeout(res, 1_000));
     expect((await order(id)).status).toBe('stuck');
     expect(await h.db('ledger_entries').where('idempotency_key', `order-complete:${id}`)).toHaveLength(0);

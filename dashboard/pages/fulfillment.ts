@@ -10,6 +10,7 @@ import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
+import { topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
 
 const when = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '');
 
@@ -96,7 +97,7 @@ export function fulfillmentPages(deps: DashboardDeps) {
 async function historySummary(deps: DashboardDeps, orderId: number): Promise<{ at: string; what: string }[]> {
   let history;
   try {
-    history = await deps.client.workflow.getHandle(`topup-${orderId}`).fetchHistory();
+    history = await deps.client.workflow.getHandle(topUpWorkflowId(orderId)).fetchHistory();
   } catch {
     return [];
   }

@@ -7,6 +7,7 @@ import { claimCallback, pruneCallbackReceipts, releaseCallback } from '../suppli
 import { SUPPLIER_CALLBACK_HEADERS, SUPPLIER_CALLBACK_WINDOW_MS, supplierCallbackSignature } from '../supplier-api/callback-signature.ts';
 import { recordResult, transaction } from '../supplier-api/transactions.ts';
 import type { SupplierRegistry } from '../suppliers/registry.ts';
+import { supplierResultSignal, topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
 
 /**
  * Where suppliers report results: POST /callbacks/suppliers/:code, signed with the supplier's
@@ -60,7 +61,7 @@ export function supplierCallbacks(deps: { db: Db; suppliers: SupplierRegistry; t
           status: result.status === 'SUCCESS' ? 'success' : 'failed', supplierOrderId: result.supplierOrderId, supplierTxnId: result.supplierTxnId,
         });
         if (txn.order_id) {
-          await deps.temporal.workflow.getHandle(`topup-${txn.order_id}`).signal('supplierResult', {
+          await deps.temporal.workflow.getHandle(topUpWorkflowId(txn.order_id)).signal(supplierResultSignal, {
             requestId: result.requestId, status: result.status, supplierTxnId: result.supplierTxnId, supplierOrderId: result.supplierOrderId, failureReason: result.failureReason,
           }).catch((err: Error) => {
             // the workflow has finished: a late or duplicate callback changes nothing

@@ -11,6 +11,7 @@ import { exportDaySummary, exportResellerStatement, type ExportFormat } from '..
 import { Rebates } from '../settlement/rebates.ts';
 import { Statements } from '../settlement/statements.ts';
 import { assertDayOver, runSettlement } from '../settlement/trigger.ts';
+import { settlementWorkflowId } from '../../workflows/settlement.ts';
 import { cliActor, withActor, withCli } from './context.ts';
 import { assertMay } from '../users/actor.ts';
 
@@ -21,7 +22,7 @@ export async function settleCommand(options: { date?: string }): Promise<void> {
   // an open day is refused before anything else, logged in or not
   const date = assertDayOver(options.date ?? yesterday());
   await withActor('settlement', async (ctx, actor) => {
-    console.log(`结算 settling resellers through ${date} (workflow settle-${date})`);
+    console.log(`结算 settling resellers through ${date} (workflow ${settlementWorkflowId(date)})`);
     const result = await runSettlement(await ctx.temporal(), ctx.config, { date, actor });
     const table = new Table({ head: ['结算日 day', '对账单 statements', '明细 lines', '补记 late', '结算人 by', '状态 state'] });
     for (const d of result.settled) table.push([d.date, d.statements, d.lines, d.lateLines, d.settledBy, d.created ? '新结算 settled now' : '已结算 already settled']);

@@ -13,6 +13,8 @@ import { accountCode } from '../ledger/accounts.ts';
 import { ledgerErrorFrom } from '../ledger/errors.ts';
 import { sqlPart } from '../db/sql-part.ts';
 import type { Ledger } from '../ledger/ledger.ts';
+import { topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
+import { procurementWorkflowId } from '../../workflows/procurement.ts';
 import type { Caller } from '../resellers/authenticate.ts';
 import type { Reseller } from '../resellers/registry.ts';
 import { formatYuan } from '../money.ts';
@@ -172,7 +174,7 @@ export class OrderService implements ResellerOrderService {
   private async ensureFulfillmentStarted(order: Order): Promise<void> {
     try {
       await this.deps.temporal.workflow.start('fulfillTopUp', {
-        workflowId: `topup-${order.id}`, taskQueue: this.deps.taskQueues.fulfillment, args: [{ orderId: order.id }],
+        workflowId: topUpWorkflowId(order.id), taskQueue: this.deps.taskQueues.fulfillment, args: [{ orderId: order.id }],
       });
     } catch (err) {
       if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
@@ -182,7 +184,7 @@ export class OrderService implements ResellerOrderService {
   private async wakeProcurement(sku: string): Promise<void> {
     try {
       await this.deps.temporal.workflow.start('procureStock', {
-        workflowId: `procure-${sku}`, taskQueue: this.deps.taskQueues.procurement, args: [{ sku, reason: 'low_stock' }],
+        workflowId: procurementWorkflowId(sku), taskQueue: this.deps.taskQueues.procurement, args: [{ sku, reason: 'low_stock' }],
       });
     } catch (err) {
       if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') console.error(`could not start procurement for ${sku}:`, err);

@@ -5,7 +5,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import type { AppConfig } from '../config.ts';
 import { assertBusinessDate } from '../dates.ts';
 import { ValidationError } from '../errors.ts';
-import { uploadStatementSignal, type reconcileSupplierDay } from '../../workflows/reconciliation.ts';
+import { reconciliationWorkflowId, uploadStatementSignal, type reconcileSupplierDay } from '../../workflows/reconciliation.ts';
 
 export class ReconciliationRunningError extends ValidationError {
   constructor(workflowId: string) {
@@ -30,7 +30,7 @@ export async function startReconciliation(client: Client, config: AppConfig, inp
     });
     upload = { path: target, name };
   }
-  const workflowId = `recon-${input.supplierCode}-${date}`;
+  const workflowId = reconciliationWorkflowId(input.supplierCode, date);
   try {
     return await client.workflow.start<typeof reconcileSupplierDay>('reconcileSupplierDay', {
       taskQueue: config.temporal.taskQueues.reconciliation, workflowId,

@@ -3,7 +3,7 @@ import type { AppConfig } from '../config.ts';
 import { assertBusinessDate, businessDateOf } from '../dates.ts';
 import { KamengError } from '../errors.ts';
 import { assertMay, refOf, type Actor } from '../users/actor.ts';
-import type { dailySettlement, DailySettlementResult } from '../../workflows/settlement.ts';
+import { settlementWorkflowId, type dailySettlement, type DailySettlementResult } from '../../workflows/settlement.ts';
 import { DayNotOverError } from './errors.ts';
 
 /**
@@ -15,7 +15,7 @@ import { DayNotOverError } from './errors.ts';
 export async function runSettlement(client: Client, config: AppConfig, input: { date: string; actor: Actor; now?: Date }): Promise<DailySettlementResult> {
   const date = assertDayOver(input.date, input.now);
   assertMay(input.actor, 'settlement');
-  const workflowId = `settle-${date}`;
+  const workflowId = settlementWorkflowId(date);
   try {
     let handle;
     try {
