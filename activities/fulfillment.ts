@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { recordAudit } from '../src/audit/audit-log.ts';
 import type { Catalog } from '../src/catalog/catalog.ts';
+import type { FulfillmentSettings } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
 import { ValidationError } from '../src/errors.ts';
 import { applyOpsAction, recordResolvedWhileStuck } from '../src/fulfillment/ops-check.ts';
@@ -15,17 +16,8 @@ import { recordPlacement, recordResult, transaction } from '../src/supplier-api/
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { actorFromRef, type ActorRef } from '../src/users/actor.ts';
 
-export interface FulfillmentSettings {
-  /** No final answer from a supplier for this long: the order is stuck and waits for ops. */
-  stuckAfterMs: number;
-  pollIntervalMs: number;
-  /** While stuck, the supplier is still asked this often (default: 20 poll intervals). */
-  stuckPollIntervalMs?: number;
-  supplierTimeoutMs: number;
-  /** Where suppliers reach our callback endpoint. */
-  publicUrl: string;
-  allowPrivateCallbacks: boolean;
-}
+/** Moved to src/config.ts; re-exported for old imports. */
+export type { FulfillmentSettings };
 
 const asResult = (o: SupplierOrder): SupplierResult => ({
   requestId: o.requestId, status: o.status, supplierOrderId: o.supplierOrderId, supplierTxnId: o.supplierTxnId, failureReason: o.failureReason,

@@ -1,28 +1,13 @@
-import type { Catalog } from '../src/catalog/catalog.ts';
-import type { ReconSettings } from '../src/config.ts';
-import type { Db } from '../src/db/knex.ts';
-import type { CodeVault } from '../src/inventory/codes.ts';
-import type { Ledger } from '../src/ledger/ledger.ts';
-import type { ResellerRegistry } from '../src/resellers/registry.ts';
-import type { SupplierRegistry } from '../src/suppliers/registry.ts';
+import type { ActivityDeps } from '../src/runtime/deps.ts';
 import { withTypedFailures } from './adapter.ts';
-import { createFulfillmentActivities, type FulfillmentSettings } from './fulfillment.ts';
+import { createFulfillmentActivities } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
 import { createProcurementActivities } from './procurement.ts';
 import { createReconciliationActivities } from './reconciliation.ts';
 import { createSettlementActivities } from './settlement.ts';
 
-/** What activities need from the outside world; built once per worker process (src/runtime/deps.ts). */
-export interface ActivityDeps {
-  db: Db;
-  ledger: Ledger;
-  catalog: Catalog;
-  suppliers: SupplierRegistry;
-  vault: CodeVault;
-  resellers: ResellerRegistry;
-  settings: FulfillmentSettings;
-  reconciliation: ReconSettings;
-}
+/** Defined in src/runtime/deps.ts (which builds it); re-exported for old imports. */
+export type { ActivityDeps };
 
 export function createActivities(deps: ActivityDeps) {
   return withTypedFailures({

@@ -1,16 +1,10 @@
 import type { Db } from '../src/db/knex.ts';
+import type { PlatformHealth } from '../src/runtime/infrastructure.ts';
 import type { EntryInput, Ledger, PostedEntry } from '../src/ledger/ledger.ts';
 import { pruneNonces } from '../src/resellers/authenticate.ts';
 
-export interface PlatformHealth {
-  postgres: string;
-  migrations: number;
-  accounts: number;
-  entries: number;
-  /** Sum of every posting in the ledger: 0 when the books balance. */
-  ledgerImbalanceFen: number;
-  checkedAt: string;
-}
+/** Moved to src/runtime/infrastructure.ts; re-exported for old imports. */
+export type { PlatformHealth };
 
 /** Housekeeping activities: health of the database and the ledger, pruning. */
 export function createPlatformActivities(deps: { db: Db; ledger: Ledger }) {

@@ -1,10 +1,10 @@
 import type { Client } from '@temporalio/client';
-import type { PlatformHealth } from '../activities/platform.ts';
 import type { AppConfig } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
 import type { LedgerReports } from '../src/ledger/reports.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
+import type { PlatformHealth } from '../src/runtime/infrastructure.ts';
 
 /** What every dashboard page receives (its own module, so pages do not import the app that imports them). */
 export interface DashboardDeps {

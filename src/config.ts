@@ -44,18 +44,7 @@ export interface AppConfig {
   };
   /** KAMENG_MASTER_KEY; a local install keeps a generated one in <dataDir>/master.key. */
   masterKey: string | undefined;
-  fulfillment: {
-    /** Where suppliers send callbacks: this deployment's public URL. */
-    publicUrl: string;
-    /** A top-up with no final answer for this long is stuck and waits for ops. */
-    stuckAfterMs: number;
-    pollIntervalMs: number;
-    /** A stuck top-up still asks its supplier, this much less often, while it waits for ops. */
-    stuckPollIntervalMs: number;
-    supplierTimeoutMs: number;
-    /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
-    allowPrivateCallbacks: boolean;
-  };
+  fulfillment: FulfillmentSettings & { stuckPollIntervalMs: number };
   reconciliation: ReconSettings;
   /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
   cli: { sessionFile: string; sessionHours: number };
@@ -77,6 +66,20 @@ export interface LoginSettings {
   lockMs: number;
   hashConcurrency: number;
   hashQueue: number;
+}
+
+/** Direct top-ups: what the fulfillment activities read (activities/fulfillment.ts). */
+export interface FulfillmentSettings {
+  /** Where suppliers send callbacks: this deployment's public URL. */
+  publicUrl: string;
+  /** A top-up with no final answer from its supplier for this long is stuck and waits for ops. */
+  stuckAfterMs: number;
+  pollIntervalMs: number;
+  /** A stuck top-up still asks its supplier, this much less often, while it waits for ops (default: 20 poll intervals). */
+  stuckPollIntervalMs?: number;
+  supplierTimeoutMs: number;
+  /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
+  allowPrivateCallbacks: boolean;
 }
 
 /** Daily supplier reconciliation (对账). */

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type express from 'express';
-import type { ActivityDeps } from '../../activities/index.ts';
 import type { AppConfig } from '../config.ts';
+import type { ActivityDeps } from '../runtime/deps.ts';
 import { OrderService } from '../orders/order-service.ts';
 import { API_CSP, securityHeaders } from '../http/security-headers.ts';
 import { RequestAuthenticator } from '../resellers/authenticate.ts';

@@ -1,6 +1,6 @@
 import { DEMO_FAILING_ACCOUNT, DEMO_SILENT_ACCOUNT, DEMO_SUPPLIERS } from '../../fixtures/supplier-simulator/demo-suppliers.ts';
 import { startSupplierSimulator, type SupplierSimulator } from '../../fixtures/supplier-simulator/server.ts';
-import type { ActivityDeps } from '../../activities/index.ts';
+import type { ActivityDeps } from '../runtime/deps.ts';
 import { addDays, businessDateOf } from '../dates.ts';
 import { IdempotencyConflictError } from '../ledger/errors.ts';
 import fs from 'node:fs/promises';

@@ -24,6 +24,17 @@ export interface Infrastructure {
   stop(): Promise<void>;
 }
 
+/** What the health check (workflows/health-check.ts) reports about PostgreSQL and the ledger. */
+export interface PlatformHealth {
+  postgres: string;
+  migrations: number;
+  accounts: number;
+  entries: number;
+  /** Sum of every posting in the ledger: 0 when the books balance. */
+  ledgerImbalanceFen: number;
+  checkedAt: string;
+}
+
 type Log = (line: string) => void;
 
 /**

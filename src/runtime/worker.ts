@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { ClientConfigProfile } from '@temporalio/envconfig';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../../activities/index.ts';
+import { createActivities } from '../../activities/index.ts';
+import type { ActivityDeps } from './deps.ts';
 import { connectTemporalWorker } from './temporal-connection.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
