@@ -7,6 +7,7 @@ type AnyFn = (...args: any[]) => Promise<unknown>;
  * Business refusals (bad input, insufficient funds, a conflicting replay) are final: retrying
  * cannot fix them. Turn them into non-retryable failures that keep the error's type and code,
  * so a workflow can branch on `failure.type`. Anything else (a dropped connection) is retried.
+ * This is the one place that decides it: the retry policies in temporal.config.ts name no error types.
  */
 export function withTypedFailures<T extends Record<string, AnyFn>>(activities: T): T {
   const wrapped: Record<string, AnyFn> = {};
