@@ -109,6 +109,20 @@ export const temporalConfig = {
       },
     },
   } satisfies Record<string, ActivityOptionsConfig>,
+  /** Time limits inside activities, each well within its activity's own (above). */
+  withinActivities: {
+    /** receiveCardBatch (fileWork): fetching a delivered batch's codes from the supplier. */
+    deliveredCodesTimeoutMs: 60_000,
+    /** reconcileStatement (fileWork): downloading a day's statement; files are large, suppliers slow. */
+    statementDownloadTimeoutMs: 10 * 60_000,
+    /** How often long file work heartbeats (fileWork.heartbeatTimeout is 1m). */
+    heartbeatEveryMs: 5_000,
+  },
+  /** procureStock: how often a card batch the supplier is still preparing is looked up, and for how long (input may override). */
+  procurement: {
+    deliveryPollMs: 2_000,
+    deliveryTimeoutMs: 30 * 60_000,
+  },
   /** Cron expressions (minute hour day month weekday), evaluated in the business time zone. */
   schedules: {
     timeZone: 'Asia/Shanghai',

@@ -10,6 +10,7 @@ import { ProcurementRuns } from '../src/procurement/runs.ts';
 import type { CardBatchReceipt, ProcurementFailure, ProcurementPlan, SupplierOrderState } from '../src/procurement/types.ts';
 import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
+import { temporalConfig } from '../temporal.config.ts';
 
 export class NoQualifiedSupplierError extends KamengError {
   constructor(sku: string) {
@@ -34,7 +35,7 @@ const toState = (o: { requestId: string; supplierOrderId?: string; status: strin
 export function createProcurementActivities(deps: { db: Db; ledger: Ledger; catalog: Catalog; suppliers: SupplierRegistry; vault: CodeVault }) {
   const runs = new ProcurementRuns(deps.db);
   async function receiveCardBatch(input: DeliveredBatch): Promise<CardBatchReceipt> {
-    const client = deps.suppliers.client(await deps.suppliers.byCode(input.supplierCode), 60_000);
+    const client = deps.suppliers.client(await deps.suppliers.byCode(input.supplierCode), temporalConfig.withinActivities.deliveredCodesTimeoutMs);
     const codes = await client.deliveredCodes(input.supplierOrderId);
     Context.current().heartbeat(codes.length);
     const r = await receiveDelivery(deps, { ...input, codes });

@@ -8,6 +8,7 @@ import type { Db } from '../src/db/knex.ts';
 import { reconcileDay } from '../src/reconciliation/reconcile.ts';
 import type { ReconSummary } from '../src/reconciliation/types.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
+import { temporalConfig } from '../temporal.config.ts';
 
 export interface ReconcileStatementInput {
   supplierCode: string;
@@ -18,9 +19,6 @@ export interface ReconcileStatementInput {
 }
 
 export type ReconcileStatementResult = { status: 'reconciled'; summary: ReconSummary } | { status: 'not_published' };
-
-/** How long a statement download may take: files are large, suppliers slow. */
-const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 /** Reconciliation's adapters: get the statement (upload or supplier API), then reconcile it in PostgreSQL. */
 export function createReconciliationActivities(deps: { db: Db; suppliers: SupplierRegistry; reconciliation: ReconSettings }) {
@@ -41,13 +39,13 @@ export function createReconciliationActivities(deps: { db: Db; suppliers: Suppli
         await fs.mkdir(incoming, { recursive: true });
         const extension = supplier.statementFormat === 'xlsx' ? 'xlsx' : 'csv';
         downloaded = path.join(incoming, `${supplier.code}-${input.date}-${randomUUID().slice(0, 8)}.${extension}`);
-        const got = await deps.suppliers.client(supplier, DOWNLOAD_TIMEOUT_MS).downloadStatement(input.date, downloaded);
+        const got = await deps.suppliers.client(supplier, temporalConfig.withinActivities.statementDownloadTimeoutMs).downloadStatement(input.date, downloaded);
         if (!got) return { status: 'not_published' };
         file = downloaded;
         fileName = `${supplier.code}-${input.date}.${extension}`;
       }
       let lines = 0;
-      const beat = setInterval(() => Context.current().heartbeat({ lines }), 5_000);
+      const beat = setInterval(() => Context.current().heartbeat({ lines }), temporalConfig.withinActivities.heartbeatEveryMs);
       try {
         const summary = await reconcileDay(deps.db, {
           supplier, date: input.date, file, fileName, source: input.upload ? 'uploaded' : 'fetched',

@@ -80,10 +80,11 @@ export async function procureStock(input: ProcureStockInput): Promise<Procuremen
 
   async function buyFrom(candidate: ProcurementCandidate, requestId: string): Promise<SupplierOrderState> {
     let order = await supplier.placeCardBatch({ runId, requestId, sku: plan.sku, supplierId: candidate.supplierId, supplierCode: candidate.supplierCode, supplierSku: candidate.supplierSku, quantity: plan.quantity, unitCostFen: candidate.unitCostFen });
-    const pollEvery = input.pollIntervalMs ?? 2_000;
-    const giveUpAt = Date.now() + (input.deliveryTimeoutMs ?? 30 * 60_000);
+    const pollEvery = input.pollIntervalMs ?? temporalConfig.procurement.deliveryPollMs;
+    const deliveryTimeoutMs = input.deliveryTimeoutMs ?? temporalConfig.procurement.deliveryTimeoutMs;
+    const giveUpAt = Date.now() + deliveryTimeoutMs;
     while (order.status === 'PROCESSING') {
-      if (Date.now() >= giveUpAt) throw ApplicationFailure.nonRetryable(`batch not delivered within ${(input.deliveryTimeoutMs ?? 1_800_000) / 1000}s`, 'DeliveryTimeoutError');
+      if (Date.now() >= giveUpAt) throw ApplicationFailure.nonRetryable(`batch not delivered within ${deliveryTimeoutMs / 1000}s`, 'DeliveryTimeoutError');
       await sleep(pollEvery);
       order = await supplier.lookupCardBatch({ requestId, supplierCode: candidate.supplierCode });
     }
