@@ -1,18 +1,18 @@
+import { BUSINESS_OFFSET_MS, shiftDate } from './business-day.ts';
 import { ValidationError } from './errors.ts';
+
+/** The arithmetic lives in src/business-day.ts (import-free, so workflows share it); re-exported here. */
+export { businessDateOf, isLastDayOfMonth } from './business-day.ts';
 
 /**
  * Business dates are Asia/Shanghai calendar days. China has kept UTC+8 without daylight saving
  * since 1991, so a fixed offset is exact for every date this system handles.
  */
 export const BUSINESS_TZ = 'Asia/Shanghai';
-const OFFSET_MS = 8 * 60 * 60 * 1000;
+const OFFSET_MS = BUSINESS_OFFSET_MS;
 
 /** "YYYY-MM-DD" */
 export type BusinessDate = string;
-
-export function businessDateOf(instant: Date): BusinessDate {
-  return new Date(instant.getTime() + OFFSET_MS).toISOString().slice(0, 10);
-}
 
 export function assertBusinessDate(value: string, what = 'date'): BusinessDate {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))
@@ -30,8 +30,7 @@ export function businessDayRange(date: BusinessDate): { start: Date; end: Date }
 }
 
 export function addDays(date: BusinessDate, days: number): BusinessDate {
-  const t = Date.parse(`${assertBusinessDate(date)}T00:00:00Z`) + days * 24 * 60 * 60 * 1000;
-  return new Date(t).toISOString().slice(0, 10);
+  return shiftDate(assertBusinessDate(date), days);
 }
 
 /**

@@ -1,4 +1,8 @@
 import { workflowInfo } from '@temporalio/workflow';
+import { businessDateOf, shiftDate } from '../src/business-day.ts';
+
+/** Business-day arithmetic is src/business-day.ts's (shared with src/dates.ts), not repeated here. */
+export { isLastDayOfMonth } from '../src/business-day.ts';
 
 /** The schedule's intended time, so a run caught up after downtime works on the right day. */
 export function scheduledStart(): Date {
@@ -7,13 +11,7 @@ export function scheduledStart(): Date {
   return scheduled ? new Date(scheduled as string | Date) : new Date(workflowInfo().startTime);
 }
 
-/** The Asia/Shanghai (UTC+8, no DST) date of the day before an instant. */
+/** The Asia/Shanghai business date of the day before an instant. */
 export function dayBefore(at: Date): string {
-  return new Date(at.getTime() + 8 * 3600_000 - 24 * 3600_000).toISOString().slice(0, 10);
-}
-
-/** True for the last calendar day of its month ("YYYY-MM-DD"). */
-export function isLastDayOfMonth(date: string): boolean {
-  const next = new Date(Date.parse(`${date}T00:00:00Z`) + 24 * 3600_000);
-  return next.getUTCDate() === 1;
+  return shiftDate(businessDateOf(at), -1);
 }
