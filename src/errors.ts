@@ -36,3 +36,14 @@ export class NotFoundError extends KamengError {
     super('NOT_FOUND', `${what} not found: ${id}`, { details: { what, id } });
   }
 }
+
+/**
+ * The innermost message of an error's cause chain: what actually went wrong under the wrappers
+ * (a workflow failure around an activity failure around the activity's own error). The one
+ * unwrapper; this file imports nothing, so workflow code may use it too.
+ */
+export function rootMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

@@ -1,5 +1,6 @@
 import { ApplicationFailure, condition, defineSignal, ParentClosePolicy, patched, proxyActivities, setHandler, sleep, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import { rootMessage } from '../src/errors.ts';
 import type { ReconSummary } from '../src/reconciliation/types.ts';
 import { temporalConfig } from '../temporal.config.ts';
 import { dayBefore, scheduledStart } from './scheduled-day.ts';
@@ -98,7 +99,7 @@ export async function dailyReconciliation(input: DailyReconciliationInput): Prom
   for (const { supplierCode, done } of children) {
     const outcome = await done;
     if ('error' in outcome) {
-      result.failed.push({ supplierCode, reason: messageOf(outcome.error) });
+      result.failed.push({ supplierCode, reason: rootMessage(outcome.error) });
       continue;
     }
     const s = outcome.summary;
@@ -106,10 +107,4 @@ export async function dailyReconciliation(input: DailyReconciliationInput): Prom
     result.reconciled.push({ supplierCode, lines: s.lines, discrepancies, openCases: s.cases.stillOpen });
   }
   return result;
-}
-
-function messageOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }

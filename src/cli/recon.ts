@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { businessDateOf, addDays } from '../dates.ts';
-import { ValidationError } from '../errors.ts';
+import { rootMessage, ValidationError } from '../errors.ts';
 import { displayYuan } from '../money.ts';
 import { ReconCases, type CaseFilter } from '../reconciliation/cases.ts';
 import { exportDiscrepancies } from '../reconciliation/export.ts';
@@ -113,10 +113,4 @@ async function countLines(file: string): Promise<number> {
     throw new ValidationError(`cannot read the statement file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   return Math.max(0, n - 1);
-}
-
-function rootMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }
