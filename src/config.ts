@@ -34,6 +34,8 @@ export interface AppConfig {
      * default temporal.toml). Used through src/runtime/temporal-connection.ts only.
      */
     connection: ClientConfigProfile;
+    /** KAMENG_WORKER_LOG_LEVEL: the Temporal worker runtime's own log (default WARN: INFO drowns the start banner). */
+    workerLogLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   };
   dashboard: {
     host: string;
@@ -46,6 +48,13 @@ export interface AppConfig {
   masterKey: string | undefined;
   fulfillment: FulfillmentSettings & { stuckPollIntervalMs: number };
   reconciliation: ReconSettings;
+  /** What the first `npm start` and the demo read (src/cli/start.ts). */
+  bootstrap: {
+    /** KAMENG_ADMIN_PASSWORD: the first admin's password (never echoed, never copied); absent: one is generated. */
+    adminPassword: string | undefined;
+    /** KAMENG_STUCK_AFTER_MS as set; absent: the demo counts a top-up as stuck after 45 s, not 10 min. */
+    demoStuckAfterMs: number | undefined;
+  };
   /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
   cli: { sessionFile: string; sessionHours: number };
   businessTimeZone: 'Asia/Shanghai';
@@ -117,6 +126,8 @@ const envSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   KAMENG_TEMPORAL_PORT: port(7233),
   KAMENG_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  KAMENG_WORKER_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+  KAMENG_ADMIN_PASSWORD: z.string().min(1).optional(),
   KAMENG_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port(3000),
   KAMENG_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1024).default(512 * 1024 * 1024),
@@ -134,7 +145,7 @@ const envSchema = z.object({
     .optional(),
   KAMENG_ALLOW_PRIVATE_CALLBACKS: z.enum(['true', 'false']).default('false'),
   KAMENG_PUBLIC_URL: z.string().regex(/^https?:\/\/[^/]+$/, 'must be an http(s) origin without a path, e.g. https://kameng.example.com').optional(),
-  KAMENG_STUCK_AFTER_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+  KAMENG_STUCK_AFTER_MS: z.coerce.number().int().min(1000).optional(),
   KAMENG_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   KAMENG_STUCK_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(10 * 60_000),
   KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
@@ -192,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       devServerPort: e.KAMENG_TEMPORAL_PORT,
       workflowBundle: e.KAMENG_WORKFLOW_BUNDLE && path.resolve(cwd, e.KAMENG_WORKFLOW_BUNDLE),
       connection: temporalProfile,
+      workerLogLevel: e.KAMENG_WORKER_LOG_LEVEL,
     },
     dashboard: {
       host: e.KAMENG_DASHBOARD_HOST,
@@ -207,7 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     masterKey: e.KAMENG_MASTER_KEY,
     fulfillment: {
       publicUrl: e.KAMENG_PUBLIC_URL ?? `http://${e.KAMENG_DASHBOARD_HOST}:${e.PORT}`,
-      stuckAfterMs: e.KAMENG_STUCK_AFTER_MS,
+      stuckAfterMs: e.KAMENG_STUCK_AFTER_MS ?? 10 * 60_000,
       pollIntervalMs: e.KAMENG_POLL_INTERVAL_MS,
       stuckPollIntervalMs: e.KAMENG_STUCK_POLL_INTERVAL_MS,
       supplierTimeoutMs: e.KAMENG_SUPPLIER_TIMEOUT_MS,
@@ -219,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       statementPollMs: e.KAMENG_STATEMENT_POLL_MS,
       statementWaitMs: e.KAMENG_STATEMENT_WAIT_MS,
     },
+    bootstrap: { adminPassword: e.KAMENG_ADMIN_PASSWORD, demoStuckAfterMs: e.KAMENG_STUCK_AFTER_MS },
     cli: { sessionFile: path.join(configHome, 'kameng', 'session.json'), sessionHours: e.KAMENG_CLI_SESSION_HOURS },
     businessTimeZone: 'Asia/Shanghai',
   };

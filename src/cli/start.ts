@@ -26,7 +26,7 @@ const log = (line: string) => console.log(`[kameng] ${line}`);
  */
 export async function startCommand(options: { demo: boolean }): Promise<void> {
   const config = loadConfig();
-  if (options.demo && !process.env.KAMENG_STUCK_AFTER_MS) {
+  if (options.demo && config.bootstrap.demoStuckAfterMs === undefined) {
     // the demo's unanswered top-up should show up as stuck within its first minute, not after ten
     config.fulfillment.stuckAfterMs = 45_000;
     log('demo: a top-up counts as stuck after 45 s (set KAMENG_STUCK_AFTER_MS to choose)');
@@ -82,6 +82,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     namespace: infra.namespace,
     taskQueues: Object.values(config.temporal.taskQueues),
     deps,
+    logLevel: config.temporal.workerLogLevel,
   });
   cleanups.push(() => workers.shutdown());
   const { client, connection } = await temporalClient(infra.temporalAddress, infra.namespace, temporalProfile);
@@ -100,7 +101,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   log(`health-check workflow ran end to end: PostgreSQL ${health.postgres}, ${health.accounts} ledger accounts, ` +
     `${health.entries} journal entries, books ${health.healthy ? 'balance' : `OFF BY ${health.ledgerImbalanceFen} fen`}`);
 
-  await ensureDashboardUsers(new Users(db), { demo: Boolean(demo), dataDir: config.dataDir, adminPassword: process.env.KAMENG_ADMIN_PASSWORD, log });
+  await ensureDashboardUsers(new Users(db), { demo: Boolean(demo), dataDir: config.dataDir, adminPassword: config.bootstrap.adminPassword, log });
   // Machine-facing APIs first (their own signatures), then the dashboard behind its login.
   const app = express();
   const orderService = mountApis(app, deps, client, taskQueuesOf(config));

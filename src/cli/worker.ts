@@ -17,7 +17,7 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   const deps = createActivityDeps({ databaseUrl: config.database.url!, keys, settings: config.fulfillment, reconciliation: config.reconciliation, poolMax: config.database.poolMax });
   // a worker may start before `npm start` has sealed rows from before migration 016
   await deps.suppliers.sealPlainCredentials();
-  const workers = await startWorkers({ address: config.temporal.address!, connection: config.temporal.connection, namespace: config.temporal.namespace, taskQueues: queues, deps,
+  const workers = await startWorkers({ address: config.temporal.address!, connection: config.temporal.connection, namespace: config.temporal.namespace, taskQueues: queues, deps, logLevel: config.temporal.workerLogLevel,
     bundle: config.temporal.workflowBundle ? { codePath: config.temporal.workflowBundle } : undefined,
   });
   console.log(`[kameng worker ${process.pid}] polling ${queues.join(', ')}`);

@@ -31,6 +31,8 @@ export interface WorkerOptions {
   namespace: string;
   taskQueues: string[];
   deps: ActivityDeps;
+  /** The worker runtime's own log (config.temporal.workerLogLevel); default WARN. Set by the first worker of a process. */
+  logLevel?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** A bundle made earlier (or its file); bundled here when absent. */
   bundle?: TemporalWorkerOptions['workflowBundle'];
 }
@@ -38,11 +40,11 @@ export interface WorkerOptions {
 let runtimeInstalled = false;
 
 /** Worker logs at WARN and above: INFO state changes drown the start banner and test output. */
-function installRuntime(): void {
+function installRuntime(level: NonNullable<WorkerOptions['logLevel']>): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.KAMENG_WORKER_LOG_LEVEL as 'WARN') ?? 'WARN') });
+    Runtime.install({ logger: new DefaultLogger(level) });
   } catch {
     // already installed by someone else in this process: keep theirs
   }
@@ -50,7 +52,7 @@ function installRuntime(): void {
 
 /** One worker per task queue, sharing a connection, the workflow bundle and the activities. */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
-  installRuntime();
+  installRuntime(options.logLevel ?? 'WARN');
   const connection = await connectTemporalWorker(options.address, options.connection);
   const bundle = options.bundle ?? (await bundleWorkflows());
   const activities = createActivities(options.deps);
