@@ -22,6 +22,7 @@ import { freePort, startTemporalDevServer } from '../src/runtime/temporal-dev-se
 import { startWorkers } from '../src/runtime/worker.ts';
 import { benchDatabase, serverVersion } from './support/database.ts';
 import { closedLoop, fmt, percentile, timed } from './support/measure.ts';
+import { topUpWorkflowId } from '../workflows/fulfill-topup.ts';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -180,7 +181,7 @@ export async function run(argv: string[]): Promise<void> {
         const res = await post(apiPort, '/api/v1/orders', body, signedHeaders(shop.credentials, 'POST', '/api/v1/orders', body));
         ids.push((JSON.parse(res.text) as { order: { orderNo: number } }).order.orderNo);
       }));
-      await Promise.all(ids.map((id) => temporal.workflow.getHandle(`topup-${id}`).result()));
+      await Promise.all(ids.map((id) => temporal.workflow.getHandle(topUpWorkflowId(id)).result()));
     });
     const emptyRound = (round: number) => timed(() => Promise.all(Array.from({ length: topups }, (_, i) =>
       temporal.workflow.execute('pingWorkflow', { taskQueue, workflowId: `ping-${round}-${i}-${Date.now()}` }))));

@@ -18,6 +18,7 @@ import { recordPlacement, recordResult } from '../src/supplier-api/transactions.
 import { userActor } from './support/actors.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
+import { topUpWorkflowId } from '../workflows/fulfill-topup.ts';
 
 // A database of its own (created on the shared server, dropped at the end): violations are planted
 // here, never where the other test files and the end-of-suite check look.
@@ -71,7 +72,7 @@ beforeAll(async () => {
   const fulfillment = createFulfillmentActivities(h.deps);
   await fulfillment.completeTopUp({ orderId: books.succeeded, supplierId: supplier.id, costFen: 4_850, supplierTxnId: 'T-inv', requestId: null, markedBy: null });
   await fulfillment.refundTopUp({ orderId: books.refunded, reason: 'test' });
-  for (const id of topUps) await h.client.workflow.getHandle(`topup-${id}`).terminate('invariant test: finished by hand').catch(() => undefined);
+  for (const id of topUps) await h.client.workflow.getHandle(topUpWorkflowId(id)).terminate('invariant test: finished by hand').catch(() => undefined);
   books.saleEntryId = (await h.ledger.entry(`order:${books.cardOrders[0]}`))!.id;
 
   // A reconciliation with a line of several references, one of them unknown: its rows are in

@@ -12,6 +12,7 @@ import { DayNotOverError } from '../src/settlement/errors.ts';
 import { runSettlement } from '../src/settlement/trigger.ts';
 import { loginAs, type DashboardSession } from './support/dashboard-session.ts';
 import { openHarness, type Harness } from './support/harness.ts';
+import { settlementWorkflowId } from '../workflows/settlement.ts';
 
 // Its own database: settled days are global. A worker runs the settlement workflow on this file's queue.
 let h: Harness;
@@ -57,7 +58,7 @@ describe('a day that has not ended is refused everywhere, clearly', () => {
     const error = await runSettlement(h.client, config, { date: today(), actor: await userActor(h.db, 'finance') }).catch((e) => e);
     expect(error).toBeInstanceOf(DayNotOverError);
     expect(error.message).toContain(`${today()} has not ended`);
-    await expect(h.client.workflow.getHandle(`settle-${today()}`).describe()).rejects.toThrow(/not found/i);
+    await expect(h.client.workflow.getHandle(settlementWorkflowId(today())).describe()).rejects.toThrow(/not found/i);
   });
 
   it('answers `kameng settle --date <today>` with one line and no stack trace', async () => {
