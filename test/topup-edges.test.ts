@@ -283,8 +283,9 @@ describe('the dashboard (ops)', () => {
   it('marks a stuck top-up succeeded against a supplier FAILED only with force ticked', async () => {
     const r = await shop();
     const id = await stuckOrder(r);
-    await recordResult(h.db, `kameng-${id}-1`, { status: 'failed' });
+    // log in first: from the recorded FAILED on, the stuck workflow fails over at its next poll (2 s here)
     const ops = await loginAs(base, h.db, 'ops');
+    await recordResult(h.db, `kameng-${id}-1`, { status: 'failed' });
     const form = { action: 'succeed', reference: 'HOTLINE-2', reason: '运营商确认到账 carrier confirmed' };
     const refused = await ops.post(`/fulfillment/${id}/action`, form);
     expect(refused.status).toBe(400);
