@@ -69,6 +69,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.get('/fulfillment', fulfillment.list);
   app.get('/fulfillment/:id', fulfillment.detail);
   app.post('/fulfillment/:id/action', requirePermission('fulfillment'), fulfillment.act);
+  app.get('/fulfillment/:id/action.json', fulfillment.actionStatus);
   app.post('/fulfillment/:id/resend-callback', requirePermission('fulfillment'), fulfillment.resendCallback);
 
   const recon = reconciliationPages(full);
