@@ -25,7 +25,7 @@ import { userActor } from './support/actors.ts';
 import { loginAs, type DashboardSession } from './support/dashboard-session.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { historyFromJSON } from './support/history-json.ts';
-import { RAW_WORDS, untranslated, ZH_ROUTES } from './support/zh-render.ts';
+import { RAW_WORDS, untranslated, untranslatedInContext, ZH_ROUTES } from './support/zh-render.ts';
 
 /**
  * What a new user ran into on the first day (issue 23, the user-facing half): reconciliation
@@ -190,8 +190,8 @@ describe('the zh UI shows no untranslated word', () => {
     for (const route of ZH_ROUTES.filter((r) => !r.includes(':'))) {
       const res = await session.get(`${route}${route.includes('?') ? '&' : '?'}lang=zh`);
       expect(res.status, route).toBe(200);
-      const words = untranslated(await res.text());
-      if (words.length) found[route] = words;
+      const words = untranslatedInContext(await res.text());
+      if (words.length) found[route] = words.map((w) => `${w.word}: …${w.context}…`);
     }
     expect(found).toEqual({});
     // a notice is said in Chinese too

@@ -106,7 +106,7 @@ export function reconciliationPages(deps: DashboardDeps) {
         <section>
           <h2>${t('reconRuns')}</h2>
           <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('status')}</th><th class="num">${t('lines')}</th>${CLASSES.map((c) => html`<th class="num">${label(CLASS_LABELS[c], lang)}</th>`)}<th></th></tr></thead>
-          <tbody>${runs.map((r: Record<string, any>) => html`<tr><td>${r.id}</td><td>${r.supplier}</td><td>${r.business_date}</td><td class="${r.status === 'rejected' || r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}${r.is_current ? ' ✓' : ''}${r.error ? html`<br><small class="run-error">${t('rejectedReason')}: ${r.error}</small>` : ''}</td><td class="num">${r.lines_read}</td>
+          <tbody>${runs.map((r: Record<string, any>) => html`<tr><td>${r.id}</td><td>${r.supplier}</td><td>${r.business_date}</td><td class="${r.status === 'rejected' || r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}${r.is_current ? ' ✓' : ''}${r.error ? html`<br><small class="run-error free-text">${t('rejectedReason')}: ${r.error}</small>` : ''}</td><td class="num">${r.lines_read}</td>
             ${CLASSES.map((c) => html`<td class="num">${classCount(r.counts, c)}</td>`)}
             <td>${finance && r.status !== 'running' ? html`<form method="post" action="/reconciliation/rerun" class="inline">${csrfField(res)}<input type="hidden" name="supplier" value="${r.supplier}"><input type="hidden" name="date" value="${r.business_date}"><button>${t('retry')}</button></form>` : ''}</td></tr>`)}</tbody></table>
         </section>

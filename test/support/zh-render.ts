@@ -46,16 +46,23 @@ const FALLBACK_KEY = /\b(?:status|action|subject|activity|event|role)_[A-Za-z_.]
  * free text people typed, marked class="free-text").
  */
 export function untranslated(page: string): string[] {
+  return untranslatedInContext(page).map((f) => f.word).filter((w, i, all) => all.indexOf(w) === i).sort();
+}
+
+/** Each untranslated word with the text around it, to say where on the page it is. */
+export function untranslatedInContext(page: string): { word: string; context: string }[] {
   const text = page
     .replace(/<script[\s\S]*?<\/script>/g, ' ')
     .replace(/<code>[\s\S]*?<\/code>/g, ' ')
     .replace(/<(td|span|p|small)[^>]*class="[^"]*free-text[^"]*"[^>]*>[\s\S]*?<\/\1>/g, ' ')
     .replace(/<[^>]+>/g, ' ')
     .replace(/&quot;|&#39;|&amp;|&lt;|&gt;/g, ' ');
-  const found = new Set<string>(text.match(FALLBACK_KEY) ?? []);
+  const around = (index: number) => text.slice(Math.max(0, index - 60), index + 60).replace(/\s+/g, ' ');
+  const found = [...text.matchAll(FALLBACK_KEY)].map((m) => ({ word: m[0], context: around(m.index) }));
   for (const word of RAW_WORDS) {
     const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    if (new RegExp(`(^|[^A-Za-z_.])${escaped}($|[^A-Za-z_])`).test(text)) found.add(word);
+    const m = new RegExp(`(^|[^A-Za-z_.])${escaped}($|[^A-Za-z_])`).exec(text);
+    if (m) found.push({ word, context: around(m.index) });
   }
-  return [...found].sort();
+  return found;
 }
