@@ -29,7 +29,8 @@
     ev.preventDefault();
     var button = form.querySelector('button[type=submit]');
     button.disabled = true;
-    fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)), headers: { accept: 'application/json' } })
+    // form.action is the select named "action": the URL is the attribute
+    fetch(form.getAttribute('action'), { method: 'POST', body: new URLSearchParams(new FormData(form)), headers: { accept: 'application/json' } })
       .then(function (res) { return res.json().then(function (answer) { return { status: res.status, answer: answer }; }); })
       .then(function (r) {
         if (r.status === 202) {
