@@ -213,7 +213,10 @@ describe('the first day in a browser', () => {
       if (words.length) found[url] = words.map((w) => `${w.word}: …${w.context}…`);
     }
     expect(found).toEqual({});
+    // the settlement is in the audit log, in Chinese
+    expect(await h.db('audit_log').where({ action: 'settlement.settle', subject_id: '2023-03-01' })).toHaveLength(1);
     await page.goto(`${base}/audit`);
+    expect(await page.locator('tr[data-action="settlement.settle"]').textContent()).toContain('日结算');
     await shot(page, 'audit-zh');
     await page.goto(`${base}/reconciliation`);
     await shot(page, 'reconciliation-zh');

@@ -93,6 +93,9 @@ describe('reconciliation as finance reads it', () => {
     const rejected = new RegExp(`<tr><td>${runs[1].id}</td>[\\s\\S]*?</tr>`).exec(page)![0];
     expect(rejected).toContain('已拒绝');
     expect(rejected).toContain(`拒绝原因: ${runs[1].error.slice(0, 20)}`);
+    // both runs are in the audit log
+    const audited = await h.db('audit_log').where({ subject_type: 'recon_run' }).whereIn('subject_id', runs.map((r) => String(r.id))).orderBy('id');
+    expect(audited.map((a) => [a.subject_id, a.action, a.actor])).toEqual([[String(runs[0].id), 'recon.run', 'system'], [String(runs[1].id), 'recon.rejected', 'system']]);
   });
 
   it('refuses a case filter that names no state, on the command line and on the page', async () => {
