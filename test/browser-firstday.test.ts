@@ -200,6 +200,11 @@ describe('the first day in a browser', () => {
       expect(lines.filter((l) => l.includes('Settlement date'))).toHaveLength(1);
       expect(lines.at(-1)).toMatch(/合计 Total,\d+ 行 rows/);
     }
+    // the day's summary has its CSV too, the same way
+    const day = await page.request.get(`${base}/settlement/day.zip?date=2023-03-01`);
+    expect(day.headers()['content-type']).toBe('application/zip');
+    const dayZip = await JSZip.loadAsync(await day.body());
+    expect(Object.keys(dayZip.files)[0]).toBe('01-summary-汇总.csv');
     await page.close();
   });
 
