@@ -213,6 +213,8 @@ const labels = {
   activity_markStuck: { zh: '标记卡单', en: 'mark stuck' },
   activity_recordOpsAction: { zh: '记录运营操作', en: 'record the ops action' },
   activity_notifyReseller: { zh: '回调分销商', en: 'notify the reseller' },
+  activity_opsAction: { zh: '运营操作', en: 'ops action' },
+  activity_supplierResult: { zh: '供应商结果通知', en: "the supplier's result" },
   orderHasNoWorkflow: { zh: '此订单没有直充工作流：卡密订单在售后处理', en: 'this order has no top-up workflow: card orders are handled in after-sales' },
   actionAccepted: { zh: '已受理，正在执行', en: 'accepted, running' },
   actionRunning: { zh: '运营操作执行中…', en: 'ops action running…' },

@@ -173,8 +173,8 @@ async function historySummary(deps: DashboardDeps, orderId: number, t: ReturnTyp
     else if (a.timerStartedEventAttributes) push('timer', t('event_timer'));
     else if (a.workflowExecutionUpdateAcceptedEventAttributes) {
       const input = a.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
-      push('update', `${t('event_update')} ${input?.name ?? ''}`);
-    } else if (a.workflowExecutionSignaledEventAttributes) push('signal', `${t('event_signal')} ${a.workflowExecutionSignaledEventAttributes.signalName}`);
+      push('update', `${t('event_update')}: ${activityWord(t, input?.name ?? '')}`);
+    } else if (a.workflowExecutionSignaledEventAttributes) push('signal', `${t('event_signal')}: ${activityWord(t, a.workflowExecutionSignaledEventAttributes.signalName ?? '')}`);
     else if (a.workflowExecutionCompletedEventAttributes) push('completed', t('event_completed'));
     else if (a.workflowExecutionFailedEventAttributes) push('failed', `${t('event_failed')}: ${a.workflowExecutionFailedEventAttributes.failure?.message ?? ''}`);
     else if (a.workflowExecutionStartedEventAttributes) push('started', t('event_started'));

@@ -27,7 +27,7 @@ export const RAW_WORDS: string[] = [
   // ops actions and the top-up's activities
   'retry', 'switchSupplier', 'markSucceeded', 'refund',
   'planTopUp', 'placeTopUp', 'lookupTopUp', 'supplierRecord', 'applyOpsAction', 'recordResolvedWhileStuck', 'completeTopUp', 'refundTopUp', 'markStuck',
-  'recordOpsAction', 'notifyReseller',
+  'recordOpsAction', 'notifyReseller', 'opsAction', 'supplierResult',
   // audit action keys
   'order.retry', 'order.switchSupplier', 'order.markSucceeded', 'order.refund', 'order.resend_callback', 'order.resolved_by_supplier', 'order.failed_by_supplier',
   'recon.investigate', 'recon.run', 'recon.rejected', 'settlement.settle', 'payout.draft', 'payout.approve', 'payout.paid', 'payout.failed', 'payout.cancel',
