@@ -55,7 +55,7 @@ export function overviewPage(deps: DashboardDeps) {
       <section>
         <h2>${t('system')}</h2>
         <ul>${deps.infrastructure.map((line) => html`<li>${line}</li>`)}</ul>
-        <p>${t('healthCheck')}: PostgreSQL ${h.postgres}, ${h.accounts} accounts, ${h.entries} entries, ${formatShanghai(h.checkedAt)}</p>
+        <p>${t('healthCheck')}: PostgreSQL ${h.postgres}, ${t('account')} ${h.accounts}, ${t('entries')} ${h.entries}, ${formatShanghai(h.checkedAt)}</p>
         <p class="${imbalance === 0 ? 'ok' : 'bad'}" id="books">${imbalance === 0 ? t('booksBalance') : `${t('booksOff')}: ${imbalance}`}</p>
       </section>
       <section>
