@@ -113,6 +113,8 @@ export function fulfillmentPages(deps: DashboardDeps) {
       if (refusal) throw new OpsActionRefusedError(id, refusal);
       if (running.get(id)?.state === 'running') throw new ValidationError(`${t('order')} #${id}: ${t('actionRunning')}`);
       const entry: RunningAction = { action: request.action, state: 'running', startedAt: Date.now() };
+      // an ended action is kept an hour, for a page that polls late
+      for (const [order, old] of running) if (old.state !== 'running' && old.startedAt < Date.now() - 3_600_000) running.delete(order);
       running.set(id, entry);
       applyOpsAction(deps.client, id, request).then(
         (state) => Object.assign(entry, { state: 'finished', status: state.status }),
