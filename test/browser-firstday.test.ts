@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardApp } from '../dashboard/app.ts';
 import { mountApis } from '../src/api/mount.ts';
 import { loadConfig } from '../src/config.ts';
+import { businessDateOf } from '../src/dates.ts';
 import { importCardCodes } from '../src/inventory/import.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { credit, debit } from '../src/ledger/ledger.ts';
@@ -181,6 +182,26 @@ describe('the first day in a browser', () => {
     const events = await page.locator('#history tr[data-event="localActivity"]').allTextContents();
     expect(events.join(' ')).toContain('规划');
     await shot(page, 'fulfillment-order-history');
+    await page.close();
+  });
+
+  it('drafts a payout batch from the page and cancels it there', async () => {
+    const page = await logIn('finance');
+    await page.goto(`${base}/settlement`);
+    await page.fill('#payout-draft input[name=from]', '2026-01-01');
+    await page.fill('#payout-draft input[name=to]', businessDateOf(new Date()));
+    await page.click('#payout-draft button');
+    await page.waitForURL(/done=/);
+    const batch = await h.db('payout_batches').orderBy('id', 'desc').first();
+    expect(batch.status).toBe('draft');
+    expect(await page.textContent('.notice')).toContain(`#${batch.id}`);
+    const cancel = page.locator(`form[action="/settlement/payouts/${batch.id}/cancel"]`);
+    await cancel.locator('input[name=reason]').fill('草稿作废 drafted by mistake');
+    await cancel.locator('button').click();
+    await page.waitForURL(/done=payout/);
+    expect(await page.textContent('.notice')).toContain('已取消');
+    expect((await h.db('payout_batches').where({ id: batch.id }).first()).status).toBe('cancelled');
+    expect(await h.db('audit_log').where({ action: 'payout.cancel', subject_id: String(batch.id) })).toHaveLength(1);
     await page.close();
   });
 
