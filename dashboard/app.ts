@@ -8,7 +8,7 @@ import { closeIfUnread, refusalOf, refuseNulParameters } from '../src/http/reque
 import { DASHBOARD_CSP, securityHeaders } from '../src/http/security-headers.ts';
 import { LedgerReports } from '../src/ledger/reports.ts';
 import type { DashboardDeps } from './deps.ts';
-import { overviewPage } from './pages/overview.ts';
+import { marginsDownload, overviewPage } from './pages/overview.ts';
 import { settlementActionsOf, settlementDownloads, settlementPage } from './pages/settlement.ts';
 import { auditPage } from './pages/audit.ts';
 import { fulfillmentPages } from './pages/fulfillment.ts';
@@ -62,6 +62,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.use(requireSession(users), requireCsrf);
   app.post('/logout', login.logout);
   app.get('/', overviewPage(full));
+  app.get('/margins.xlsx', marginsDownload(full));
   app.get('/stock', stockPage(full));
   app.get('/audit', auditPage(full));
 
@@ -69,6 +70,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.get('/fulfillment', fulfillment.list);
   app.get('/fulfillment/:id', fulfillment.detail);
   app.post('/fulfillment/:id/action', requirePermission('fulfillment'), fulfillment.act);
+  app.get('/fulfillment/:id/action.json', fulfillment.actionStatus);
   app.post('/fulfillment/:id/resend-callback', requirePermission('fulfillment'), fulfillment.resendCallback);
 
   const recon = reconciliationPages(full);
@@ -83,9 +85,11 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   const downloads = settlementDownloads(full);
   app.get('/settlement/statement', downloads.statement);
   app.get('/settlement/day.xlsx', downloads.day);
+  app.get('/settlement/day.zip', downloads.dayCsv);
   app.get('/settlement/payouts/:id.:format', downloads.payout);
   const settlementActions = settlementActionsOf(full);
   app.post('/settlement/settle', requirePermission('settlement'), settlementActions.settle);
+  app.post('/settlement/payouts/draft', requirePermission('settlement'), settlementActions.draft);
   app.post('/settlement/payouts/:id/:step', requirePermission('settlement'), settlementActions.payout);
 
   app.use((req, _res, next) => next(new NotFoundError('page', req.path)));

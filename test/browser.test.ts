@@ -139,16 +139,16 @@ describe('the dashboard in a browser', () => {
     await page.goto(`${base}/fulfillment`);
     await shot(page, 'fulfillment');
     await page.click(`a[href="/fulfillment/${stuckOrder}"]`);
-    expect(await page.textContent('#order-status')).toBe('stuck');
+    expect(await page.getAttribute('#order-status', 'data-status')).toBe('stuck');
     await page.selectOption('select[name=action]', 'retry');
     await page.fill('input[name=reason]', '供应商恢复 supplier is back');
     await page.click('form.act button[type=submit]');
     await page.waitForURL(/done=/);
-    expect(await page.textContent('.notice')).toContain('succeeded');
+    expect(await page.textContent('.notice')).toContain('已成功');
     await shot(page, 'fulfillment-order');
     expect((await h.db('orders').where({ id: stuckOrder }).first()).status).toBe('succeeded');
     await page.goto(`${base}/audit`);
-    expect(await page.textContent('body')).toContain('order.retry');
+    expect(await page.locator('tr[data-action="order.retry"]').count()).toBeGreaterThan(0);
     await shot(page, 'audit');
     await page.close();
   });
@@ -162,7 +162,7 @@ describe('the dashboard in a browser', () => {
     await row.locator('input[name=reason]').fill('供应商调价确认 supplier price confirmed');
     await row.locator('button[type=submit]').click();
     await page.waitForURL(/done=/);
-    expect(await page.textContent(`#case-${caseId} .case-state`)).toContain('accept_supplier');
+    expect(await page.textContent(`#case-${caseId} .case-state`)).toContain('以供应商为准');
     expect(await h.db('ledger_entries').where({ idempotency_key: `recon-case:${caseId}` })).toHaveLength(1);
     await page.close();
   });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
+import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '../src/dates.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
@@ -185,11 +186,13 @@ describe('daily reseller settlement over a simulated week', () => {
   });
 
   it('exports the same statement as CSV with Chinese and English headers, yuan amounts and section totals', async () => {
-    const file = path.join(tmp, 'shop-b.csv');
+    const file = path.join(tmp, 'shop-b.zip');
     const result = await exportResellerStatement(statements, { resellerCode: 'shop-b', from: WEEK[0]!, to: WEEK[6]!, format: 'csv' }, fs.createWriteStream(file));
-    const text = fs.readFileSync(file, 'utf8');
-    expect(text.startsWith('\uFEFF结算日 Settlement date,')).toBe(true);
-    const records: string[][] = parse(text.slice(1), { relax_column_count: true, skip_empty_lines: true });
+    // a zip of CSV files, one table each
+    const zip = await JSZip.loadAsync(fs.readFileSync(file));
+    const texts = await Promise.all(Object.values(zip.files).map((f) => f.async('string')));
+    for (const text of texts) expect(text.startsWith('\uFEFF结算日 Settlement date,')).toBe(true);
+    const records: string[][] = texts.flatMap((text) => parse(text.slice(1), { relax_column_count: true, skip_empty_lines: true }));
     // Each section's totals row against the ledger, not against the exporter's own sum.
     const { rows } = await h.db.raw(
       `SELECT e.kind, sum(-p.amount)::bigint AS fen FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id

@@ -3,6 +3,7 @@ import type { DashboardDeps } from '../deps.ts';
 import { sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
+import { actionWord, subjectWord, when } from '../words.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
 
@@ -24,11 +25,11 @@ export function auditPage(deps: DashboardDeps) {
       <h2>${t('auditLog')}</h2>
       <form method="get" action="/audit" class="act">
         <input name="actor" placeholder="${t('actor')}" value="${actor ?? ''}">
-        <select name="subject"><option value="">${t('all')}</option>${['order', 'recon_case', 'payout_batch', 'reseller', 'settlement_day', 'rebate_month', 'user'].map((s) => html`<option ${s === subject ? 'selected' : ''}>${s}</option>`)}</select>
+        <select name="subject"><option value="">${t('all')}</option>${['order', 'recon_case', 'recon_run', 'payout_batch', 'reseller', 'settlement_day', 'rebate_month', 'user', 'card_batch', 'login'].map((s) => html`<option value="${s}" ${s === subject ? 'selected' : ''}>${subjectWord(t, s)}</option>`)}</select>
         <button>${t('filter')}</button>
       </form>
       <table><thead><tr><th>${t('at')}</th><th>${t('actor')}</th><th>${t('action')}</th><th>${t('subject')}</th><th>${t('reason')}</th><th>${t('details')}</th></tr></thead>
-      <tbody>${rows.map((r: Record<string, any>) => html`<tr><td>${new Date(r.at).toISOString().replace('T', ' ').slice(0, 19)}</td><td>${r.actor}${r.actor_user_id ? html` <small>#${r.actor_user_id}</small>` : ''}</td><td>${r.action}</td><td>${r.subject_type} #${r.subject_id}</td><td>${r.reason}</td><td><code>${JSON.stringify(r.details)}</code></td></tr>`)}</tbody></table>
+      <tbody>${rows.map((r: Record<string, any>) => html`<tr data-action="${r.action}"><td>${when(r.at)}</td><td>${r.actor}${r.actor_user_id ? html` <small>#${r.actor_user_id}</small>` : ''}</td><td>${actionWord(t, r.action)}</td><td>${subjectWord(t, r.subject_type)} #${r.subject_id}</td><td class="free-text">${r.reason}</td><td><code>${JSON.stringify(r.details)}</code></td></tr>`)}</tbody></table>
       ${pager(p, Number(counted[0]?.n ?? 0), '/audit', t)}
     </section>`;
     res.type('html').send(layout({ lang, title: t('auditLog'), active: 'audit', body, path: '/audit', session: sessionOf(res) }).value);

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
-import { addDays, assertBusinessDate, businessDateOf } from '../../src/dates.ts';
+import { addDays, assertBusinessDate, businessDateOf, formatShanghai } from '../../src/dates.ts';
 import { OrderReports, type MarginDimension } from '../../src/orders/reports.ts';
+import { exportMarginTable, marginTable } from '../../src/orders/margin-table.ts';
 import { displayYuan } from '../../src/money.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { sessionOf } from '../auth.ts';
@@ -11,6 +12,27 @@ import { pageOf, pager } from '../pagination.ts';
 
 const COLORS = ['#3e7cb1', '#f4a259', '#5b8e7d', '#bc4b51', '#8e6c8a', '#e0c341', '#9aa5b1'];
 
+/** The margin range and dimension a request asks for (at most 93 days). */
+function marginRange(req: Request) {
+  const today = businessDateOf(new Date());
+  const to = req.query.to ? assertBusinessDate(String(req.query.to), 'to') : today;
+  const asked = req.query.from ? assertBusinessDate(String(req.query.from), 'from') : addDays(to, -29);
+  const from = asked < addDays(to, -92) ? addDays(to, -92) : asked;
+  const by: MarginDimension = req.query.by === 'supplier' || req.query.by === 'reseller' ? req.query.by : 'sku';
+  return { from, to, by };
+}
+
+/** The margin table as XLSX (the overview's range and dimension). */
+export function marginsDownload(deps: DashboardDeps) {
+  return async (req: Request, res: Response) => {
+    const range = marginRange(req);
+    const rows = await marginTable(deps.db, range.from, range.to, range.by);
+    res.setHeader('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    res.setHeader('Content-Disposition', `attachment; filename="margins-${range.by}-${range.from}-${range.to}.xlsx"`);
+    await exportMarginTable(rows, range, res);
+  };
+}
+
 export function overviewPage(deps: DashboardDeps) {
   const orderReports = new OrderReports(deps.db);
   return async (req: Request, res: Response) => {
@@ -18,21 +40,22 @@ export function overviewPage(deps: DashboardDeps) {
     const t = translator(lang);
     const today = businessDateOf(new Date());
     const p = pageOf(req);
-    const to = req.query.to ? assertBusinessDate(String(req.query.to), 'to') : today;
-    const from = req.query.from ? assertBusinessDate(String(req.query.from), 'from') : addDays(to, -29);
-    const by: MarginDimension = req.query.by === 'supplier' || req.query.by === 'reseller' ? req.query.by : 'sku';
-    const [accounts, { days: daily, imbalanceFen: imbalance }, figures, margins] = await Promise.all([
+    const { from, to, by } = marginRange(req);
+    const [accounts, { days: daily, imbalanceFen: imbalance }, figures, margins, table, totals] = await Promise.all([
       deps.reports.trialBalance({ limit: p.size, offset: p.offset }),
       deps.reports.movement(addDays(today, -29), today),
       orderReports.day(today),
-      orderReports.dailyMargin(from < addDays(to, -92) ? addDays(to, -92) : from, to, by),
+      orderReports.dailyMargin(from, to, by),
+      marginTable(deps.db, from, to, by),
+      deps.reports.trialBalanceTotals(),
     ]);
+    const marginQuery = new URLSearchParams({ from, to, by }).toString();
     const h = deps.health;
     const body = html`
       <section>
         <h2>${t('system')}</h2>
         <ul>${deps.infrastructure.map((line) => html`<li>${line}</li>`)}</ul>
-        <p>${t('healthCheck')}: PostgreSQL ${h.postgres}, ${h.accounts} accounts, ${h.entries} entries, ${h.checkedAt}</p>
+        <p>${t('healthCheck')}: PostgreSQL ${h.postgres}, ${t('account')} ${h.accounts}, ${t('entries')} ${h.entries}, ${formatShanghai(h.checkedAt)}</p>
         <p class="${imbalance === 0 ? 'ok' : 'bad'}" id="books">${imbalance === 0 ? t('booksBalance') : `${t('booksOff')}: ${imbalance}`}</p>
       </section>
       <section>
@@ -55,6 +78,10 @@ export function overviewPage(deps: DashboardDeps) {
         </form>
         <canvas id="margins" height="90"></canvas>
         <script type="application/json" id="margins-data">${jsonForScript({ ...margins, colors: COLORS })}</script>
+        <h3>${t('marginTable')} <a href="/margins.xlsx?${marginQuery}" id="margins-xlsx">${t('exportXlsx')}</a></h3>
+        ${table.length === 0 ? html`<p>${t('noData')}</p>` : html`<table id="margin-table"><thead><tr><th>${t(by === 'sku' ? 'bySku' : by === 'supplier' ? 'bySupplier' : 'byReseller')}</th><th class="num">${t('salesCount')}</th><th class="num">${t('gross')}</th><th class="num">${t('margin')}</th><th class="num">%</th></tr></thead>
+        <tbody>${table.map((r) => html`<tr><td>${r.name}</td><td class="num">${r.orders}</td><td class="num">${displayYuan(r.grossFen)}</td><td class="num">${displayYuan(r.marginFen)}</td><td class="num">${r.grossFen ? ((r.marginFen / r.grossFen) * 100).toFixed(1) : ''}</td></tr>`)}
+          <tr class="total"><td>${t('total')}</td><td class="num">${table.reduce((a, r) => a + r.orders, 0)}</td><td class="num">${displayYuan(table.reduce((a, r) => a + r.grossFen, 0))}</td><td class="num">${displayYuan(table.reduce((a, r) => a + r.marginFen, 0))}</td><td></td></tr></tbody></table>`}
       </section>
       <section>
         <h2>${t('postingsByDay')}</h2>
@@ -66,12 +93,15 @@ export function overviewPage(deps: DashboardDeps) {
       <section>
         <h2>${t('trialBalance')}</h2>
         <table>
-          <thead><tr><th>${t('account')}</th><th>${t('kind')}</th><th class="num">${t('balance')}</th></tr></thead>
+          <thead><tr><th>${t('account')}</th><th>${t('kind')}</th><th class="num">${t('debit')}</th><th class="num">${t('credit')}</th><th class="num">${t('balance')}</th></tr></thead>
           <tbody>${accounts.rows.map((a) => html`<tr>
             <td title="${a.code}">${a.name}</td>
             <td>${lang === 'zh' ? a.labelZh : a.labelEn}</td>
+            <td class="num">${a.debitFen ? displayYuan(a.debitFen) : ''}</td>
+            <td class="num">${a.creditFen ? displayYuan(a.creditFen) : ''}</td>
             <td class="num">${displayYuan(a.balance)}${a.currency === 'CNY' ? '' : ` ${a.currency}`}</td>
-          </tr>`)}</tbody>
+          </tr>`)}
+          <tr class="total" id="trial-totals"><td>${t('total')} (${totals.accounts})</td><td></td><td class="num">${displayYuan(totals.debitFen)}</td><td class="num">${displayYuan(totals.creditFen)}</td><td></td></tr></tbody>
         </table>
         ${pager(p, accounts.total, '/', t)}
       </section>`;

@@ -11,7 +11,8 @@ import { displayYuan } from '../../src/money.ts';
 import { ReconCases, type CaseFilter } from '../../src/reconciliation/cases.ts';
 import { exportDiscrepancies } from '../../src/reconciliation/export.ts';
 import { startReconciliation } from '../../src/reconciliation/trigger.ts';
-import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type DiscrepancyClass, type Resolution } from '../../src/reconciliation/types.ts';
+import { CASE_FILTER_STATES, CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type CaseFilterState, type DiscrepancyClass, type Resolution } from '../../src/reconciliation/types.ts';
+import { statusWord, when } from '../words.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
@@ -41,10 +42,27 @@ function filterOf(req: Request): CaseFilter {
   const cls = str(q.class);
   if (cls && !CLASSES.includes(cls as DiscrepancyClass)) throw new ValidationError(`class must be one of ${CLASSES.join(', ')}`);
   const state = str(q.state) ?? 'unresolved';
+  if (!CASE_FILTER_STATES.includes(state as CaseFilterState)) throw new ValidationError(`state must be one of ${CASE_FILTER_STATES.join(', ')}`);
   return { supplierCode: str(q.supplier), date: q.date ? assertBusinessDate(String(q.date), 'date') : undefined, state: state as CaseFilter['state'], class: cls as DiscrepancyClass | undefined };
 }
 
 const label = (l: { zh: string; en: string }, lang: Lang) => (lang === 'zh' ? l.zh : l.en);
+const resolutionWord = (r: string, lang: Lang) => (r in RESOLUTION_LABELS ? label(RESOLUTION_LABELS[r as keyof typeof RESOLUTION_LABELS], lang) : r);
+
+/** A run's count of a class: the run stores `{ classes: { matched: { items, ... } }, cases }`. */
+export function classCount(counts: unknown, c: DiscrepancyClass): number | '' {
+  const classes = (counts as { classes?: Record<string, { items?: number }> } | null)?.classes;
+  return classes?.[c]?.items ?? (classes ? 0 : '');
+}
+
+/** The notice after an action, in the page's words: "case:12:write_off" -> "#12 核销". */
+function doneNotice(done: string, t: ReturnType<typeof translator>, lang: Lang): string {
+  const resolved = /^case:(\d+):(\w+)$/.exec(done);
+  if (resolved) return `#${resolved[1]} ${resolutionWord(resolved[2]!, lang)}`;
+  const cancelled = /^cancelled:(.+)$/.exec(done);
+  if (cancelled) return `${cancelled[1]} ${t('cancelled')}`;
+  return done;
+}
 
 /** Reconciliation: runs with counts per class, discrepancy cases to resolve, statement upload, export. */
 export function reconciliationPages(deps: DashboardDeps) {
@@ -66,7 +84,7 @@ export function reconciliationPages(deps: DashboardDeps) {
       const uploadFor = { supplier: typeof req.query.upload === 'string' ? req.query.upload : '', date: typeof req.query.uploadDate === 'string' ? req.query.uploadDate : '' };
       const query = new URLSearchParams(Object.entries({ supplier: filter.supplierCode ?? '', date: filter.date ?? '', state: String(filter.state ?? ''), class: filter.class ?? '' }).filter(([, v]) => v));
       const body = html`
-        ${req.query.done ? html`<p class="notice">${t('done')}: ${String(req.query.done)}</p>` : ''}
+        ${req.query.done ? html`<p class="notice">${t('done')}: ${doneNotice(String(req.query.done), t, lang)}</p>` : ''}
         ${finance ? html`<section>
           <h2>${t('uploadStatement')}</h2>
           <form id="upload" class="act" data-csrf="${sessionOf(res)?.csrfToken ?? ''}">
@@ -79,17 +97,17 @@ export function reconciliationPages(deps: DashboardDeps) {
           <script src="/assets/reconciliation-upload.js" defer></script>
         </section>` : ''}
         ${waiting.length ? html`<section id="waiting">
-          <h2>等待供应商对账单 Waiting for the supplier's statement</h2>
-          <table><thead><tr><th>${t('supplier')}</th><th>${t('date')}</th><th>workflow</th><th>since</th><th></th></tr></thead>
+          <h2>${t('waitingStatement')}</h2>
+          <table><thead><tr><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('workflow')}</th><th>${t('since')}</th><th></th></tr></thead>
           <tbody>${waiting.map((w) => html`<tr><td>${w.supplier}</td><td>${w.date}</td><td>${w.workflowId}</td><td>${w.since}</td>
-            <td>${finance ? html`<a href="/reconciliation?upload=${w.supplier}&uploadDate=${w.date}#upload">上传 upload now</a>
-              <form method="post" action="/reconciliation/waiting/cancel" class="inline">${csrfField(res)}<input type="hidden" name="workflowId" value="${w.workflowId}"><button>取消 cancel</button></form>` : ''}</td></tr>`)}</tbody></table>
+            <td>${finance ? html`<a href="/reconciliation?upload=${w.supplier}&uploadDate=${w.date}#upload">${t('uploadNow')}</a>
+              <form method="post" action="/reconciliation/waiting/cancel" class="inline">${csrfField(res)}<input type="hidden" name="workflowId" value="${w.workflowId}"><button>${t('cancel')}</button></form>` : ''}</td></tr>`)}</tbody></table>
         </section>` : ''}
         <section>
           <h2>${t('reconRuns')}</h2>
           <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('status')}</th><th class="num">${t('lines')}</th>${CLASSES.map((c) => html`<th class="num">${label(CLASS_LABELS[c], lang)}</th>`)}<th></th></tr></thead>
-          <tbody>${runs.map((r: Record<string, any>) => html`<tr><td>${r.id}</td><td>${r.supplier}</td><td>${r.business_date}</td><td class="${r.status === 'rejected' || r.status === 'failed' ? 'bad' : ''}" title="${r.error ?? ''}">${r.status}${r.is_current ? ' ✓' : ''}</td><td class="num">${r.lines_read}</td>
-            ${CLASSES.map((c) => html`<td class="num">${r.counts?.[c]?.items ?? ''}</td>`)}
+          <tbody>${runs.map((r: Record<string, any>) => html`<tr><td>${r.id}</td><td>${r.supplier}</td><td>${r.business_date}</td><td class="${r.status === 'rejected' || r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}${r.is_current ? ' ✓' : ''}${r.error ? html`<br><small class="run-error free-text">${t('rejectedReason')}: ${r.error}</small>` : ''}</td><td class="num">${r.lines_read}</td>
+            ${CLASSES.map((c) => html`<td class="num">${classCount(r.counts, c)}</td>`)}
             <td>${finance && r.status !== 'running' ? html`<form method="post" action="/reconciliation/rerun" class="inline">${csrfField(res)}<input type="hidden" name="supplier" value="${r.supplier}"><input type="hidden" name="date" value="${r.business_date}"><button>${t('retry')}</button></form>` : ''}</td></tr>`)}</tbody></table>
         </section>
         <section>
@@ -97,13 +115,13 @@ export function reconciliationPages(deps: DashboardDeps) {
           <form method="get" action="/reconciliation" class="act">
             <select name="supplier"><option value="">${t('all')}</option>${suppliers.map((s) => html`<option ${s.code === filter.supplierCode ? 'selected' : ''}>${s.code}</option>`)}</select>
             <input type="date" name="date" value="${filter.date ?? ''}">
-            <select name="state">${['unresolved', 'open', 'investigating', 'resolved'].map((s) => html`<option ${s === filter.state ? 'selected' : ''}>${s}</option>`)}</select>
+            <select name="state">${CASE_FILTER_STATES.map((s) => html`<option value="${s}" ${s === filter.state ? 'selected' : ''}>${statusWord(t, s)}</option>`)}</select>
             <select name="class"><option value="">${t('all')}</option>${CLASSES.filter((c) => c !== 'matched').map((c) => html`<option value="${c}" ${c === filter.class ? 'selected' : ''}>${label(CLASS_LABELS[c], lang)}</option>`)}</select>
             <button>${t('filter')}</button>
           </form>
           <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('kind')}</th><th class="num">${t('amount')}</th><th>${t('status')}</th><th>${t('resolve')}</th></tr></thead>
           <tbody>${list.cases.map((c) => html`<tr id="case-${c.id}"><td>${c.id}</td><td>${c.supplierCode}</td><td>${c.businessDate}</td><td>${label(CLASS_LABELS[c.class], lang)}<br><small>${c.requestIds.join(', ') || c.supplierTxnId || ''}</small></td>
-            <td class="num">${displayYuan(c.ourFen)} / ${displayYuan(c.theirFen)} (${displayYuan(c.deltaFen)})</td><td class="case-state">${c.state}${c.resolution ? `: ${c.resolution}` : ''}</td>
+            <td class="num">${displayYuan(c.ourFen)} / ${displayYuan(c.theirFen)} (${displayYuan(c.deltaFen)})</td><td class="case-state" data-state="${c.state}">${statusWord(t, c.state)}${c.resolution ? `: ${resolutionWord(c.resolution, lang)}` : ''}</td>
             <td>${finance && c.state !== 'resolved' ? html`<form method="post" action="/reconciliation/cases/${c.id}/resolve" class="act">${csrfField(res)}
               <select name="resolution">${RESOLUTIONS.map((r) => html`<option value="${r}">${label(RESOLUTION_LABELS[r], lang)}</option>`)}</select>
               <input name="reason" placeholder="${t('reason')}" required minlength="3"><button type="submit">${t('resolve')}</button></form>` : ''}</td></tr>`)}</tbody></table>
@@ -116,7 +134,7 @@ export function reconciliationPages(deps: DashboardDeps) {
       const resolution = String(req.body?.resolution ?? '') as Resolution;
       if (!RESOLUTIONS.includes(resolution)) throw new ValidationError(`resolution must be one of ${RESOLUTIONS.join(', ')}`);
       const c = await cases.resolve(Number(req.params.id), { resolution, actor: actorOfRequest(res), reason: String(req.body?.reason ?? '') });
-      res.redirect(303, `/reconciliation?state=resolved&done=${encodeURIComponent(`#${c.id} ${c.resolution}`)}`);
+      res.redirect(303, `/reconciliation?state=resolved&done=${encodeURIComponent(`case:${c.id}:${c.resolution}`)}`);
     },
 
     upload: async (req: Request, res: Response) => {
@@ -149,7 +167,7 @@ export function reconciliationPages(deps: DashboardDeps) {
       const workflowId = String(req.body?.workflowId ?? '');
       if (!(await waitingFetches(deps)).some((w) => w.workflowId === workflowId)) throw new ValidationError(`${workflowId} is not a reconciliation waiting for its statement`);
       await deps.client.workflow.getHandle(workflowId).cancel();
-      res.redirect(303, `/reconciliation?done=${encodeURIComponent(`${workflowId} cancelled`)}`);
+      res.redirect(303, `/reconciliation?done=${encodeURIComponent(`cancelled:${workflowId}`)}`);
     },
 
     exportCases: async (req: Request, res: Response) => {
@@ -165,7 +183,7 @@ async function waitingFetches(deps: DashboardDeps): Promise<{ workflowId: string
   const out: { workflowId: string; supplier: string; date: string; since: string }[] = [];
   for await (const w of deps.client.workflow.list({ query: "WorkflowType = 'reconcileSupplierDay' AND ExecutionStatus = 'Running'", pageSize: 50 })) {
     const m = /^recon-(.+)-(\d{4}-\d{2}-\d{2})$/.exec(w.workflowId);
-    if (m) out.push({ workflowId: w.workflowId, supplier: m[1]!, date: m[2]!, since: `${new Date(w.startTime.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ')} +08:00` });
+    if (m) out.push({ workflowId: w.workflowId, supplier: m[1]!, date: m[2]!, since: when(w.startTime) });
     if (out.length >= 50) break;
   }
   return out;

@@ -11,8 +11,7 @@ import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
 
-/** An instant as finance reads it: Asia/Shanghai (UTC+8 all year), with the zone. */
-const shanghai = (at: Date | string) => `${new Date(new Date(at).getTime() + 8 * 3_600_000).toISOString().replace('T', ' ').slice(0, 19)} +08:00`;
+import { statusWord, when as shanghai } from '../words.ts';
 
 /** Suppliers and stock: what is on the shelf, whose 资质 run out, what procurement did. */
 export function stockPage(deps: DashboardDeps) {
@@ -40,13 +39,13 @@ export function stockPage(deps: DashboardDeps) {
       <section>
         <h2>${t('procurementRuns')}</h2>
         <table><thead><tr><th>SKU</th><th class="num">${t('quantity')}</th><th>${t('supplier')}</th><th>${t('status')}</th><th class="num">${t('cost')}</th><th class="num">${t('quarantined')}</th><th>${t('startedAt')}</th></tr></thead>
-        <tbody>${recent.rows.map((r: Record<string, any>) => html`<tr><td>${r.sku_code}</td><td class="num">${r.quantity}</td><td>${r.supplier_code ?? ''}</td><td class="${r.status === 'failed' ? 'bad' : ''}">${r.status}</td><td class="num">${r.total_cost_fen === null ? '' : displayYuan(r.total_cost_fen)}</td><td class="num ${r.quarantined > 0 ? 'bad' : ''}">${r.quarantined || ''}</td><td>${shanghai(r.started_at)}</td></tr>`)}</tbody></table>
+        <tbody>${recent.rows.map((r: Record<string, any>) => html`<tr><td>${r.sku_code}</td><td class="num">${r.quantity}</td><td>${r.supplier_code ?? ''}</td><td class="${r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}</td><td class="num">${r.total_cost_fen === null ? '' : displayYuan(r.total_cost_fen)}</td><td class="num ${r.quarantined > 0 ? 'bad' : ''}">${r.quarantined || ''}</td><td>${shanghai(r.started_at)}</td></tr>`)}</tbody></table>
         ${pager(p, recent.total, '/stock', t)}
       </section>
       <section id="quarantine">
         <h2>${t('quarantinedCodes')}</h2>
         ${quarantine.total === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>${t('quarantinedAt')}</th><th>SKU</th><th>${t('supplier')}</th><th class="num">batch</th><th class="num">line</th><th>serial</th><th>${t('quarantineReason')}</th><th class="num">${t('cost')}</th><th>${t('claim')}</th></tr></thead>
-        <tbody>${quarantine.rows.map((q) => html`<tr><td>${shanghai(q.quarantinedAt)}</td><td>${q.sku}</td><td>${q.supplierCode ?? ''}</td><td class="num">${q.batchId}</td><td class="num">${q.line}</td><td>${q.serial}</td><td class="bad">${q.detail}</td><td class="num">${displayYuan(q.unitCostFen)}</td><td>${q.claimStatus ?? ''}</td></tr>`)}</tbody></table>
+        <tbody>${quarantine.rows.map((q) => html`<tr><td>${shanghai(q.quarantinedAt)}</td><td>${q.sku}</td><td>${q.supplierCode ?? ''}</td><td class="num">${q.batchId}</td><td class="num">${q.line}</td><td>${q.serial}</td><td class="bad free-text">${q.detail}</td><td class="num">${displayYuan(q.unitCostFen)}</td><td>${statusWord(t, q.claimStatus)}</td></tr>`)}</tbody></table>
         <p>${quarantine.total} · kameng quarantine</p>`}
       </section>`;
     res.type('html').send(layout({ lang, title: t('stock'), active: 'stock', body, path: '/stock', session: sessionOf(res) }).value);

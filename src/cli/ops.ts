@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
-import { formatYuan } from '../money.ts';
+import { formatShanghai } from '../dates.ts';
+import { displayYuan } from '../money.ts';
 import { orders } from '../orders/orders.ts';
 import { applyOpsAction, OpsActionUnavailableError, opsActionFrom } from '../fulfillment/ops.ts';
 import { callbackDeliveries, resendResellerCallback } from '../fulfillment/reseller-callback.ts';
@@ -12,7 +13,7 @@ export async function stuckCommand(options: { all?: boolean; page: string }): Pr
     const page = Math.max(1, Number(options.page));
     const { rows, total } = await orders.open(db, { status: options.all ? undefined : 'stuck', limit: size, offset: (page - 1) * size });
     const table = new Table({ head: ['订单 order', '状态 status', 'SKU', '账号 account', '金额 amount', '下单时间 placed at'] });
-    for (const o of rows) table.push([o.id, o.status, o.sku, o.account ?? '', formatYuan(o.amountFen), o.createdAt.toISOString()]);
+    for (const o of rows) table.push([o.id, o.status, o.sku, o.account ?? '', displayYuan(o.amountFen), formatShanghai(o.createdAt)]);
     console.log(rows.length ? table.toString() : 'no stuck top-ups');
     if (total > size) console.log(`page ${page} of ${Math.ceil(total / size)} (${total} orders); --page N for more`);
   });

@@ -8,7 +8,7 @@ import { displayYuan } from '../money.ts';
 import { ReconCases, type CaseFilter } from '../reconciliation/cases.ts';
 import { exportDiscrepancies } from '../reconciliation/export.ts';
 import { startReconciliation } from '../reconciliation/trigger.ts';
-import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, type CaseState, type DiscrepancyClass, type ReconSummary, type Resolution } from '../reconciliation/types.ts';
+import { CLASSES, CLASS_LABELS, RESOLUTIONS, RESOLUTION_LABELS, CASE_FILTER_STATES, type CaseFilterState, type CaseState, type DiscrepancyClass, type ReconSummary, type Resolution } from '../reconciliation/types.ts';
 import { withActor, withCli } from './context.ts';
 
 /**
@@ -54,9 +54,11 @@ export async function reconCommand(options: { supplier: string; date?: string; f
 
 /** `kameng cases`: discrepancy cases, filtered and paginated. */
 export async function casesCommand(options: { supplier?: string; date?: string; state?: string; class?: string; page: string; export?: string }): Promise<void> {
+  // a filter that names nothing is refused before anything is opened, not answered "no cases match"
+  if (options.class && !CLASSES.includes(options.class as DiscrepancyClass)) throw new ValidationError(`--class must be one of ${CLASSES.join(', ')}`);
+  if (options.state && !CASE_FILTER_STATES.includes(options.state as CaseFilterState)) throw new ValidationError(`--state must be one of ${CASE_FILTER_STATES.join(', ')}`);
   await withCli(async (ctx) => {
     const cases = new ReconCases(ctx.db, ctx.deps.ledger);
-    if (options.class && !CLASSES.includes(options.class as DiscrepancyClass)) throw new ValidationError(`--class must be one of ${CLASSES.join(', ')}`);
     const filter = { supplierCode: options.supplier, date: options.date, state: (options.state ?? 'unresolved') as CaseState | 'unresolved', class: options.class as DiscrepancyClass | undefined };
     if (options.export) {
       const { rows } = await writeExport(cases, filter, options.export);

@@ -10,6 +10,9 @@ export interface AccountBalanceRow {
   currency: string;
   /** In the account's normal direction. */
   balance: number;
+  /** The balance as a trial balance shows it: on the debit side (debits exceed credits) or the credit side; the other is 0. */
+  debitFen: number;
+  creditFen: number;
 }
 
 /** Read-side queries over the ledger for reports and the dashboard. */
@@ -42,8 +45,23 @@ export class LedgerReports {
       rows: rows.map((r: Record<string, any>) => ({
         code: r.code, name: r.name, kind: r.kind, labelZh: r.label_zh, labelEn: r.label_en, currency: r.currency,
         balance: r.normal_side === 'credit' ? 0 - r.total : r.total,
+        debitFen: r.total > 0 ? r.total : 0, creditFen: r.total < 0 ? 0 - r.total : 0,
       })),
     };
+  }
+
+  /** The trial balance's totals over every account (not a page): debit balances and credit balances, equal when the books balance. */
+  async trialBalanceTotals(): Promise<{ debitFen: number; creditFen: number; accounts: number }> {
+    const { since } = await this.rolled();
+    const { rows: [t] } = await this.db.raw(
+      `WITH net AS (
+         SELECT (coalesce((SELECT sum(d.net) FROM ledger_account_days d WHERE d.account_id = a.id), 0)
+                 + coalesce((SELECT sum(p.amount) FROM ledger_postings p WHERE p.account_id = a.id AND p.posted_at >= ?::timestamptz), 0))::bigint AS total
+           FROM ledger_accounts a)
+       SELECT coalesce(sum(total) FILTER (WHERE total > 0), 0)::bigint AS debit, coalesce(0 - sum(total) FILTER (WHERE total < 0), 0)::bigint AS credit, count(*)::int AS accounts FROM net`,
+      [since],
+    );
+    return { debitFen: Number(t.debit), creditFen: Number(t.credit), accounts: t.accounts };
   }
 
   /**

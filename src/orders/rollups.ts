@@ -5,7 +5,9 @@ import type { Db } from '../db/knex.ts';
 /** How each margin dimension names its group, from an order joined to its reseller and supplier. */
 export const MARGIN_GROUP_SQL = {
   sku: 'o.sku_code',
-  supplier: "coalesce(s.code, '—')",
+  // a card order has no supplier of its own: its codes' batch does (the first code's, for an order of several)
+  supplier: `coalesce(s.code, (SELECT bs.code FROM card_codes cc JOIN card_batches cb ON cb.id = cc.batch_id JOIN suppliers bs ON bs.id = cb.supplier_id
+                                WHERE cc.order_id = o.id ORDER BY cc.id LIMIT 1), '—')`,
   reseller: 'r.code',
 } as const;
 

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
+import { DATE_FORMAT, TIME_FORMAT, xlsxDate, xlsxShanghaiTime } from '../files/export-sheet.ts';
 import type { ReconCases, CaseFilter } from './cases.ts';
 import { CLASS_LABELS, RESOLUTION_LABELS, type ReconCase } from './types.ts';
 
@@ -7,10 +8,10 @@ const YUAN = '#,##0.00';
 const STATE_LABELS = { open: '待处理 Open', investigating: '调查中 Investigating', resolved: '已解决 Resolved' } as const;
 
 /** Columns finance reads: Chinese and English in every header; money as yuan with a number format. */
-const COLUMNS: { header: string; key: string; width: number; yuan?: boolean; value: (c: ReconCase) => unknown }[] = [
+const COLUMNS: { header: string; key: string; width: number; yuan?: boolean; numFmt?: string; value: (c: ReconCase) => unknown }[] = [
   { header: '差异编号 Case', key: 'id', width: 10, value: (c) => c.id },
   { header: '供应商 Supplier', key: 'supplier', width: 14, value: (c) => c.supplierCode },
-  { header: '业务日期 Business date', key: 'date', width: 14, value: (c) => c.businessDate },
+  { header: '业务日期 Business date', key: 'date', width: 14, numFmt: DATE_FORMAT, value: (c) => xlsxDate(c.businessDate) },
   { header: '差异类型 Class', key: 'class', width: 26, value: (c) => `${CLASS_LABELS[c.class].zh} ${CLASS_LABELS[c.class].en}` },
   { header: '供应商流水号 Supplier txn', key: 'txn', width: 22, value: (c) => c.supplierTxnId ?? '' },
   { header: '我方单号 Our references', key: 'refs', width: 30, value: (c) => c.requestIds.join(', ') },
@@ -22,6 +23,7 @@ const COLUMNS: { header: string; key: string; width: number; yuan?: boolean; val
   { header: '状态 State', key: 'state', width: 20, value: (c) => STATE_LABELS[c.state] },
   { header: '处理结果 Resolution', key: 'resolution', width: 24, value: (c) => resolutionLabel(c.resolution) },
   { header: '说明 Note', key: 'note', width: 40, value: (c) => [c.note, c.resolutionReason].filter(Boolean).join(' / ') },
+  { header: '处理时间 Resolved at', key: 'resolvedAt', width: 20, numFmt: TIME_FORMAT, value: (c) => (c.resolvedAt ? xlsxShanghaiTime(c.resolvedAt) : null) },
 ];
 
 function resolutionLabel(resolution: string | null): string {
@@ -37,7 +39,7 @@ function resolutionLabel(resolution: string | null): string {
 export async function exportDiscrepancies(cases: ReconCases, filter: CaseFilter, stream: Writable): Promise<{ rows: number }> {
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream, useStyles: true });
   const sheet = workbook.addWorksheet('差异 Discrepancies', { views: [{ state: 'frozen', ySplit: 1 }] });
-  sheet.columns = COLUMNS.map((c) => ({ header: c.header, key: c.key, width: c.width, style: c.yuan ? { numFmt: YUAN } : {} }));
+  sheet.columns = COLUMNS.map((c) => ({ header: c.header, key: c.key, width: c.width, style: c.yuan ? { numFmt: YUAN } : c.numFmt ? { numFmt: c.numFmt } : {} }));
   sheet.getRow(1).font = { bold: true };
   sheet.getRow(1).commit();
   const totals = { ours: 0, theirs: 0, delta: 0 };
@@ -53,7 +55,7 @@ export async function exportDiscrepancies(cases: ReconCases, filter: CaseFilter,
     }
     if (batch.length < 500) break;
   }
-  const total = sheet.addRow({ id: '合计 Total', ours: totals.ours / 100, theirs: totals.theirs / 100, delta: totals.delta / 100 });
+  const total = sheet.addRow({ id: '合计 Total', supplier: `${rows} 行 rows`, ours: totals.ours / 100, theirs: totals.theirs / 100, delta: totals.delta / 100 });
   total.font = { bold: true };
   total.commit();
   sheet.commit();

@@ -179,7 +179,10 @@ export async function matchStatement(conn: pg.Client, input: MatchInput): Promis
           AND i.business_date IN ($3::date - 1, $3::date + 1)
         LIMIT 1) n ON true
       WHERE o.line_no IS NULL AND o.our_date = $3::date
-      RETURNING class, line_no, line_refs, request_id, their_fen, our_fen)
+      -- a transaction not billed (still processing, or failed) that no line lists agrees with the
+      -- statement at nothing owed: it counts as matched at ¥0 on our side, or the matched row would
+      -- not balance (its cost stays on the item, for the record)
+      RETURNING class, line_no, line_refs, request_id, their_fen, CASE WHEN rule = 'not_billed' THEN 0 ELSE our_fen END AS our_fen)
     ${COUNT_BY_CLASS} FROM ins GROUP BY class`,
   [input.runId, input.supplierId, input.date, new Date(end.getTime() - windowMs), new Date(start.getTime() + windowMs),
     await dayReconciled(conn, input.supplierId, addDays(input.date, 1))]);

@@ -1,7 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { recordAudit } from '../audit/audit-log.ts';
 import type { BusinessDate } from '../dates.ts';
+import { actorFromRef, SCHEDULE, SYSTEM, type Actor, type Schedule } from '../users/actor.ts';
 import type { Db } from '../db/knex.ts';
 import { ValidationError } from '../errors.ts';
 import type { Supplier } from '../suppliers/registry.ts';
@@ -97,6 +99,11 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
       [runId, statementId, staged.lines, JSON.stringify({ classes: counts, cases })]);
     await conn.query('COMMIT');
     phase('commit');
+    await recordAudit(db, {
+      actor: await auditActor(db, input.triggeredBy), action: 'recon.run', subjectType: 'recon_run', subjectId: runId,
+      reason: `${input.supplier.code} ${input.date}: ${fileName}`,
+      details: { supplier: input.supplier.code, date: input.date, statementId, lines: staged.lines, items: Object.fromEntries(Object.entries(counts).map(([c, n]) => [c, n!.items])), cases },
+    });
     return {
       runId, supplierCode: input.supplier.code, date: input.date, statementId, statementReused: Boolean(known), lines: staged.lines, counts, cases,
       seconds: Math.round(performance.now() - started) / 1000,
@@ -108,10 +115,22 @@ export async function reconcileDay(db: Db, input: ReconcileInput): Promise<Recon
       status: rejected ? 'rejected' : 'failed', error: storable((err as Error).message).slice(0, 4000), finished_at: db.fn.now(),
       problems: JSON.stringify(rejected ? err.problems : [], (_key, value: unknown) => (typeof value === 'string' ? storable(value) : value)),
     });
+    if (rejected) {
+      await recordAudit(db, {
+        actor: await auditActor(db, input.triggeredBy), action: 'recon.rejected', subjectType: 'recon_run', subjectId: runId,
+        reason: storable((err as Error).message).slice(0, 500), details: { supplier: input.supplier.code, date: input.date, file: fileName },
+      }).catch(() => undefined);
+    }
     throw err;
   } finally {
     await conn.end().catch(() => undefined);
   }
+}
+
+/** Who a run is audited as: the schedule, the user who asked (by name), or the system (a name no user has). */
+async function auditActor(db: Db, triggeredBy: string): Promise<Actor | Schedule> {
+  if (triggeredBy === 'schedule') return SCHEDULE;
+  return actorFromRef(db, triggeredBy).catch(() => SYSTEM);
 }
 
 /** PostgreSQL text and jsonb cannot hold NUL, which a damaged file can bring into a problem's text. */

@@ -26,6 +26,15 @@ export type ClassCounts = Partial<Record<DiscrepancyClass, ClassCount>>;
 export const RESOLUTIONS = ['accept_supplier', 'accept_ours', 'write_off', 'carry_forward'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 export type CaseState = 'open' | 'investigating' | 'resolved';
+/** What a case list may be filtered on: a case's state, or 'unresolved' (open or investigating). */
+export const CASE_FILTER_STATES = ['unresolved', 'open', 'investigating', 'resolved'] as const;
+export type CaseFilterState = (typeof CASE_FILTER_STATES)[number];
+export const CASE_STATE_LABELS: Record<CaseFilterState, { zh: string; en: string }> = {
+  unresolved: { zh: '未解决', en: 'Unresolved' },
+  open: { zh: '待处理', en: 'Open' },
+  investigating: { zh: '调查中', en: 'Investigating' },
+  resolved: { zh: '已解决', en: 'Resolved' },
+};
 
 export const RESOLUTION_LABELS: Record<Resolution | 'cleared' | 'matched_other_day', { zh: string; en: string }> = {
   accept_supplier: { zh: '以供应商为准', en: 'Accept supplier' },

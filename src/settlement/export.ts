@@ -1,10 +1,13 @@
-import type { Writable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, type Writable } from 'node:stream';
+import archiver from 'archiver';
 import type { BusinessDate } from '../dates.ts';
 import { CsvSection, streamingWorkbook, XlsxSection, type ExportColumn } from '../files/export-sheet.ts';
 import { SECTION_LABELS, type Section } from './sections.ts';
 import type { StatementLine, Statements } from './statements.ts';
 import type { ResellerStatement } from './types.ts';
 
+/** csv: a zip of CSV files, one table per file (a CSV holds one table: one header, one totals row). */
 export type ExportFormat = 'xlsx' | 'csv';
 
 const SECTIONS: Section[] = ['topup', 'order', 'refund', 'adjustment', 'rebate', 'other'];
@@ -13,7 +16,7 @@ const OPENING = '期初余额(元) Opening (¥)';
 const CLOSING = '期末余额(元) Closing (¥)';
 
 const SUMMARY_COLUMNS: ExportColumn<ResellerStatement>[] = [
-  { header: '结算日 Settlement date', width: 14, value: (s) => s.businessDate },
+  { header: '结算日 Settlement date', width: 14, value: (s) => s.businessDate, kind: 'date' },
   { header: '分销商 Reseller', width: 14, value: (s) => s.resellerCode },
   { header: '名称 Name', width: 20, value: (s) => s.resellerName },
   { header: OPENING, width: 16, fen: (s) => s.openingFen },
@@ -32,9 +35,9 @@ const SUMMARY_COLUMNS: ExportColumn<ResellerStatement>[] = [
 export const AMOUNT_HEADER = '金额(元) Amount (¥)';
 
 const lineColumns = (withReseller: boolean): ExportColumn<StatementLine>[] => [
-  { header: '结算日 Settlement date', width: 14, value: (l) => l.statementDate },
+  { header: '结算日 Settlement date', width: 14, value: (l) => l.statementDate, kind: 'date' },
   ...(withReseller ? [{ header: '分销商 Reseller', width: 14, value: (l: StatementLine) => l.resellerCode }] : []),
-  { header: '记账时间 Posted at', width: 22, value: (l) => l.postedAt },
+  { header: '记账时间 Posted at', width: 22, value: (l) => l.postedAt, kind: 'time' },
   { header: '订单号 Order no.', width: 12, value: (l) => l.orderId },
   { header: '分销商单号 Reseller order id', width: 22, value: (l) => l.resellerOrderId },
   { header: '商品 SKU', width: 14, value: (l) => l.sku },
@@ -42,7 +45,7 @@ const lineColumns = (withReseller: boolean): ExportColumn<StatementLine>[] => [
   { header: AMOUNT_HEADER, width: 16, fen: (l) => l.amountFen },
   { header: '说明 Description', width: 40, value: (l) => l.description },
   // A late line belongs to an earlier, already settled day: say which, and which entry it is.
-  { header: '补记 Late (original date)', width: 16, value: (l) => (l.entryDate < l.statementDate ? l.entryDate : null) },
+  { header: '补记 Late (original date)', width: 16, value: (l) => (l.entryDate < l.statementDate ? l.entryDate : null), kind: 'date' },
   { header: '凭证 Ledger entry', width: 26, value: (l) => l.entryKey },
 ];
 
@@ -69,19 +72,29 @@ export async function exportResellerStatement(
   const days = await statements.forReseller(request.resellerCode, request.from, request.to);
   return request.format === 'xlsx'
     ? writeXlsx(statements, days, out, onLines, false)
-    : writeCsv(statements, days, out, onLines);
+    : writeCsvZip(statements, days, out, onLines, false);
 }
 
-/** Every reseller's statement of one settled day, with every line: finance's summary workbook. */
-export async function exportDaySummary(statements: Statements, date: BusinessDate, out: Writable, onLines: (n: number) => void = () => {}): Promise<ExportResult> {
+/** The day's summary as CSV: a zip of one CSV per table, like the workbook's sheets. */
+export async function exportDaySummaryCsv(statements: Statements, date: BusinessDate, out: Writable, onLines: (n: number) => void = () => {}): Promise<ExportResult> {
   await statements.assertSettled(date);
+  return writeCsvZip(statements, await allOfDay(statements, date), out, onLines, true);
+}
+
+async function allOfDay(statements: Statements, date: BusinessDate): Promise<ResellerStatement[]> {
   const days: ResellerStatement[] = [];
   for (let offset = 0; ; offset += 1_000) {
     const page = await statements.forDay(date, { limit: 1_000, offset });
     days.push(...page.rows);
     if (page.rows.length < 1_000) break;
   }
-  return writeXlsx(statements, days, out, onLines, true);
+  return days;
+}
+
+/** Every reseller's statement of one settled day, with every line: finance's summary workbook. */
+export async function exportDaySummary(statements: Statements, date: BusinessDate, out: Writable, onLines: (n: number) => void = () => {}): Promise<ExportResult> {
+  await statements.assertSettled(date);
+  return writeXlsx(statements, await allOfDay(statements, date), out, onLines, true);
 }
 
 function rangeTotals(days: ResellerStatement[]) {
@@ -125,23 +138,51 @@ async function writeXlsx(
   return result;
 }
 
-async function writeCsv(statements: Statements, days: ResellerStatement[], out: Writable, onLines: (n: number) => void): Promise<ExportResult> {
-  await CsvSection.begin(out);
-  const summary = new CsvSection(out, SUMMARY_COLUMNS);
+/** The file names in a CSV zip: the summary, then one per section with lines. */
+export const CSV_FILE_NAMES: Record<'summary' | Section, string> = {
+  summary: '01-summary-汇总.csv', topup: '02-topups-充值.csv', order: '03-orders-订单.csv', refund: '04-refunds-退款.csv',
+  adjustment: '05-adjustments-调整.csv', rebate: '06-rebates-返利.csv', other: '07-other-其他.csv',
+};
+
+/**
+ * CSV as finance opens it: one table per file (a header, its rows, its totals row with the count),
+ * the files in one zip streamed to `out`. Each file is written in turn, with backpressure.
+ */
+async function writeCsvZip(statements: Statements, days: ResellerStatement[], out: Writable, onLines: (n: number) => void, withReseller: boolean): Promise<ExportResult> {
+  const zip = archiver('zip', { zlib: { level: 6 } });
+  const failed = new Promise<never>((_resolve, reject) => zip.on('error', reject));
+  failed.catch(() => undefined);
+  zip.pipe(out);
+  const file = (name: string) => {
+    const stream = new PassThrough();
+    zip.append(stream, { name });
+    return stream;
+  };
+  const close = async (stream: PassThrough) => {
+    stream.end();
+    await Promise.race([once(stream, 'end'), failed]);
+  };
+
+  const summaryFile = file(CSV_FILE_NAMES.summary);
+  await CsvSection.begin(summaryFile);
+  const summary = new CsvSection(summaryFile, SUMMARY_COLUMNS);
   await summary.header();
   for (const d of days) await summary.add(d);
   const { openingFen, closingFen } = rangeTotals(days);
   await summary.finish('合计 Total', { [OPENING]: openingFen, [CLOSING]: closingFen });
+  await close(summaryFile);
 
   const result: ExportResult = { statements: days.length, lines: 0, sectionTotals: {}, openingFen, closingFen };
   const withLines = days.filter((d) => d.lines > 0).map((d) => d.id);
   for (const section of SECTIONS) {
+    let stream: PassThrough | undefined;
     let block: CsvSection<StatementLine> | undefined;
     let sum = 0;
     for await (const page of statements.lines(withLines, section)) {
-      if (!block) {
-        await CsvSection.blankLine(out);
-        block = new CsvSection(out, lineColumns(false));
+      if (!stream || !block) {
+        stream = file(CSV_FILE_NAMES[section]);
+        await CsvSection.begin(stream);
+        block = new CsvSection(stream, lineColumns(withReseller));
         await block.header();
       }
       for (const line of page) {
@@ -151,12 +192,15 @@ async function writeCsv(statements: Statements, days: ResellerStatement[], out: 
       result.lines += page.length;
       onLines(page.length);
     }
-    if (block) {
+    if (stream && block) {
       result.sectionTotals[section] = sum;
       await block.finish(`${sectionName(section)} 合计 Total`);
+      await close(stream);
     }
   }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  const done = once(out, 'finish').catch(() => undefined);
+  await Promise.race([zip.finalize(), failed]);
+  await done;
   return result;
 }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
 import { addDays, assertBusinessDate, businessDateOf, type BusinessDate } from '../dates.ts';
 import { sqlState, type Db } from '../db/knex.ts';
 import { actorColumns, assertMay, isSchedule, type Actor, type Schedule } from '../users/actor.ts';
@@ -81,7 +82,12 @@ async function settleIn(trx: Knex.Transaction, date: BusinessDate, actor: Actor 
       WHERE d.business_date = ?::date`,
     [date, date],
   );
-  return { ...(await settledDay(trx, date))!, created: true };
+  const settled = (await settledDay(trx, date))!;
+  await recordAudit(trx, {
+    actor, action: 'settlement.settle', subjectType: 'settlement_day', subjectId: date, reason: `${settled.statements} statements, ${settled.lines} lines`,
+    details: { statements: settled.statements, lines: settled.lines, lateLines: settled.lateLines },
+  });
+  return { ...settled, created: true };
 }
 
 /** The wallet postings this settlement takes: dated on or before the day, not settled before. */
