@@ -25,6 +25,8 @@ export interface FulfillmentSettings {
   /** Where suppliers reach our callback endpoint. */
   publicUrl: string;
   allowPrivateCallbacks: boolean;
+  /** After-sales (售后): a complaint is taken this long after delivery (default 72 hours). */
+  aftersales?: { complaintWindowHours: number };
 }
 
 const asResult = (o: SupplierOrder): SupplierResult => ({

@@ -6,6 +6,7 @@ import type { Ledger } from '../src/ledger/ledger.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { withTypedFailures } from './adapter.ts';
+import { createAftersalesActivities } from './aftersales.ts';
 import { createFulfillmentActivities, type FulfillmentSettings } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
 import { createProcurementActivities } from './procurement.ts';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFulfillmentActivities(deps),
     ...createReconciliationActivities(deps),
     ...createSettlementActivities(deps),
+    ...createAftersalesActivities(deps),
   });
 }
 
