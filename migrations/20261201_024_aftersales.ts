@@ -62,6 +62,10 @@ export async function up(knex: Knex): Promise<void> {
     );
     CREATE INDEX complaint_events_complaint ON complaint_events (complaint_id, id);
 
+    -- support's order search: by recharge account, by a delivered (or replaced) card's serial
+    CREATE INDEX orders_account ON orders (account) WHERE account IS NOT NULL;
+    CREATE INDEX card_codes_serial_out ON card_codes (serial) WHERE status <> 'available';
+
     ALTER TABLE supplier_claims
       ADD COLUMN complaint_id bigint UNIQUE REFERENCES complaints (id),
       ADD COLUMN reference text,
@@ -80,5 +84,6 @@ export async function down(knex: Knex): Promise<void> {
       DROP COLUMN IF EXISTS complaint_id, DROP COLUMN IF EXISTS reference,
       ADD CONSTRAINT supplier_claims_one_subject CHECK (num_nonnulls(case_id, card_batch_id) = 1);
     DROP TABLE IF EXISTS complaint_events, complaints;
+    DROP INDEX IF EXISTS orders_account, card_codes_serial_out;
   `);
 }
