@@ -144,21 +144,7 @@ export class ComplaintService {
 
   /** Ops decide, as an authenticated user with the fulfillment permission: sent to the complaint's workflow as an update. */
   async decide(complaintId: number, input: { actor: Actor; decision: string; reason: string; amountFen?: number }): Promise<ComplaintState> {
-    assertMay(input.actor, 'fulfillment');
-    if (!['replace', 'refund', 'reject'].includes(input.decision)) throw new ValidationError(`decision: ${input.decision} is not one of replace, refund, reject`);
-    if (!input.reason || input.reason.trim().length < 3) throw new ValidationError('reason: a decision needs a reason (at least 3 characters)');
-    if (input.amountFen !== undefined && (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0)) throw new ValidationError('amountFen: a positive whole number of fen');
-    const c = await complaints.byId(this.deps.db, complaintId);
-    if (c.status !== 'open') throw new ComplaintDecisionRefusedError(complaintId, `it is already ${c.status}`);
-    const request: ComplaintDecision = {
-      decision: input.decision as ComplaintDecision['decision'], actor: refOf(input.actor), reason: input.reason.trim(),
-      ...(input.amountFen !== undefined ? { amountFen: input.amountFen } : {}),
-    };
-    try {
-      return await this.deps.temporal.workflow.getHandle(complaintWorkflowId(complaintId)).executeUpdate(complaintDecisionUpdate, { args: [request] });
-    } catch (err) {
-      throw new ComplaintDecisionRefusedError(complaintId, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
-    }
+    return decideComplaint(this.deps, complaintId, input);
   }
 
   private async replay(c: Complaint, requestHash: string) {
@@ -185,5 +171,28 @@ export class ComplaintService {
       replacement: replacement ? { serial: replacement.serial, code: this.deps.vault.open(replacement.code_sealed), expiresOn: replacement.expires_on } : undefined,
       createdAt: c.createdAt, firstResponseDue: c.firstResponseDue, resolutionDue: c.resolutionDue, decidedAt: c.decidedAt ?? undefined,
     };
+  }
+}
+
+/**
+ * An ops decision (replace, refund, reject) as the dashboard and the CLI take it: checked here for
+ * what is obviously wrong, then sent to the complaint's workflow as an update, which checks it
+ * again, applies and audits it once, and answers the complaint's state.
+ */
+export async function decideComplaint(deps: { db: Db; temporal: Client }, complaintId: number, input: { actor: Actor; decision: string; reason: string; amountFen?: number }): Promise<ComplaintState> {
+  assertMay(input.actor, 'fulfillment');
+  if (!['replace', 'refund', 'reject'].includes(input.decision)) throw new ValidationError(`decision: ${input.decision || '(none)'} is not one of replace, refund, reject`);
+  if (!input.reason || input.reason.trim().length < 3) throw new ValidationError('reason: a decision needs a reason (at least 3 characters)');
+  if (input.amountFen !== undefined && (!Number.isSafeInteger(input.amountFen) || input.amountFen <= 0)) throw new ValidationError('amountFen: a positive whole number of fen');
+  const c = await complaints.byId(deps.db, complaintId);
+  if (c.status !== 'open') throw new ComplaintDecisionRefusedError(complaintId, `it is already ${c.status}`);
+  const request: ComplaintDecision = {
+    decision: input.decision as ComplaintDecision['decision'], actor: refOf(input.actor), reason: input.reason.trim(),
+    ...(input.amountFen !== undefined ? { amountFen: input.amountFen } : {}),
+  };
+  try {
+    return await deps.temporal.workflow.getHandle(complaintWorkflowId(complaintId)).executeUpdate(complaintDecisionUpdate, { args: [request] });
+  } catch (err) {
+    throw new ComplaintDecisionRefusedError(complaintId, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
   }
 }

@@ -174,7 +174,22 @@ export async function exportClaims(lines: ClaimLine[], out: Writable, format: 'x
  * Order search for support: by reseller order id, recharge account or card serial. Shows delivered
  * serials (never codes) with their batch and supplier, and the order's complaints.
  */
-export async function searchOrders(db: Db, query: string, limit = 50) {
+export interface FoundOrder {
+  id: number;
+  resellerOrderId: string;
+  resellerCode: string;
+  sku: string;
+  kind: string;
+  quantity: number;
+  account: string | null;
+  amountFen: number;
+  status: string;
+  createdAt: Date;
+  codes: { serial: string; batch: number; supplier: string | null }[];
+  complaints: { id: number; complaintId: string; kind: string; status: string; serial: string | null }[];
+}
+
+export async function searchOrders(db: Db, query: string, limit = 50): Promise<FoundOrder[]> {
   const q = query.trim();
   if (!q || q.length > 64) return [];
   const { rows } = await db.raw(`
@@ -193,7 +208,7 @@ export async function searchOrders(db: Db, query: string, limit = 50) {
       FROM orders o JOIN resellers r ON r.id = o.reseller_id
      WHERE o.id IN (SELECT id FROM hits)
      ORDER BY o.created_at DESC LIMIT ${Math.max(1, Math.min(200, Math.floor(limit)))}`, [q, q, q, q]);
-  return rows.map((r: Record<string, any>) => ({
+  return rows.map((r: Record<string, any>): FoundOrder => ({
     id: Number(r.id), resellerOrderId: r.reseller_order_id as string, resellerCode: r.reseller_code as string, sku: r.sku_code as string, kind: r.kind as string,
     quantity: r.quantity as number, account: r.account as string | null, amountFen: Number(r.amount_fen), status: r.status as string, createdAt: r.created_at as Date,
     codes: r.codes as { serial: string; batch: number; supplier: string | null }[],

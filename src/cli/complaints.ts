@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { ComplaintService } from '../aftersales/complaints.ts';
+import { decideComplaint } from '../aftersales/complaints.ts';
 import { complaintDetail, complaintQueue, exportClaims, queueFilterOf, supplierClaims } from '../aftersales/queue.ts';
 import { formatShanghai } from '../dates.ts';
 import { ValidationError } from '../errors.ts';
@@ -60,8 +60,7 @@ async function complaintsCommand(action: string, id: string | undefined, options
       });
     case 'decide':
       return withActor('fulfillment', async (ctx, actor) => {
-        const service = new ComplaintService({ db: ctx.db, vault: ctx.deps.vault, temporal: await ctx.temporal(), taskQueue: ctx.config.temporal.taskQueues.fulfillment, windowHours: ctx.config.fulfillment.aftersales.complaintWindowHours });
-        const state = await service.decide(number(), { actor, decision: options.decision ?? '', reason: options.reason ?? '', amountFen: options.amount === undefined ? undefined : parseYuan(options.amount) });
+        const state = await decideComplaint({ db: ctx.db, temporal: await ctx.temporal() }, number(), { actor, decision: options.decision ?? '', reason: options.reason ?? '', amountFen: options.amount === undefined ? undefined : parseYuan(options.amount) });
         console.log(`complaint ${id}: ${state.status}`);
       });
     case 'claims':
