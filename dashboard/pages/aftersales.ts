@@ -83,7 +83,7 @@ function detailPage(deps: DashboardDeps) {
     const c = d.complaint;
     const mayDecide = can(sessionOf(res), 'fulfillment') && c.status === 'open';
     const body = html`
-      ${req.query.done ? html`<p class="notice">${t('done')}: ${String(req.query.done)}</p>` : ''}
+      ${req.query.done ? html`<p class="notice">${t('done')}: ${['replaced', 'refunded', 'rejected'].includes(String(req.query.done)) ? statusLabel(t, String(req.query.done)) : String(req.query.done)}</p>` : ''}
       <section>
         <h2>${t('asComplaint')} #${c.id} <span id="complaint-status" class="${c.escalation ? 'bad' : ''}">${statusLabel(t, c.status)}</span></h2>
         <p>${d.resellerCode} · ${c.complaintKey} · ${t('order')} ${d.order.resellerOrderId} (${d.order.sku}${d.order.account ? ` → ${d.order.account}` : ''}, ${displayYuan(d.order.amountFen)}) · ${kindLabel(t, c.kind)}${c.serial ? html` · ${t('asSerial')} ${c.serial}` : ''}</p>

@@ -44,7 +44,7 @@ const complaintRequest = z.object({
   complaintId: z.string().regex(ID, 'must be 1-64 letters, digits, _ . : or -'),
   kind: z.enum(COMPLAINT_KINDS),
   serial: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be the card serial as delivered').optional(),
-  note: z.string().max(500).default(''),
+  note: z.string().max(500).refine((n) => !n.includes('\u0000'), 'must not contain a NUL character').default(''),
 }).strict();
 
 /** '2h', '30m', '24h', '45s', '1d' as temporal.config.ts writes durations. */
