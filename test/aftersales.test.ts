@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComplaintService } from '../src/aftersales/complaints.ts';
 import { AFTERSALES_EFFECTS } from '../src/aftersales/postings.ts';
 import { complaints } from '../src/aftersales/store.ts';
+import { complaintRates, exportClaims, searchOrders, supplierClaims } from '../src/aftersales/queue.ts';
+import { PassThrough } from 'node:stream';
 import { resellerApi } from '../src/api/reseller-api.ts';
 import { businessDateOf } from '../src/dates.ts';
 import { applyOpsAction, opsActionFrom } from '../src/fulfillment/ops.ts';
@@ -377,6 +379,57 @@ describe('ops on a card order', () => {
     const sku = await stockedCardSku(1);
     const { order } = await cardOrder(r, sku);
     await expect(applyOpsAction(h.client, order.orderNo, opsActionFrom('refund', { actor: ops, reason: 'bad code' }), { db: h.db })).rejects.toThrow(/after-sales/);
+  });
+});
+
+describe('support tools', () => {
+  it("exports the supplier's claims with serials and references, finds an order by serial (serials, never codes) and counts complaints per supplier", async () => {
+    const r = await reseller();
+    const sku = await stockedCardSku(2);
+    const { resellerOrderId, order } = await cardOrder(r, sku);
+    const serial = order.codes[0].serial;
+    world.sim.supplier(CARDS).codeVerdicts.set(serial, 'invalid');
+    const key = uniq('cmp');
+    await call(r, 'POST', `/api/v1/orders/${resellerOrderId}/complaints`, { complaintId: key, kind: 'invalid_code', note: '' });
+    const row = await verified(r, key);
+    await service.decide(Number(row.id), { actor: ops, decision: 'refund', reason: 'supplier says invalid' });
+
+    const lines = await supplierClaims(h.db, { supplier: CARDS, status: 'open' });
+    const mine = lines.find((l) => l.complaintKey === key)!;
+    expect(mine).toMatchObject({ source: 'complaint', amountFen: 9_000, resellerOrderId });
+    expect(mine.reference).toContain(serial);
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c) => chunks.push(c));
+    await exportClaims(lines, out, 'csv');
+    const csv = Buffer.concat(chunks).toString('utf8');
+    expect(csv).toMatch(/^\uFEFF索赔号 Claim,/);
+    expect(csv).toContain(serial);
+    expect(csv).toContain('90.00');
+
+    const found = await searchOrders(h.db, serial);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ resellerOrderId, codes: [{ serial, supplier: CARDS }], complaints: [{ complaintId: key, status: 'refunded' }] });
+    expect(JSON.stringify(found)).not.toContain('CODE-');
+    expect((await searchOrders(h.db, resellerOrderId))[0]?.id).toBe(found[0]!.id);
+
+    const rates = await complaintRates(h.db, 'supplier');
+    const cards = rates.find((x) => x.key === CARDS)!;
+    expect(cards.complaints).toBeGreaterThan(0);
+    expect(cards.rate).toBeCloseTo(cards.complaints / cards.delivered);
+    expect((await complaintRates(h.db, 'sku')).find((x) => x.key === sku)).toMatchObject({ delivered: 1, complaints: 1, upheld: 1 });
+  });
+
+  it('refuses to replace when no code is left in stock, and the complaint stays open for a refund', async () => {
+    const r = await reseller();
+    const sku = await stockedCardSku(1);
+    const { resellerOrderId } = await cardOrder(r, sku);
+    const key = uniq('cmp');
+    await call(r, 'POST', `/api/v1/orders/${resellerOrderId}/complaints`, { complaintId: key, kind: 'used_code', note: '' });
+    const row = await verified(r, key);
+    await expect(service.decide(Number(row.id), { actor: ops, decision: 'replace', reason: 'try it' })).rejects.toThrow(/no code of .* is in stock/);
+    expect((await complaintRow(r, key)).status).toBe('open');
+    expect((await service.decide(Number(row.id), { actor: ops, decision: 'refund', reason: 'no stock, refund' })).status).toBe('refunded');
   });
 });
 
