@@ -41,6 +41,12 @@ function ratesTable(rows: ComplaintRate[], head: string, t: T): SafeHtml {
     <tbody>${rows.map((r) => html`<tr><td>${r.key}</td><td class="num">${r.delivered}</td><td class="num">${r.complaints}</td><td class="num">${r.upheld}</td><td class="num ${r.rate > 0.01 ? 'bad' : ''}">${(r.rate * 100).toFixed(2)}%</td></tr>`)}</tbody></table>`;
 }
 
+/** Supplier quality (complaint rates) as a section for other pages: the overview (by supplier) and stock (by supplier and SKU). */
+export async function supplierQualitySection(deps: Pick<DashboardDeps, 'db'>, t: T, by: ('supplier' | 'sku')[]): Promise<SafeHtml> {
+  const tables = await Promise.all(by.map(async (b) => html`<h3>${b === 'supplier' ? t('bySupplier') : t('bySku')}</h3>${ratesTable(await complaintRates(deps.db, b), b === 'supplier' ? t('supplier') : 'SKU', t)}`));
+  return html`<section class="supplier-quality"><h2>${t('asQuality')}</h2>${tables} <p><a href="/aftersales">${t('asQueue')}</a></p></section>`;
+}
+
 function queuePage(deps: DashboardDeps) {
   return async (req: Request, res: Response) => {
     const lang = langOf(req, res);

@@ -81,31 +81,39 @@ export interface ComplaintRate {
 }
 
 /**
- * Supplier quality: complaints per delivered unit, by supplier (codes from its batches plus its
- * completed top-ups) or by SKU (units of delivered card and succeeded top-up orders).
+ * Supplier quality over the last `days` business days: complaints per delivered unit, by supplier
+ * (codes received in its batches plus the top-ups it completed) or by SKU (completed orders). Read
+ * from small tables only (batches, the daily order rollups, complaints), never the millions of
+ * codes or orders, so the overview and stock pages can show it on every load; today's orders are
+ * not rolled up yet, so a rate of today's complaints leans high until tonight's rollup.
  */
-export async function complaintRates(db: Db, by: 'supplier' | 'sku'): Promise<ComplaintRate[]> {
+export async function complaintRates(db: Db, by: 'supplier' | 'sku', days = 30): Promise<ComplaintRate[]> {
+  const window = Math.max(1, Math.min(366, Math.floor(days)));
   const sql = by === 'supplier' ? `
-    WITH units AS (
-      SELECT b.supplier_id, count(*) AS n FROM card_codes c JOIN card_batches b ON b.id = c.batch_id
-       WHERE c.delivered_at IS NOT NULL AND b.supplier_id IS NOT NULL GROUP BY b.supplier_id
+    WITH since AS (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date - ${window} AS d),
+    units AS (
+      SELECT b.supplier_id, sum(b.code_count) AS n FROM card_batches b, since
+       WHERE b.supplier_id IS NOT NULL AND b.received_at >= since.d GROUP BY b.supplier_id
       UNION ALL
-      SELECT supplier_id, count(*) FROM orders WHERE kind = 'direct_topup' AND status = 'succeeded' AND supplier_id IS NOT NULL GROUP BY supplier_id
+      SELECT s.id, sum(m.orders) FROM order_day_margins m JOIN suppliers s ON s.code = m.name, since
+       WHERE m.dimension = 'supplier' AND m.business_date >= since.d GROUP BY s.id
     ), delivered AS (SELECT supplier_id, sum(n) AS n FROM units GROUP BY supplier_id),
     filed AS (
-      SELECT supplier_id, count(*) AS n, count(*) FILTER (WHERE status IN ('replaced', 'refunded')) AS upheld FROM complaints WHERE supplier_id IS NOT NULL GROUP BY supplier_id
+      SELECT supplier_id, count(*) AS n, count(*) FILTER (WHERE status IN ('replaced', 'refunded')) AS upheld
+        FROM complaints, since WHERE supplier_id IS NOT NULL AND created_at >= since.d GROUP BY supplier_id
     )
     SELECT s.code AS key, coalesce(d.n, 0)::int AS delivered, coalesce(f.n, 0)::int AS complaints, coalesce(f.upheld, 0)::int AS upheld
       FROM suppliers s LEFT JOIN delivered d ON d.supplier_id = s.id LEFT JOIN filed f ON f.supplier_id = s.id
-     WHERE d.n IS NOT NULL OR f.n IS NOT NULL ORDER BY coalesce(f.n, 0) DESC, s.code` : `
-    WITH delivered AS (
-      SELECT sku_code, sum(quantity) AS n FROM orders WHERE status IN ('delivered', 'succeeded') GROUP BY sku_code
+     WHERE f.n IS NOT NULL ORDER BY coalesce(f.n, 0) DESC, s.code` : `
+    WITH since AS (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date - ${window} AS d),
+    delivered AS (
+      SELECT m.name AS sku_code, sum(m.orders) AS n FROM order_day_margins m, since WHERE m.dimension = 'sku' AND m.business_date >= since.d GROUP BY m.name
     ), filed AS (
       SELECT o.sku_code, count(*) AS n, count(*) FILTER (WHERE c.status IN ('replaced', 'refunded')) AS upheld
-        FROM complaints c JOIN orders o ON o.id = c.order_id GROUP BY o.sku_code
+        FROM complaints c JOIN orders o ON o.id = c.order_id, since WHERE c.created_at >= since.d GROUP BY o.sku_code
     )
-    SELECT d.sku_code AS key, d.n::int AS delivered, coalesce(f.n, 0)::int AS complaints, coalesce(f.upheld, 0)::int AS upheld
-      FROM delivered d LEFT JOIN filed f ON f.sku_code = d.sku_code ORDER BY coalesce(f.n, 0) DESC, d.sku_code`;
+    SELECT f.sku_code AS key, coalesce(d.n, 0)::int AS delivered, f.n::int AS complaints, f.upheld::int AS upheld
+      FROM filed f LEFT JOIN delivered d ON d.sku_code = f.sku_code ORDER BY f.n DESC, f.sku_code`;
   const { rows } = await db.raw(sql);
   return rows.map((r: Record<string, any>) => ({ key: r.key, delivered: r.delivered, complaints: r.complaints, upheld: r.upheld, rate: r.delivered > 0 ? r.complaints / r.delivered : 0 }));
 }
