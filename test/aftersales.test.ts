@@ -445,4 +445,45 @@ describe('the books', () => {
     const ids = report.results.map((x) => x.invariant.id);
     expect(ids).toEqual(expect.arrayContaining(['complaint_one_money_outcome', 'complaint_refunds_within_charge', 'replaced_code_counted_once', 'claims_netted_once']));
   });
+
+  it('reports each kind of after-sales breakage planted behind the application: a refund unlike its entry or above the charge, a replaced code back in its order, a claim netted without a payout', async () => {
+    const verdict = async (id: string) => (await checkInvariants(h.db)).results.find((x) => x.invariant.id === id)!;
+    const refunded = await h.db('complaints').where({ status: 'refunded' }).first();
+    const replaced = await h.db('complaints').where({ status: 'replaced' }).first();
+    const claim = await h.db('supplier_claims').where({ source: 'complaint', status: 'open' }).first();
+    const plantAndUndo = async (plant: () => Promise<unknown>, undo: () => Promise<unknown>, ids: string[]) => {
+      await plant();
+      try {
+        for (const id of ids) {
+          const v = await verdict(id);
+          expect(v.violations, id).toBeGreaterThan(0);
+          expect(v.samples.join(' '), id).toMatch(/complaint|order|claim/);
+        }
+      } finally {
+        await undo();
+      }
+    };
+    await plantAndUndo(
+      () => h.ownerDb('complaints').where({ id: refunded.id }).update({ refund_fen: 99_999 }),
+      () => h.ownerDb('complaints').where({ id: refunded.id }).update({ refund_fen: refunded.refund_fen }),
+      ['complaint_one_money_outcome', 'complaint_refunds_within_charge'],
+    );
+    await plantAndUndo(
+      () => h.ownerDb.transaction(async (trx) => {
+        await trx('card_codes').where({ id: replaced.replacement_code_id }).update({ status: 'void', order_id: null });
+        await trx('card_codes').where({ id: replaced.code_id }).update({ status: 'delivered', order_id: replaced.order_id });
+      }),
+      () => h.ownerDb.transaction(async (trx) => {
+        await trx('card_codes').where({ id: replaced.code_id }).update({ status: 'void', order_id: null });
+        await trx('card_codes').where({ id: replaced.replacement_code_id }).update({ status: 'delivered', order_id: replaced.order_id });
+      }),
+      ['replaced_code_counted_once'],
+    );
+    await plantAndUndo(
+      () => h.ownerDb('supplier_claims').where({ id: claim.id }).update({ status: 'netted' }),
+      () => h.ownerDb('supplier_claims').where({ id: claim.id }).update({ status: 'open' }),
+      ['claims_netted_once'],
+    );
+    expect((await checkInvariants(h.db)).violations).toBe(0);
+  });
 });
