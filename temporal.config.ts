@@ -123,6 +123,13 @@ export const temporalConfig = {
     deliveryPollMs: 2_000,
     deliveryTimeoutMs: 30 * 60_000,
   },
+  /** After-sales (售后): how long a complaint may wait before it is escalated to the ops queue. */
+  aftersales: {
+    /** The supplier's answer is on the timeline, ops should have looked at the complaint by then. */
+    firstResponse: '2h',
+    /** A decision (replace, refund or reject) is due by then. */
+    resolution: '24h',
+  },
   /** Cron expressions (minute hour day month weekday), evaluated in the business time zone. */
   schedules: {
     timeZone: 'Asia/Shanghai',

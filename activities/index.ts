@@ -1,5 +1,6 @@
 import type { ActivityDeps } from '../src/runtime/deps.ts';
 import { withTypedFailures } from './adapter.ts';
+import { createAftersalesActivities } from './aftersales.ts';
 import { createFulfillmentActivities } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
 import { createProcurementActivities } from './procurement.ts';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFulfillmentActivities(deps),
     ...createReconciliationActivities(deps),
     ...createSettlementActivities(deps),
+    ...createAftersalesActivities(deps),
   });
 }
 

@@ -22,6 +22,7 @@ import { HashSlots } from '../src/users/hash-slots.ts';
 import { LoginThrottle } from '../src/users/login-throttle.ts';
 import { Users } from '../src/users/users.ts';
 import { stockPage } from './pages/stock.ts';
+import { mountAftersalesPages } from './pages/aftersales.ts';
 
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -91,6 +92,8 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.post('/settlement/settle', requirePermission('settlement'), settlementActions.settle);
   app.post('/settlement/payouts/draft', requirePermission('settlement'), settlementActions.draft);
   app.post('/settlement/payouts/:id/:step', requirePermission('settlement'), settlementActions.payout);
+
+  mountAftersalesPages(app, full);
 
   app.use((req, _res, next) => next(new NotFoundError('page', req.path)));
 

@@ -89,6 +89,8 @@ export interface FulfillmentSettings {
   supplierTimeoutMs: number;
   /** Reseller callback URLs may point at private or loopback addresses (tests and the demo only). */
   allowPrivateCallbacks: boolean;
+  /** After-sales (售后): a complaint is taken this long after the order's delivery (KAMENG_COMPLAINT_WINDOW_HOURS; default 72 hours). */
+  aftersales?: { complaintWindowHours: number };
 }
 
 /** Daily supplier reconciliation (对账). */
@@ -149,6 +151,7 @@ const envSchema = z.object({
   KAMENG_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   KAMENG_STUCK_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(10 * 60_000),
   KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  KAMENG_COMPLAINT_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(72),
   KAMENG_STATEMENT_DIR: z.string().min(1).optional(),
   KAMENG_RECON_WINDOW_MINUTES: z.coerce.number().int().min(0).max(720).default(10),
   KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
@@ -224,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       stuckPollIntervalMs: e.KAMENG_STUCK_POLL_INTERVAL_MS,
       supplierTimeoutMs: e.KAMENG_SUPPLIER_TIMEOUT_MS,
       allowPrivateCallbacks: e.KAMENG_ALLOW_PRIVATE_CALLBACKS === 'true',
+      aftersales: { complaintWindowHours: e.KAMENG_COMPLAINT_WINDOW_HOURS },
     },
     reconciliation: {
       archiveDir: path.resolve(cwd, e.KAMENG_STATEMENT_DIR ?? path.join(e.KAMENG_DATA_DIR, 'statements')),

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import express from 'express';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ComplaintService } from '../src/aftersales/complaints.ts';
 import { resellerApi } from '../src/api/reseller-api.ts';
 import { testStock } from './support/stock.ts';
 import { importCardCodes } from '../src/inventory/import.ts';
@@ -30,6 +31,7 @@ const CONTRACT: Record<string, number> = {
   MISSING_SIGNATURE: 401, UNKNOWN_API_KEY: 401, STALE_TIMESTAMP: 401, BAD_SIGNATURE: 401, REPLAYED_NONCE: 409,
   NOT_FOUND: 404, IDEMPOTENCY_CONFLICT: 409, INSUFFICIENT_FUNDS: 402, OUT_OF_STOCK: 409, UNKNOWN_SKU: 422, NO_PRICE: 422,
   VALIDATION_ERROR: 422, MALFORMED_JSON: 400, MALFORMED_REQUEST: 400, BODY_TOO_LARGE: 413, UNSUPPORTED_ENCODING: 415,
+  COMPLAINT_EXISTS: 409,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +100,9 @@ beforeAll(async () => {
     taskQueues: { fulfillment: h.taskQueue, procurement: h.taskQueue },
   });
   const app = express();
-  app.use('/api/v1', resellerApi({ auth: new RequestAuthenticator(h.db, h.deps.resellers), orders }));
+  // after-sales: a filed complaint starts its workflow on the same unpolled queue (it never runs here)
+  const complaints = new ComplaintService({ db: h.db, vault: h.deps.vault, temporal: h.client, taskQueue: h.taskQueue, windowHours: 72 });
+  app.use('/api/v1', resellerApi({ auth: new RequestAuthenticator(h.db, h.deps.resellers), orders, complaints }));
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   port = (server.address() as AddressInfo).port;
@@ -615,6 +619,92 @@ describe('forged, tampered, stale and replayed requests', () => {
     }
     // the few accepted are no forgery: upper-case hex, or a header set to the value it had
     expect(seen.count('as')).toBeLessThan(RUNS / 20);
+  });
+});
+
+describe('complaints (after-sales) with arbitrary bodies and order ids', () => {
+  const COMPLAINT_IDS = Array.from({ length: 8 }, (_, i) => `fc-${i}`);
+  const KINDS = ['invalid_code', 'used_code', 'not_received', 'wrong_amount'];
+  const COMPLAINT_KEYS = new Set(['complaintId', 'kind', 'serial', 'note']);
+  /** Complaints the server must hold for `shop`, by complaintId, and the codes they are about. */
+  const filed = new Map<string, { orderNo: number; kind: string; serial: string | null; note: string; codeSerial: string }>();
+  const serialsOf = new Map<number, string[]>();
+
+  async function expectComplaint(orderId: string, body: Buffer): Promise<{ refused: string } | { filed: string } | { replayed: string }> {
+    if (body.length === 0) return { refused: 'VALIDATION_ERROR' };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return { refused: 'MALFORMED_JSON' };
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { refused: 'VALIDATION_ERROR' };
+    const c = parsed as Record<string, unknown>;
+    if (Object.keys(c).some((k) => !COMPLAINT_KEYS.has(k))) return { refused: 'VALIDATION_ERROR' };
+    if (typeof c.complaintId !== 'string' || !ORDER_ID.test(c.complaintId)) return { refused: 'VALIDATION_ERROR' };
+    if (typeof c.kind !== 'string' || !KINDS.includes(c.kind)) return { refused: 'VALIDATION_ERROR' };
+    if (c.serial !== undefined && (typeof c.serial !== 'string' || !ORDER_ID.test(c.serial))) return { refused: 'VALIDATION_ERROR' };
+    if (c.note !== undefined && (typeof c.note !== 'string' || c.note.length > 500 || c.note.includes('\u0000'))) return { refused: 'VALIDATION_ERROR' };
+    const order = model.placed.get(orderId);
+    if (!order) return { refused: 'NOT_FOUND' };
+    const note = (c.note as string | undefined) ?? '';
+    const serial = (c.serial as string | undefined) ?? null;
+    const before = filed.get(c.complaintId);
+    if (before) {
+      return before.orderNo === order.orderNo && before.kind === c.kind && before.serial === serial && before.note === note
+        ? { replayed: c.complaintId } : { refused: 'IDEMPOTENCY_CONFLICT' };
+    }
+    if (c.kind !== 'invalid_code' && c.kind !== 'used_code') return { refused: 'VALIDATION_ERROR' };
+    const held = serialsOf.get(order.orderNo) ?? (await h.db('card_codes').where({ order_id: order.orderNo }).orderBy('id').pluck('serial'));
+    serialsOf.set(order.orderNo, held);
+    const codeSerial = serial ? held.find((s) => s === serial) : held.length === 1 ? held[0] : undefined;
+    if (!codeSerial) return { refused: 'VALIDATION_ERROR' };
+    if ([...filed.values()].some((f) => f.codeSerial === codeSerial)) return { refused: 'COMPLAINT_EXISTS' };
+    filed.set(c.complaintId, { orderNo: order.orderNo, kind: c.kind, serial, note, codeSerial });
+    return { filed: c.complaintId };
+  }
+
+  const complaintBodies = (): fc.Arbitrary<Buffer> => {
+    const valid = fc.record({
+      complaintId: fc.constantFrom(...COMPLAINT_IDS),
+      kind: fc.constantFrom(...KINDS, 'invalid_code', 'used_code', 'lost'),
+      serial: fc.oneof(fc.constant(undefined), fc.constantFrom(...Array.from({ length: STOCK }, (_, i) => `FZ${i}`), 'NOPE', '', 'FZ 1')),
+      note: fc.oneof(fc.constant(undefined), fc.constantFrom('', '卡密无效', 'x'.repeat(501), 'a\u0000b', '\ud800')),
+    }, { requiredKeys: [] });
+    const json = (a: fc.Arbitrary<unknown>) => a.map((v) => Buffer.from(JSON.stringify(v) ?? ''));
+    return fc.oneof(
+      { weight: 8, arbitrary: json(valid) },
+      { weight: 2, arbitrary: json(fc.record({ complaintId: anyField, kind: anyField, serial: anyField, note: anyField, extra: anyField }, { requiredKeys: [] })) },
+      { weight: 2, arbitrary: json(fc.jsonValue({ maxDepth: 2 })) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)) },
+    );
+  };
+
+  it(`get a stable code or the complaint, never a 500, and file each complaint once (${Math.min(RUNS, 3_000)} generated complaints)`, async () => {
+    const seen = tally();
+    const orderIds = fc.constantFrom(...ORDER_IDS, 'nope', 'fz-1.x');
+    await fc.assert(fc.asyncProperty(orderIds, complaintBodies(), async (orderId, body) => {
+      const path = `/api/v1/orders/${encodeURIComponent(orderId)}/complaints`;
+      const expected = await expectComplaint(orderId, body);
+      seen.add(verdictOf(expected as Expected));
+      const req = signed(shop, 'POST', path, body);
+      const reply = await send(req);
+      recordNonce(shop, req);
+      const where = `${describeRequest(req)}\n-> ${reply.status} ${reply.text.slice(0, 300)}`;
+      expect(reply.status, where).not.toBe(500);
+      const answer = reply.json as Record<string, any>;
+      if ('refused' in expected) {
+        expect({ status: reply.status, code: answer?.error?.code }, where).toEqual({ status: CONTRACT[expected.refused], code: expected.refused });
+      } else {
+        expect(reply.status, where).toBe('filed' in expected ? 201 : 200);
+        expect(answer.complaint, where).toMatchObject({ complaintId: 'filed' in expected ? expected.filed : expected.replayed, status: 'OPEN' });
+        expect(answer.replayed, where).toBe('replayed' in expected);
+      }
+    }), { numRuns: Math.min(RUNS, 3_000), endOnFailure: true });
+    console.log(`complaints by expected answer: ${seen}`);
+    const rows = await h.db('complaints').where({ reseller_id: shop.id }).select('complaint_key', 'serial');
+    expect(new Map(rows.map((r) => [r.complaint_key, r.serial]))).toEqual(new Map([...filed].map(([k, f]) => [k, f.codeSerial])));
+    expect(Number((await h.db('ledger_entries').where('idempotency_key', 'like', 'complaint-%').whereRaw("metadata->>'resellerId' = ?", [String(shop.id)]).count('* as n'))[0]!.n)).toBe(0);
   });
 });
 

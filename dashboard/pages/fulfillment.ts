@@ -13,7 +13,6 @@ import { langOf, translator, type Lang } from '../i18n.ts';
 import { activityWord, statusWord, when } from '../words.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
-import { topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
 
 /** An ops action sent to a top-up's workflow, while it runs and after (per dashboard process, newest per order). */
 interface RunningAction { action: string; state: 'running' | 'finished' | 'refused'; status?: string; message?: string; startedAt: number }

@@ -9,6 +9,7 @@ import { html, jsonForScript } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
+import { supplierQualitySection } from './aftersales.ts';
 
 const COLORS = ['#3e7cb1', '#f4a259', '#5b8e7d', '#bc4b51', '#8e6c8a', '#e0c341', '#9aa5b1'];
 
@@ -104,7 +105,8 @@ export function overviewPage(deps: DashboardDeps) {
           <tr class="total" id="trial-totals"><td>${t('total')} (${totals.accounts})</td><td></td><td class="num">${displayYuan(totals.debitFen)}</td><td class="num">${displayYuan(totals.creditFen)}</td><td></td></tr></tbody>
         </table>
         ${pager(p, accounts.total, '/', t)}
-      </section>`;
+      </section>
+      ${await supplierQualitySection(deps, t, ['supplier'])}`;
     res.type('html').send(layout({ lang, title: t('overview'), active: 'overview', body, path: '/', session: sessionOf(res) }).value);
   };
 }

@@ -10,6 +10,7 @@ import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
+import { supplierQualitySection } from './aftersales.ts';
 
 import { statusWord, when as shanghai } from '../words.ts';
 
@@ -31,6 +32,7 @@ export function stockPage(deps: DashboardDeps) {
         <table><thead><tr><th>SKU</th><th>${t('name')}</th><th class="num">${t('available')}</th><th class="num">${t('delivered')}</th><th class="num">${t('threshold')}</th><th></th></tr></thead>
         <tbody>${levels.map((l) => html`<tr><td>${l.sku}</td><td>${lang === 'zh' ? l.nameZh : l.nameEn}</td><td class="num">${l.available}</td><td class="num">${l.delivered}</td><td class="num">${l.threshold}</td><td class="${l.low ? 'bad' : ''}">${l.low ? t('lowStock') : ''}</td></tr>`)}</tbody></table>
       </section>
+      ${await supplierQualitySection(deps, t, ['supplier', 'sku'])}
       <section>
         <h2>${t('expiringQualifications')}</h2>
         ${expiring.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>${t('supplier')}</th><th>${t('qualification')}</th><th>${t('brand')}</th><th>${t('expires')}</th><th class="num">${t('daysLeft')}</th></tr></thead>

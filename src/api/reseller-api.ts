@@ -14,13 +14,19 @@ export interface ResellerOrderService {
   listSkus(reseller: Reseller): Promise<unknown[]>;
 }
 
+/** After-sales (售后): what the API needs from src/aftersales. */
+export interface ResellerComplaintService {
+  file(reseller: Reseller, resellerOrderId: string, body: unknown): Promise<{ complaint: unknown; replayed: boolean }>;
+  get(reseller: Reseller, complaintId: string): Promise<unknown>;
+}
+
 type AuthedRequest = Request & { caller?: Caller; reseller?: Reseller; rawBody?: Buffer };
 
 /** HTTP status for each stable error code; anything unlisted that is a KamengError is a 400/422. */
 const statusByCode: Record<string, number> = {
   MISSING_SIGNATURE: 401, UNKNOWN_API_KEY: 401, STALE_TIMESTAMP: 401, BAD_SIGNATURE: 401, REPLAYED_NONCE: 409,
   RESELLER_SUSPENDED: 403, NOT_FOUND: 404, IDEMPOTENCY_CONFLICT: 409, INSUFFICIENT_FUNDS: 402,
-  OUT_OF_STOCK: 409, UNKNOWN_SKU: 422, VALIDATION_ERROR: 422, MALFORMED_JSON: 400,
+  OUT_OF_STOCK: 409, UNKNOWN_SKU: 422, COMPLAINT_EXISTS: 409, VALIDATION_ERROR: 422, MALFORMED_JSON: 400,
 };
 
 /**
@@ -28,7 +34,7 @@ const statusByCode: Record<string, number> = {
  * arrived as, before anything is parsed or written. Placing an order claims its nonce itself (in
  * the order's statement), every other endpoint here.
  */
-export function resellerApi(deps: { auth: RequestAuthenticator; orders: ResellerOrderService }): express.Router {
+export function resellerApi(deps: { auth: RequestAuthenticator; orders: ResellerOrderService; complaints?: ResellerComplaintService }): express.Router {
   const router = express.Router();
   router.use(express.raw({ type: () => true, limit: '64kb' }));
   router.use(async (req: AuthedRequest, _res, next) => {
@@ -53,6 +59,16 @@ export function resellerApi(deps: { auth: RequestAuthenticator; orders: Reseller
   router.get('/orders/:resellerOrderId', handle(async (req, res) => {
     res.json({ order: await deps.orders.getOrder(req.reseller!, String(req.params.resellerOrderId)) });
   }));
+  if (deps.complaints) {
+    const complaints = deps.complaints;
+    router.post('/orders/:resellerOrderId/complaints', handle(async (req, res) => {
+      const { complaint, replayed } = await complaints.file(req.reseller!, String(req.params.resellerOrderId), parseJson(req.rawBody!));
+      res.status(replayed ? 200 : 201).json({ complaint, replayed });
+    }));
+    router.get('/complaints/:complaintId', handle(async (req, res) => {
+      res.json({ complaint: await complaints.get(req.reseller!, String(req.params.complaintId)) });
+    }));
+  }
   router.get('/balance', handle(async (req, res) => {
     res.json(await deps.orders.balance(req.reseller!));
   }));

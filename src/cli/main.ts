@@ -5,6 +5,7 @@ import { workerCommand } from './worker.ts';
 import { opsCommand, resendCallbackCommand, stuckCommand } from './ops.ts';
 import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
 import { checkCommand } from './check.ts';
+import { registerComplaintCommands } from './complaints.ts';
 import { dbRolesCommand } from './db.ts';
 import { userCommand } from './user.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
@@ -207,6 +208,8 @@ program
 
 program.command('logout').description('End the CLI session: the token stops working and its file is removed').action(logoutCommand);
 program.command('whoami').description('Who the CLI acts as (checked against the database)').action(whoamiCommand);
+
+registerComplaintCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -45,6 +45,8 @@ export function opsActionFrom(action: string, input: { actor: Actor; reason: str
  */
 export async function applyOpsAction(client: Client, orderId: number | string, request: OpsAction, options: { db?: Db } = {}): Promise<TopUpState> {
   if (options.db && Number.isSafeInteger(Number(orderId))) {
+    const order = await options.db('orders').where({ id: Number(orderId) }).first('kind');
+    if (order?.kind === 'card_code') throw new OpsActionRefusedError(orderId, CARD_ORDER_REFUSAL);
     const refusal = opsRefusal(request, await latestSupplierAnswer(options.db, orderId));
     if (refusal) throw new OpsActionRefusedError(orderId, refusal);
   }
@@ -59,6 +61,10 @@ export async function applyOpsAction(client: Client, orderId: number | string, r
     throw new OpsActionRefusedError(orderId, (err as { cause?: Error }).cause?.message ?? (err as Error).message);
   }
 }
+
+/** A card order has no fulfillment workflow: its codes were delivered with the order. */
+export const CARD_ORDER_REFUSAL = 'a card order has no fulfillment to act on: its codes were delivered when it was placed. '
+  + 'For an invalid or used code, the reseller files a complaint and ops decide it in after-sales (售后): `kameng complaints list`, `kameng complaints decide`, or the dashboard\'s /aftersales';
 
 /** gRPC UNAVAILABLE / DEADLINE_EXCEEDED, or a connection that could not be made at all. */
 function unreachable(err: unknown): boolean {

@@ -216,4 +216,83 @@ export const INVARIANTS: Invariant[] = [
                               OR lines_fen <> credits_fen - debits_fen OR opening_fen <> coalesce(prev_closing, 0)))[1:5] AS samples
         FROM s`,
   },
+  // After-sales (售后): src/aftersales/postings.ts
+  {
+    id: 'complaint_one_money_outcome',
+    zh: '每个售后投诉至多一次资金结果，且与其状态一致',
+    en: 'every complaint has at most one money outcome, and its status says which: refunded has its refund entry, replaced its replacement entry, open or rejected neither',
+    sql: `
+      WITH keyed AS (
+        SELECT split_part(idempotency_key, ':', 1) AS what, split_part(idempotency_key, ':', 2) AS complaint_id, e.id
+          FROM ledger_entries e WHERE idempotency_key LIKE 'complaint-%'
+      ), money AS (
+        SELECT complaint_id::bigint AS complaint_id, count(*) FILTER (WHERE what = 'complaint-refund') AS refunds,
+               count(*) FILTER (WHERE what = 'complaint-replace') AS replaces,
+               sum(CASE WHEN what = 'complaint-refund' THEN (SELECT sum(p.amount) FROM ledger_postings p WHERE p.entry_id = k.id AND p.amount > 0) END) AS refund_fen
+          FROM keyed k
+         WHERE what IN ('complaint-refund', 'complaint-replace') AND length(complaint_id) BETWEEN 1 AND 18 AND translate(complaint_id, '0123456789', '') = ''
+         GROUP BY 1
+      ), judged AS (
+        SELECT coalesce(c.id, m.complaint_id) AS id, CASE
+          WHEN c.id IS NULL THEN 'money for a complaint that does not exist'
+          WHEN coalesce(m.refunds, 0) + coalesce(m.replaces, 0) > 1 THEN 'more than one money outcome'
+          WHEN c.status = 'refunded' AND (coalesce(m.refunds, 0) <> 1 OR m.refund_fen <> c.refund_fen) THEN 'refunded ' || c.refund_fen || ' fen, the books say ' || coalesce(m.refund_fen, 0)
+          WHEN c.status = 'replaced' AND coalesce(m.replaces, 0) <> 1 THEN 'replaced without its entry'
+          WHEN c.status IN ('open', 'rejected') AND coalesce(m.refunds, 0) + coalesce(m.replaces, 0) > 0 THEN c.status || ', yet money moved'
+        END AS wrong
+          FROM complaints c FULL JOIN money m ON m.complaint_id = c.id
+      )
+      SELECT count(*)::int AS checked, count(wrong)::int AS violations,
+             (array_agg('complaint ' || id || ': ' || wrong) FILTER (WHERE wrong IS NOT NULL))[1:5] AS samples
+        FROM judged`,
+  },
+  {
+    id: 'complaint_refunds_within_charge',
+    zh: '售后退款不超过订单扣款',
+    en: "complaint refunds never exceed the charge: per order, their sum is at most the order's amount, each at most its subject's price",
+    sql: `
+      WITH per_order AS (
+        SELECT o.id, o.amount_fen, sum(c.refund_fen) AS refunded,
+               bool_or(c.refund_fen > CASE WHEN o.kind = 'card_code' THEN o.unit_price_fen ELSE o.amount_fen END) AS one_too_big
+          FROM complaints c JOIN orders o ON o.id = c.order_id
+         WHERE c.status = 'refunded' GROUP BY o.id, o.amount_fen
+      )
+      SELECT count(*)::int AS checked, count(*) FILTER (WHERE refunded > amount_fen OR one_too_big)::int AS violations,
+             (array_agg('order ' || id || ': charged ' || amount_fen || ', refunded ' || refunded) FILTER (WHERE refunded > amount_fen OR one_too_big))[1:5] AS samples
+        FROM per_order`,
+  },
+  {
+    id: 'replaced_code_counted_once',
+    zh: '被换掉的卡密作废且不再计为已交付，换上的卡密交付给同一订单',
+    en: 'a replaced code is void and held by no order (never counted delivered twice, never sold again); its replacement is delivered to the same order',
+    sql: `
+      WITH judged AS (
+        SELECT c.id, CASE
+          WHEN old.status <> 'void' OR old.order_id IS NOT NULL THEN 'the replaced code is ' || old.status || coalesce(' in order ' || old.order_id, '')
+          WHEN new.status <> 'delivered' OR new.order_id IS DISTINCT FROM c.order_id THEN 'the replacement is ' || new.status || ' to order ' || coalesce(new.order_id::text, 'none')
+        END AS wrong
+          FROM complaints c JOIN card_codes old ON old.id = c.code_id JOIN card_codes new ON new.id = c.replacement_code_id
+         WHERE c.status = 'replaced'
+      )
+      SELECT count(*)::int AS checked, count(wrong)::int AS violations,
+             (array_agg('complaint ' || id || ': ' || wrong) FILTER (WHERE wrong IS NOT NULL))[1:5] AS samples
+        FROM judged`,
+  },
+  {
+    id: 'claims_netted_once',
+    zh: '每笔供应商索赔只冲抵一次付款',
+    en: "each supplier claim is netted once: a netted claim belongs to one payout line, and each line's claims figure is the sum of its claims",
+    sql: `
+      WITH lines AS (
+        SELECT l.id, l.claims_fen, coalesce(sum(abs(c.amount_fen)), 0) AS claimed
+          FROM payout_lines l JOIN payout_batches b ON b.id = l.batch_id LEFT JOIN supplier_claims c ON c.payout_line_id = l.id
+         WHERE b.status <> 'cancelled' GROUP BY l.id, l.claims_fen
+      ), bad AS (
+        SELECT 'payout line ' || id || ': claims ' || claims_fen || ', its claims sum to ' || claimed AS what FROM lines WHERE claims_fen <> claimed
+        UNION ALL
+        SELECT 'claim ' || id || ': netted without a payout line' FROM supplier_claims WHERE status = 'netted' AND payout_line_id IS NULL
+      )
+      SELECT ((SELECT count(*) FROM lines) + (SELECT count(*) FROM supplier_claims))::int AS checked, (SELECT count(*) FROM bad)::int AS violations,
+             (SELECT array_agg(what) FROM (SELECT what FROM bad LIMIT 5) s) AS samples`,
+  },
 ];

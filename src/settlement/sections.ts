@@ -6,6 +6,7 @@ export const SECTION_BY_ENTRY_KIND: Record<string, Section> = {
   order_sale: 'order',
   order_hold: 'order',
   order_refund: 'refund',
+  complaint_refund: 'refund',
   wallet_adjustment: 'adjustment',
   rebate: 'rebate',
 };

@@ -87,6 +87,16 @@ export class SupplierClient {
     return Array.isArray(body) ? body : body.codes;
   }
 
+  /** After-sales: the supplier's check of a card code it sold us, by serial: valid, used or invalid. */
+  async checkCode(input: { serial: string; sku?: string }): Promise<{ serial: string; verdict: 'valid' | 'used' | 'invalid'; usedAt?: string; detail?: string }> {
+    return this.call('POST', '/codes/check', input);
+  }
+
+  /** After-sales: whether a top-up the supplier reported as done actually reached the account. */
+  async topUpDelivery(requestId: string): Promise<{ requestId: string; delivery: 'delivered' | 'not_delivered'; detail?: string }> {
+    return this.call('GET', `/orders/by-request/${encodeURIComponent(requestId)}/delivery`);
+  }
+
   async balance(): Promise<number> {
     const body = await this.call<{ balanceFen: number }>('GET', '/balance');
     return body.balanceFen;
