@@ -5,6 +5,7 @@ import type { CodeVault } from '../src/inventory/codes.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
+import { measureActivities } from '../src/observability/activity-metrics.ts';
 import { withTypedFailures } from './adapter.ts';
 import { createFulfillmentActivities, type FulfillmentSettings } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
@@ -25,13 +26,13 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return withTypedFailures({
+  return measureActivities(deps.db, withTypedFailures({
     ...createPlatformActivities(deps),
     ...createProcurementActivities(deps),
     ...createFulfillmentActivities(deps),
     ...createReconciliationActivities(deps),
     ...createSettlementActivities(deps),
-  });
+  }));
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -59,6 +59,7 @@ export interface AppConfig {
   reconciliation: ReconSettings;
   /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
   cli: { sessionFile: string; sessionHours: number };
+  observability: ObservabilitySettings;
   businessTimeZone: 'Asia/Shanghai';
 }
 
@@ -77,6 +78,26 @@ export interface LoginSettings {
   lockMs: number;
   hashConcurrency: number;
   hashQueue: number;
+}
+
+/** Logs, metrics, traces and the Temporal Web UI (README, Operations). */
+export interface ObservabilitySettings {
+  /** KAMENG_LOG_LEVEL; unset: info for `npm start` and the worker, warn in tests. */
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' | undefined;
+  /** KAMENG_METRICS_TOKEN: /metrics answers `Authorization: Bearer <token>` from anywhere; unset: loopback clients only. */
+  metricsToken: string | undefined;
+  /** KAMENG_TEMPORAL_METRICS_ADDRESS: where the Temporal SDK exports its worker metrics (host:port); unset: a free loopback port. */
+  temporalMetricsAddress: string | undefined;
+  /** KAMENG_LOW_BALANCE_FEN: a reseller wallet under this many fen counts in kameng_wallets_low_balance. */
+  lowBalanceFen: number;
+  /** KAMENG_TEMPORAL_UI_PORT: the local dev server's Web UI (loopback); 0: headless. */
+  temporalUiPort: number;
+  /** TEMPORAL_UI_URL: the Temporal Web UI of a cluster (pages link workflows there). */
+  temporalUiUrl: string | undefined;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: an OTLP/HTTP collector for traces; unset: no spans are exported. */
+  otlpEndpoint: string | undefined;
+  /** OTEL_SERVICE_NAME: how traces name this process. */
+  serviceName: string;
 }
 
 /** Daily supplier reconciliation (对账). */
@@ -140,6 +161,15 @@ const envSchema = z.object({
   KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
   KAMENG_STATEMENT_WAIT_MS: z.coerce.number().int().min(0).default(20 * 3600_000),
   KAMENG_CLI_SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(8),
+  // observability (README, Operations)
+  KAMENG_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).optional(),
+  KAMENG_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KAMENG_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
+  KAMENG_LOW_BALANCE_FEN: z.coerce.number().int().min(0).default(10_000),
+  KAMENG_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).default(8233),
+  TEMPORAL_UI_URL: z.string().regex(/^https?:\/\/[^\s]+[^/\s]$/, 'must be an http(s) URL without a trailing slash, e.g. https://temporal.example.com').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL, e.g. http://127.0.0.1:4318').optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('kameng'),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -217,6 +247,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       statementWaitMs: e.KAMENG_STATEMENT_WAIT_MS,
     },
     cli: { sessionFile: path.join(configHome, 'kameng', 'session.json'), sessionHours: e.KAMENG_CLI_SESSION_HOURS },
+    observability: {
+      logLevel: e.KAMENG_LOG_LEVEL, metricsToken: e.KAMENG_METRICS_TOKEN, temporalMetricsAddress: e.KAMENG_TEMPORAL_METRICS_ADDRESS,
+      lowBalanceFen: e.KAMENG_LOW_BALANCE_FEN, temporalUiPort: e.KAMENG_TEMPORAL_UI_PORT, temporalUiUrl: e.TEMPORAL_UI_URL,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME,
+    },
     businessTimeZone: 'Asia/Shanghai',
   };
 }

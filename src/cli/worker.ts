@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { createActivityDeps } from '../runtime/deps.ts';
 import { startWorkers } from '../runtime/worker.ts';
+import { configureLogging, logger, registerSecret } from '../observability/log.ts';
 
 /**
  * `kameng worker`: workers only, against an existing PostgreSQL and Temporal. Run as many as the
@@ -10,6 +11,8 @@ import { startWorkers } from '../runtime/worker.ts';
  */
 export async function workerCommand(options: { taskQueues?: string }): Promise<void> {
   const config = loadConfig();
+  configureLogging({ level: config.observability.logLevel ?? 'info' });
+  registerSecret(config.masterKey);
   const missing = [!config.database.url && 'DATABASE_URL', !config.temporal.address && 'TEMPORAL_ADDRESS'].filter(Boolean);
   if (missing.length) throw new ConfigError(missing.map((name) => `${name} is required for \`kameng worker\` (it joins an existing deployment)`));
   const queues = options.taskQueues ? options.taskQueues.split(',').map((q) => q.trim()) : Object.values(config.temporal.taskQueues);
@@ -19,8 +22,9 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   await deps.suppliers.sealPlainCredentials();
   const workers = await startWorkers({ address: config.temporal.address!, connection: config.temporal.connection, namespace: config.temporal.namespace, taskQueues: queues, deps,
     bundle: config.temporal.workflowBundle ? { codePath: config.temporal.workflowBundle } : undefined,
+    temporalMetricsAddress: config.observability.temporalMetricsAddress,
   });
-  console.log(`[kameng worker ${process.pid}] polling ${queues.join(', ')}`);
+  logger('worker').info({ taskQueues: queues }, `polling ${queues.join(', ')}`);
   const stop = async () => {
     await workers.shutdown();
     await deps.close();

@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import type { ClientConfigProfile } from '@temporalio/envconfig';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index.ts';
+import { logger } from '../observability/log.ts';
+import { installTemporalRuntime } from '../observability/temporal-runtime.ts';
 import { connectTemporalWorker } from './temporal-connection.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -11,10 +13,11 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
 }
 
+const bundlerLog = logger('workflow-bundler');
 const quietBundlerLogger = {
   log: () => {}, trace: () => {}, debug: () => {}, info: () => {},
-  warn: (m: string, meta?: unknown) => console.warn(m, meta ?? ''),
-  error: (m: string, meta?: unknown) => console.error(m, meta ?? ''),
+  warn: (m: string, meta?: unknown) => bundlerLog.warn({ meta }, m),
+  error: (m: string, meta?: unknown) => bundlerLog.error({ meta }, m),
 };
 
 export interface RunningWorkers {
@@ -32,24 +35,14 @@ export interface WorkerOptions {
   deps: ActivityDeps;
   /** A bundle made earlier (or its file); bundled here when absent. */
   bundle?: TemporalWorkerOptions['workflowBundle'];
-}
-
-let runtimeInstalled = false;
-
-/** Worker logs at WARN and above: INFO state changes drown the start banner and test output. */
-function installRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger((process.env.KAMENG_WORKER_LOG_LEVEL as 'WARN') ?? 'WARN') });
-  } catch {
-    // already installed by someone else in this process: keep theirs
-  }
+  /** host:port for the SDK's worker metrics (Prometheus); only the first worker of a process sets it. */
+  temporalMetricsAddress?: string;
 }
 
 /** One worker per task queue, sharing a connection, the workflow bundle and the activities. */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
-  installRuntime();
+  // SDK log lines through pino (expected refusals quiet), SDK metrics on a loopback port
+  installTemporalRuntime({ metricsAddress: options.temporalMetricsAddress });
   const connection = await connectTemporalWorker(options.address, options.connection);
   const bundle = options.bundle ?? (await bundleWorkflows());
   const activities = createActivities(options.deps);
