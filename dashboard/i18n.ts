@@ -125,6 +125,8 @@ const labels = {
   bySku: { zh: '按商品', en: 'By SKU' },
   bySupplier: { zh: '按供应商', en: 'By supplier' },
   byReseller: { zh: '按分销商', en: 'By reseller' },
+  // observe (Temporal Web UI links)
+  temporalUi: { zh: '在 Temporal 中查看', en: 'Open in Temporal' },
 } satisfies Record<string, Record<Lang, string>>;
 
 export type LabelKey = keyof typeof labels;

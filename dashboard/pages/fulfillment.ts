@@ -10,6 +10,7 @@ import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
+import { temporalLink } from '../temporal-link.ts';
 
 const when = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '');
 
@@ -68,6 +69,7 @@ export function fulfillmentPages(deps: DashboardDeps) {
             <input name="reason" placeholder="${t('reason')}" required minlength="3"><button type="submit">重发回调 Re-send callback</button></form>` : ''}
         </section>
         <section><h2>${t('workflowHistory')}</h2>
+          <p>${temporalLink(deps.config, `topup-${order.id}`, t('temporalUi'))}</p>
           ${history.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><tbody>${history.map((e) => html`<tr><td>${e.at}</td><td>${e.what}</td></tr>`)}</tbody></table>`}
         </section>`;
       res.type('html').send(layout({ lang, title: `${t('order')} #${order.id}`, active: 'fulfillment', body, path: `/fulfillment/${order.id}`, session: sessionOf(res) }).value);

@@ -61,6 +61,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const args = [
     'server', 'start-dev',
     ...(options.uiPort ? ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.uiPort ? ['--ui-disable-news-fetch'] : []),
     '--ip', '127.0.0.1',
     '--port', String(options.port),
     '--http-port', String(await freePort()),
