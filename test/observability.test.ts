@@ -111,6 +111,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const r of restore) r();
+  (await import('node:fs')).writeFileSync('/tmp/observe-captured.log', lines.join(''));
   configureLogging({ level: 'warn', sink: (line) => void process.stdout.write(line) });
   server?.close();
   await world?.stop();
@@ -166,6 +167,11 @@ describe('a real run', () => {
     await h.deps.suppliers.setOffer({ supplierId: world.suppliers[SUP]!.id, sku: qq.code, supplierSku: 'O-QQ', costFen: 9_400, priority: 1 });
     await h.client.workflow.execute('procureStock', { taskQueue: h.taskQueue, workflowId: uniq('procure'), args: [{ sku: qq.code, reason: 'on_demand', pollIntervalMs: 100 }] });
 
+    // a procurement no supplier can serve: a business refusal, not a failure of the system
+    const nobody = await cardSku(h, '网易', { batch: 5, threshold: 2 });
+    await expect(h.client.workflow.execute('procureStock', { taskQueue: h.taskQueue, workflowId: uniq('procure'), args: [{ sku: nobody.code, reason: 'on_demand', pollIntervalMs: 100 }] }))
+      .rejects.toThrow();
+
     // today's reconciliation, with one amount the supplier disagrees with
     const today = businessDateOf(new Date());
     world.sim.plant(SUP, today, { amountMismatch: 1 });
@@ -195,7 +201,8 @@ describe('a real run', () => {
     expect(moved('kameng_http_request_duration_seconds_count', 'route="/api/v1/orders"', 'status="201"')).toBeGreaterThanOrEqual(1);
     expect(moved('kameng_http_request_duration_seconds_count', 'route="/fulfillment/:id"', 'status="200"')).toBe(1);
     expect(moved('kameng_orders_total', 'kind="card_code"', 'outcome="placed"')).toBe(1);
-    expect(moved('kameng_orders_total', 'kind="card_code"', 'outcome="OUT_OF_STOCK"')).toBe(1);
+    // the shop with no money asked after the one code was sold: out of stock comes first
+    expect(moved('kameng_orders_total', 'kind="card_code"', 'outcome="OUT_OF_STOCK"')).toBe(2);
     expect(moved('kameng_orders_total', 'kind="direct_topup"', 'outcome="placed"')).toBe(3);
     expect(moved('kameng_supplier_call_duration_seconds_count', `supplier="${SUP}"`, 'call="place"')).toBeGreaterThanOrEqual(3);
     expect(moved('kameng_topup_duration_seconds_count', `supplier="${SUP}"`, 'outcome="succeeded"')).toBe(1);

@@ -21,6 +21,7 @@ import { configureLogging, logger, registerSecret } from '../observability/log.t
 import { measureDatabase } from '../observability/metrics.ts';
 import { mountMetrics, observeRequests } from '../observability/http.ts';
 import { freePort } from '../runtime/temporal-dev-server.ts';
+import { startTracing } from '../observability/tracing.ts';
 
 const startLog = logger('start');
 const log = (line: string) => startLog.info(line);
@@ -34,6 +35,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   configureLogging({ level: config.observability.logLevel ?? 'info' });
   registerSecret(config.masterKey);
   registerSecret(config.observability.metricsToken);
+  const tracing = startTracing(config.observability);
   if (options.demo && !process.env.KAMENG_STUCK_AFTER_MS) {
     // the demo's unanswered top-up should show up as stuck within its first minute, not after ten
     config.fulfillment.stuckAfterMs = 45_000;
@@ -53,6 +55,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
+  cleanups.push(() => tracing.shutdown());
   const infra = await startInfrastructure(config, log);
   // pages link workflows to the Temporal Web UI: the cluster's (TEMPORAL_UI_URL) or the local dev server's
   config.observability.temporalUiUrl ??= infra.temporalUiUrl;

@@ -4,6 +4,7 @@ import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { createActivityDeps } from '../runtime/deps.ts';
 import { startWorkers } from '../runtime/worker.ts';
 import { configureLogging, logger, registerSecret } from '../observability/log.ts';
+import { startTracing } from '../observability/tracing.ts';
 
 /**
  * `kameng worker`: workers only, against an existing PostgreSQL and Temporal. Run as many as the
@@ -13,6 +14,7 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   const config = loadConfig();
   configureLogging({ level: config.observability.logLevel ?? 'info' });
   registerSecret(config.masterKey);
+  const tracing = startTracing(config.observability);
   const missing = [!config.database.url && 'DATABASE_URL', !config.temporal.address && 'TEMPORAL_ADDRESS'].filter(Boolean);
   if (missing.length) throw new ConfigError(missing.map((name) => `${name} is required for \`kameng worker\` (it joins an existing deployment)`));
   const queues = options.taskQueues ? options.taskQueues.split(',').map((q) => q.trim()) : Object.values(config.temporal.taskQueues);
@@ -28,6 +30,7 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   const stop = async () => {
     await workers.shutdown();
     await deps.close();
+    await tracing.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

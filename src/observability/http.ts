@@ -1,9 +1,11 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { logger, withLogContext } from './log.ts';
 import { httpRequestDuration, registry } from './metrics.ts';
 import { temporalMetricsAddress } from './temporal-runtime.ts';
+import { tracingEnabled } from './tracing.ts';
 
 const log = logger('http');
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -19,15 +21,22 @@ export function observeRequests() {
     const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', requestId);
     const end = httpRequestDuration.startTimer();
+    // a span per request (a no-op without OTEL_EXPORTER_OTLP_ENDPOINT); workflows it starts continue the trace
+    const span = trace.getTracer('kameng-http').startSpan(req.method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'kameng.request_id': requestId } });
     res.once('finish', () => {
       const route = routeOf(req);
+      span.updateName(`${req.method} ${route}`);
+      span.setAttributes({ 'http.route': route, 'http.response.status_code': res.statusCode });
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
       const seconds = end({ method: req.method, route, status: String(res.statusCode) });
       const fields = { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) };
       if (res.statusCode >= 500) log.error(fields, 'request failed');
       else if (res.statusCode >= 400) log.info(fields, 'request refused');
       else log.debug(fields, 'request');
     });
-    withLogContext({ requestId }, () => next());
+    const fields = tracingEnabled() ? { requestId, traceId: span.spanContext().traceId } : { requestId };
+    withLogContext(fields, () => context.with(trace.setSpan(context.active(), span), () => next()));
   };
 }
 

@@ -4,13 +4,15 @@ import { Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions
 import { createActivities, type ActivityDeps } from '../../activities/index.ts';
 import { logger } from '../observability/log.ts';
 import { installTemporalRuntime } from '../observability/temporal-runtime.ts';
+import { tracingWorkerOptions, tracingWorkflowInterceptorModules } from '../observability/tracing.ts';
 import { connectTemporalWorker } from './temporal-connection.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
 /** Bundles workflow code once; every worker in the process (or test run) reuses the bundle. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  // with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), the workflow side of the trace is bundled too
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger, workflowInterceptorModules: tracingWorkflowInterceptorModules() });
 }
 
 const bundlerLog = logger('workflow-bundler');
@@ -54,6 +56,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
         taskQueue,
         workflowBundle: bundle,
         activities,
+        ...tracingWorkerOptions(),
       }),
     ),
   );
