@@ -12,7 +12,8 @@ import { configureLogging, logger, REDACTED } from '../src/observability/log.ts'
 import { measureDatabase } from '../src/observability/metrics.ts';
 import { classifyFailure, installTemporalRuntime } from '../src/observability/temporal-runtime.ts';
 import { SIGNATURE_HEADERS, signedHeaders } from '../src/resellers/signature.ts';
-import { freePort } from '../src/runtime/temporal-dev-server.ts';
+import { resolveTemporalCli } from '../src/runtime/temporal-cli.ts';
+import { freePort, startTemporalDevServer } from '../src/runtime/temporal-dev-server.ts';
 import { refOf } from '../src/users/actor.ts';
 import { userActor } from './support/actors.ts';
 import { postLogin } from './support/dashboard-session.ts';
@@ -299,6 +300,29 @@ describe('redaction rules', () => {
     const refusal = { name: 'ActivityFailure', message: 'activity failed', cause: { name: 'ApplicationFailure', message: 'no money', type: 'InsufficientFundsError', nonRetryable: true, details: [{ code: 'INSUFFICIENT_FUNDS' }] } };
     expect(classifyFailure(refusal)).toMatchObject({ kind: 'refusal', type: 'InsufficientFundsError', code: 'INSUFFICIENT_FUNDS' });
     expect(classifyFailure(new TypeError('x is undefined')).kind).toBe('unexpected');
-    expect(classifyFailure({ name: 'ApplicationFailure', message: 'boom', type: 'Error', nonRetryable: true }).kind).toBe('unexpected');
+    // as a workflow's failure reaches the logger: copied out of the sandbox, only messages and stacks left
+    const copied = (...stacks: string[]) => stacks.reduceRight<object | undefined>((cause, stack) => ({ name: 'Error', message: stack.split(': ')[1], stack, cause }), undefined);
+    expect(classifyFailure(copied('Error: Activity task failed', 'ApplicationFailure: no supplier', 'NoQualifiedSupplierError: no supplier\n    at plan (a.ts:1:1)')))
+      .toMatchObject({ kind: 'refusal', type: 'NoQualifiedSupplierError' });
+    expect(classifyFailure(copied('ApplicationFailure: no supplier delivered 5 × QQ')).kind).toBe('refusal');
+    expect(classifyFailure(copied('Error: Activity task failed', "TypeError: Cannot read properties of undefined (reading 'id')\n    at x (a.ts:1:1)")).kind).toBe('unexpected');
+    expect(classifyFailure(copied('Error: Activity task failed', 'TimeoutFailure: activity StartToClose timeout')).kind).toBe('unexpected');
+  });
+});
+
+describe('Temporal Web UI', () => {
+  // an external cluster (TEMPORAL_ADDRESS) has its own UI (TEMPORAL_UI_URL): no local server to start
+  it.skipIf(Boolean(config.temporal.address))('the local dev server serves its UI on the port asked for, on loopback', async () => {
+    const cliPath = await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.cacheDir, log: () => {} });
+    const uiPort = await freePort();
+    const server = await startTemporalDevServer({ cliPath, port: await freePort(), namespace: 'default', uiPort });
+    try {
+      expect(server.uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
+      await expect.poll(async () => (await fetch(`${server.uiUrl}/namespaces/default/workflows`).catch(() => undefined))?.status, { timeout: 30_000 }).toBe(200);
+      const page = await (await fetch(`${server.uiUrl}/namespaces/default/workflows`)).text();
+      expect(page).toContain('<!doctype html>');
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -19,7 +19,7 @@ const RECORDERS: Record<string, Recorder> = {
   },
   refundTopUp: async (db, input) => {
     const row = await db('orders').where({ id: input.orderId }).first('created_at');
-    const last = await db('supplier_transactions as t').join('suppliers as s', 's.id', 't.supplier_id').where('t.order_id', input.orderId).orderBy('t.id', 'desc').first('s.code');
+    const last = await db('supplier_transactions as t').join('suppliers as s', 's.id', 't.supplier_id').where('t.order_id', input.orderId).orderBy('t.created_at', 'desc').first('s.code');
     if (row) topUpDuration.observe({ supplier: last?.code ?? 'none', outcome: 'refunded' }, secondsSince(row.created_at));
   },
   reconcileStatement: (_db, input, result, seconds) => reconciliationDuration.observe({ supplier: input.supplierCode, outcome: answer(result) }, seconds),

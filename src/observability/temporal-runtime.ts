@@ -60,7 +60,8 @@ interface FailureLike {
 export function classifyFailure(error: unknown): { kind: FailureKind; type?: string; code?: string; message: string } {
   const chain: FailureLike[] = [];
   for (let e = error as FailureLike | undefined, i = 0; e && typeof e === 'object' && i < 10; e = e.cause as FailureLike | undefined, i++) chain.push(e);
-  const message = String(chain[0]?.message ?? error);
+  const message = String(chain[chain.length - 1]?.message ?? chain[0]?.message ?? error);
+  // The worker's own objects keep their fields (an activity's KamengError, an ApplicationFailure).
   for (const e of chain) {
     if (e.name === 'ApplicationFailure' && e.nonRetryable === true && typeof e.type === 'string' && e.type !== 'Error') {
       const details = (e as { details?: unknown[] }).details;
@@ -71,7 +72,30 @@ export function classifyFailure(error: unknown): { kind: FailureKind; type?: str
       return { kind: e.retryable === true ? 'retryable' : 'refusal', type: String(e.name), code: String(e.code), message };
     }
   }
+  // A workflow's failure reaches the logger copied out of the workflow sandbox: names and extra
+  // fields are gone, stacks remain. Its root cause says what it was: an ApplicationFailure the code
+  // threw on purpose (a workflow's named refusal, or a KamengError turned into one by
+  // activities/adapter.ts, whose own type is then the next cause), or a typed error of ours.
+  const root = chain[chain.length - 1];
+  const rootName = root ? nameOf(root) : undefined;
+  if (rootName && (rootName === 'ApplicationFailure' || (!UNTYPED.has(rootName) && /^[A-Z]\w*$/.test(rootName)))) {
+    return { kind: 'refusal', type: rootName, message };
+  }
   return { kind: 'unexpected', message };
+}
+
+/** Built-in and Temporal names that say nothing about the business: a failure ending in one is unexpected. */
+const UNTYPED = new Set([
+  'Error', 'TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError', 'AggregateError',
+  'TimeoutFailure', 'TerminatedFailure', 'CancelledFailure', 'ServerFailure', 'ActivityFailure', 'ChildWorkflowFailure', 'TemporalFailure',
+  'DeterminismViolationError', 'IllegalStateError', 'AbortError',
+]);
+
+/** The error's class name: from its stack's first line (which survives copying), else its name. */
+function nameOf(e: FailureLike): string | undefined {
+  const stack = (e as { stack?: unknown }).stack;
+  const first = typeof stack === 'string' ? /^([A-Za-z_$][\w$]*)(?::|$)/.exec(stack)?.[1] : undefined;
+  return first ?? (typeof e.name === 'string' ? e.name : undefined);
 }
 
 const isKamengError = (e: FailureLike): boolean =>
