@@ -112,7 +112,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const r of restore) r();
-  (await import('node:fs')).writeFileSync('/tmp/observe-captured.log', lines.join(''));
   configureLogging({ level: 'warn', sink: (line) => void process.stdout.write(line) });
   server?.close();
   await world?.stop();
