@@ -118,7 +118,10 @@ export class PinoTemporalLogger implements Logger {
         return;
       }
     }
-    this.out[LEVELS[level]](fields, message);
+    // the SDK's own INFO lines are lifecycle chatter (worker state changes); the code's own
+    // (workflow and activity context loggers) keep their level
+    const quiet = level === 'INFO' && meta.sdkComponent !== 'workflow' && meta.sdkComponent !== 'activity';
+    this.out[quiet ? 'debug' : LEVELS[level]](fields, message);
   }
 
   trace(message: string, meta?: LogMetadata) { this.log('TRACE', message, meta); }

@@ -35,6 +35,11 @@ export function startTracing(settings: { otlpEndpoint: string | undefined; servi
 
 export const tracingEnabled = () => tracing !== undefined;
 
+/** Sends the spans still buffered (a test, or a process about to exit). */
+export async function flushTraces(): Promise<void> {
+  await tracing?.provider.forceFlush();
+}
+
 /** The Temporal client's interceptors: a span per workflow start, signal and update, its context in the headers. */
 export function tracingClientInterceptors(): ClientInterceptors | undefined {
   return tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
