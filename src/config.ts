@@ -88,6 +88,8 @@ export interface ObservabilitySettings {
   metricsToken: string | undefined;
   /** KAMENG_TEMPORAL_METRICS_ADDRESS: where the Temporal SDK exports its worker metrics (host:port); unset: a free loopback port. */
   temporalMetricsAddress: string | undefined;
+  /** KAMENG_WORKER_METRICS_PORT: `kameng worker` serves /metrics on this port (KAMENG_DASHBOARD_HOST); unset: none. */
+  workerMetricsPort: number | undefined;
   /** KAMENG_LOW_BALANCE_FEN: a reseller wallet under this many fen counts in kameng_wallets_low_balance. */
   lowBalanceFen: number;
   /** KAMENG_TEMPORAL_UI_PORT: the local dev server's Web UI (loopback); 0: headless. */
@@ -166,6 +168,7 @@ const envSchema = z.object({
   KAMENG_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   KAMENG_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
   KAMENG_LOW_BALANCE_FEN: z.coerce.number().int().min(0).default(10_000),
+  KAMENG_WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   KAMENG_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).default(8233),
   TEMPORAL_UI_URL: z.string().regex(/^https?:\/\/[^\s]+[^/\s]$/, 'must be an http(s) URL without a trailing slash, e.g. https://temporal.example.com').optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL, e.g. http://127.0.0.1:4318').optional(),
@@ -248,7 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     cli: { sessionFile: path.join(configHome, 'kameng', 'session.json'), sessionHours: e.KAMENG_CLI_SESSION_HOURS },
     observability: {
-      logLevel: e.KAMENG_LOG_LEVEL, metricsToken: e.KAMENG_METRICS_TOKEN, temporalMetricsAddress: e.KAMENG_TEMPORAL_METRICS_ADDRESS,
+      logLevel: e.KAMENG_LOG_LEVEL, metricsToken: e.KAMENG_METRICS_TOKEN, temporalMetricsAddress: e.KAMENG_TEMPORAL_METRICS_ADDRESS, workerMetricsPort: e.KAMENG_WORKER_METRICS_PORT,
       lowBalanceFen: e.KAMENG_LOW_BALANCE_FEN, temporalUiPort: e.KAMENG_TEMPORAL_UI_PORT, temporalUiUrl: e.TEMPORAL_UI_URL,
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME,
     },

@@ -5,6 +5,10 @@ import { createActivityDeps } from '../runtime/deps.ts';
 import { startWorkers } from '../runtime/worker.ts';
 import { configureLogging, logger, registerSecret } from '../observability/log.ts';
 import { startTracing } from '../observability/tracing.ts';
+import { mountMetrics } from '../observability/http.ts';
+import { measureDatabase } from '../observability/metrics.ts';
+import express from 'express';
+import type { Server } from 'node:http';
 
 /**
  * `kameng worker`: workers only, against an existing PostgreSQL and Temporal. Run as many as the
@@ -27,7 +31,17 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
     temporalMetricsAddress: config.observability.temporalMetricsAddress,
   });
   logger('worker').info({ taskQueues: queues }, `polling ${queues.join(', ')}`);
+  // this process's own families (supplier calls, top-ups, reconciliation, settlement, procurement)
+  let metricsServer: Server | undefined;
+  if (config.observability.workerMetricsPort) {
+    const app = express();
+    measureDatabase(deps.db, { lowBalanceFen: config.observability.lowBalanceFen });
+    mountMetrics(app, { token: config.observability.metricsToken });
+    metricsServer = app.listen(config.observability.workerMetricsPort, config.dashboard.host);
+    logger('worker').info(`metrics: http://${config.dashboard.host}:${config.observability.workerMetricsPort}/metrics`);
+  }
   const stop = async () => {
+    metricsServer?.close();
     await workers.shutdown();
     await deps.close();
     await tracing.shutdown();
