@@ -1,5 +1,6 @@
 import type { ActivityDeps } from '../src/runtime/deps.ts';
 import { withTypedFailures } from './adapter.ts';
+import { measureActivities } from '../src/observability/activity-metrics.ts';
 import { createAftersalesActivities } from './aftersales.ts';
 import { createFulfillmentActivities } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
@@ -11,14 +12,14 @@ import { createSettlementActivities } from './settlement.ts';
 export type { ActivityDeps };
 
 export function createActivities(deps: ActivityDeps) {
-  return withTypedFailures({
+  return measureActivities(deps.db, withTypedFailures({
     ...createPlatformActivities(deps),
     ...createProcurementActivities(deps),
     ...createFulfillmentActivities(deps),
     ...createReconciliationActivities(deps),
     ...createSettlementActivities(deps),
     ...createAftersalesActivities(deps),
-  });
+  }));
 }
 
 export type Activities = ReturnType<typeof createActivities>;

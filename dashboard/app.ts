@@ -23,6 +23,9 @@ import { LoginThrottle } from '../src/users/login-throttle.ts';
 import { Users } from '../src/users/users.ts';
 import { stockPage } from './pages/stock.ts';
 import { mountAftersalesPages } from './pages/aftersales.ts';
+import { logger } from '../src/observability/log.ts';
+
+const dashboardLog = logger('dashboard');
 
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -102,7 +105,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
     const refusal = refusalOf(err);
     const status = refusal?.status ?? (err instanceof ForbiddenError ? 403 : err instanceof NotFoundError ? 404 : err instanceof KamengError ? (err.retryable ? 503 : 400) : 500);
     const code = refusal?.code ?? (err instanceof KamengError ? err.code : 'INTERNAL');
-    if (status === 500) console.error('dashboard error:', err);
+    if (status === 500) dashboardLog.error({ err, path: req.path }, 'dashboard error');
     const message = refusal?.message ?? (status === 500 ? 'internal error; see the server log' : (err as Error).message);
     if (res.headersSent) {
       res.destroy();

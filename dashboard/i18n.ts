@@ -293,6 +293,8 @@ const labels = {
   asEvent_refund: { zh: '退款', en: 'refunded' },
   asEvent_reject: { zh: '驳回', en: 'rejected' },
   asEvent_callback: { zh: '回调分销商', en: 'reseller callback' },
+  // observe (Temporal Web UI links)
+  temporalUi: { zh: '在 Temporal 中查看', en: 'Open in Temporal' },
 } satisfies Record<string, Record<Lang, string>>;
 
 export type LabelKey = keyof typeof labels;

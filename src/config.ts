@@ -34,8 +34,6 @@ export interface AppConfig {
      * default temporal.toml). Used through src/runtime/temporal-connection.ts only.
      */
     connection: ClientConfigProfile;
-    /** KAMENG_WORKER_LOG_LEVEL: the Temporal worker runtime's own log (default WARN: INFO drowns the start banner). */
-    workerLogLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   };
   dashboard: {
     host: string;
@@ -57,6 +55,7 @@ export interface AppConfig {
   };
   /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
   cli: { sessionFile: string; sessionHours: number };
+  observability: ObservabilitySettings;
   businessTimeZone: 'Asia/Shanghai';
 }
 
@@ -91,6 +90,28 @@ export interface FulfillmentSettings {
   allowPrivateCallbacks: boolean;
   /** After-sales (售后): a complaint is taken this long after the order's delivery (KAMENG_COMPLAINT_WINDOW_HOURS; default 72 hours). */
   aftersales?: { complaintWindowHours: number };
+}
+
+/** Logs, metrics, traces and the Temporal Web UI (README, Operations). */
+export interface ObservabilitySettings {
+  /** KAMENG_LOG_LEVEL; unset: info for `npm start` and the worker, warn in tests. */
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' | undefined;
+  /** KAMENG_METRICS_TOKEN: /metrics answers `Authorization: Bearer <token>` from anywhere; unset: loopback clients only. */
+  metricsToken: string | undefined;
+  /** KAMENG_TEMPORAL_METRICS_ADDRESS: where the Temporal SDK exports its worker metrics (host:port); unset: a free loopback port. */
+  temporalMetricsAddress: string | undefined;
+  /** KAMENG_WORKER_METRICS_PORT: `kameng worker` serves /metrics on this port (KAMENG_DASHBOARD_HOST); unset: none. */
+  workerMetricsPort: number | undefined;
+  /** KAMENG_LOW_BALANCE_FEN: a reseller wallet under this many fen counts in kameng_wallets_low_balance. */
+  lowBalanceFen: number;
+  /** KAMENG_TEMPORAL_UI_PORT: the local dev server's Web UI (loopback); 0: headless. */
+  temporalUiPort: number;
+  /** TEMPORAL_UI_URL: the Temporal Web UI of a cluster (pages link workflows there). */
+  temporalUiUrl: string | undefined;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: an OTLP/HTTP collector for traces; unset: no spans are exported. */
+  otlpEndpoint: string | undefined;
+  /** OTEL_SERVICE_NAME: how traces name this process. */
+  serviceName: string;
 }
 
 /** Daily supplier reconciliation (对账). */
@@ -128,7 +149,6 @@ const envSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   KAMENG_TEMPORAL_PORT: port(7233),
   KAMENG_WORKFLOW_BUNDLE: z.string().min(1).optional(),
-  KAMENG_WORKER_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   KAMENG_ADMIN_PASSWORD: z.string().min(1).optional(),
   KAMENG_DASHBOARD_HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port(3000),
@@ -157,6 +177,16 @@ const envSchema = z.object({
   KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
   KAMENG_STATEMENT_WAIT_MS: z.coerce.number().int().min(0).default(20 * 3600_000),
   KAMENG_CLI_SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(8),
+  // observability (README, Operations)
+  KAMENG_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).optional(),
+  KAMENG_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  KAMENG_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d+$/, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
+  KAMENG_LOW_BALANCE_FEN: z.coerce.number().int().min(0).default(10_000),
+  KAMENG_WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  KAMENG_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).default(8233),
+  TEMPORAL_UI_URL: z.string().regex(/^https?:\/\/[^\s]+[^/\s]$/, 'must be an http(s) URL without a trailing slash, e.g. https://temporal.example.com').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL, e.g. http://127.0.0.1:4318').optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('kameng'),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -206,7 +236,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       devServerPort: e.KAMENG_TEMPORAL_PORT,
       workflowBundle: e.KAMENG_WORKFLOW_BUNDLE && path.resolve(cwd, e.KAMENG_WORKFLOW_BUNDLE),
       connection: temporalProfile,
-      workerLogLevel: e.KAMENG_WORKER_LOG_LEVEL,
     },
     dashboard: {
       host: e.KAMENG_DASHBOARD_HOST,
@@ -237,6 +266,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     bootstrap: { adminPassword: e.KAMENG_ADMIN_PASSWORD, demoStuckAfterMs: e.KAMENG_STUCK_AFTER_MS },
     cli: { sessionFile: path.join(configHome, 'kameng', 'session.json'), sessionHours: e.KAMENG_CLI_SESSION_HOURS },
+    observability: {
+      logLevel: e.KAMENG_LOG_LEVEL, metricsToken: e.KAMENG_METRICS_TOKEN, temporalMetricsAddress: e.KAMENG_TEMPORAL_METRICS_ADDRESS, workerMetricsPort: e.KAMENG_WORKER_METRICS_PORT,
+      lowBalanceFen: e.KAMENG_LOW_BALANCE_FEN, temporalUiPort: e.KAMENG_TEMPORAL_UI_PORT, temporalUiUrl: e.TEMPORAL_UI_URL,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME,
+    },
     businessTimeZone: 'Asia/Shanghai',
   };
 }

@@ -51,15 +51,15 @@ describe('configuration', () => {
 
 // house: settings once read from process.env where they were used
 describe('start-up settings read through the configuration', () => {
-  it('the worker log level, the first admin password and whether the demo chooses the stuck time', () => {
+  it('the log level, the first admin password and whether the demo chooses the stuck time', () => {
     const defaults = loadConfig({ HOME: '/home/finance' }, '/srv/kameng');
-    expect(defaults.temporal.workerLogLevel).toBe('WARN');
+    expect(defaults.observability.logLevel).toBeUndefined();
     expect(defaults.bootstrap).toEqual({ adminPassword: undefined, demoStuckAfterMs: undefined });
     expect(defaults.fulfillment.stuckAfterMs).toBe(10 * 60_000);
-    const set = loadConfig({ HOME: '/home/finance', KAMENG_WORKER_LOG_LEVEL: 'DEBUG', KAMENG_ADMIN_PASSWORD: 'pw-from-env', KAMENG_STUCK_AFTER_MS: '60000' }, '/srv/kameng');
-    expect(set.temporal.workerLogLevel).toBe('DEBUG');
+    const set = loadConfig({ HOME: '/home/finance', KAMENG_LOG_LEVEL: 'debug', KAMENG_ADMIN_PASSWORD: 'pw-from-env', KAMENG_STUCK_AFTER_MS: '60000' }, '/srv/kameng');
+    expect(set.observability.logLevel).toBe('debug');
     expect(set.bootstrap).toEqual({ adminPassword: 'pw-from-env', demoStuckAfterMs: 60_000 });
     expect(set.fulfillment.stuckAfterMs).toBe(60_000);
-    expect(() => loadConfig({ HOME: '/home/finance', KAMENG_WORKER_LOG_LEVEL: 'LOUD' }, '/srv/kameng')).toThrow(/KAMENG_WORKER_LOG_LEVEL/);
+    expect(() => loadConfig({ HOME: '/home/finance', KAMENG_LOG_LEVEL: 'LOUD' }, '/srv/kameng')).toThrow(/KAMENG_LOG_LEVEL/);
   });
 });

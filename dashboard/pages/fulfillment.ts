@@ -13,6 +13,7 @@ import { langOf, translator, type Lang } from '../i18n.ts';
 import { activityWord, statusWord, when } from '../words.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
+import { temporalLink } from '../temporal-link.ts';
 
 /** An ops action sent to a top-up's workflow, while it runs and after (per dashboard process, newest per order). */
 interface RunningAction { action: string; state: 'running' | 'finished' | 'refused'; status?: string; message?: string; startedAt: number }
@@ -88,6 +89,7 @@ export function fulfillmentPages(deps: DashboardDeps) {
             <input name="reason" placeholder="${t('reason')}" required minlength="3"><button type="submit">${t('resendCallback')}</button></form>` : ''}
         </section>
         <section><h2>${t('workflowHistory')}</h2>
+          <p>${temporalLink(deps.config, topUpWorkflowId(order.id), t('temporalUi'))}</p>
           ${history.length === 0 ? html`<p>${t('noData')}</p>` : html`<table id="history"><tbody>${history.map((e) => html`<tr data-event="${e.kind}"><td>${e.at}</td><td>${e.what}</td></tr>`)}</tbody></table>`}
         </section>`;
       res.type('html').send(layout({ lang, title: `${t('order')} #${order.id}`, active: 'fulfillment', body, path: `/fulfillment/${order.id}`, session: sessionOf(res) }).value);

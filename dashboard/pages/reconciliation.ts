@@ -19,6 +19,7 @@ import { html } from '../html.ts';
 import { langOf, translator, type Lang } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
+import { temporalLink } from '../temporal-link.ts';
 
 const SUPPLIER_CODE = /^[a-z0-9][a-z0-9_-]{1,39}$/;
 
@@ -75,7 +76,7 @@ export function reconciliationPages(deps: DashboardDeps) {
       const filter = filterOf(req);
       const [runs, list, suppliers] = await Promise.all([
         deps.db('recon_runs as r').join('suppliers as s', 's.id', 'r.supplier_id').orderBy('r.id', 'desc').limit(15)
-          .select('r.id', 's.code as supplier', 'r.business_date', 'r.status', 'r.lines_read', 'r.counts', 'r.is_current', 'r.triggered_by', 'r.error'),
+          .select('r.id', 's.code as supplier', 'r.business_date', 'r.status', 'r.lines_read', 'r.counts', 'r.is_current', 'r.triggered_by', 'r.error', 'r.workflow_id'),
         cases.list({ ...filter, page: p.page, pageSize: p.size }),
         deps.db('suppliers').orderBy('code').select('code', 'name'),
       ]);
@@ -99,7 +100,7 @@ export function reconciliationPages(deps: DashboardDeps) {
         ${waiting.length ? html`<section id="waiting">
           <h2>${t('waitingStatement')}</h2>
           <table><thead><tr><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('workflow')}</th><th>${t('since')}</th><th></th></tr></thead>
-          <tbody>${waiting.map((w) => html`<tr><td>${w.supplier}</td><td>${w.date}</td><td>${w.workflowId}</td><td>${w.since}</td>
+          <tbody>${waiting.map((w) => html`<tr><td>${w.supplier}</td><td>${w.date}</td><td>${w.workflowId} ${temporalLink(deps.config, w.workflowId, t('temporalUi'))}</td><td>${w.since}</td>
             <td>${finance ? html`<a href="/reconciliation?upload=${w.supplier}&uploadDate=${w.date}#upload">${t('uploadNow')}</a>
               <form method="post" action="/reconciliation/waiting/cancel" class="inline">${csrfField(res)}<input type="hidden" name="workflowId" value="${w.workflowId}"><button>${t('cancel')}</button></form>` : ''}</td></tr>`)}</tbody></table>
         </section>` : ''}
@@ -108,7 +109,7 @@ export function reconciliationPages(deps: DashboardDeps) {
           <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('status')}</th><th class="num">${t('lines')}</th>${CLASSES.map((c) => html`<th class="num">${label(CLASS_LABELS[c], lang)}</th>`)}<th></th></tr></thead>
           <tbody>${runs.map((r: Record<string, any>) => html`<tr><td>${r.id}</td><td>${r.supplier}</td><td>${r.business_date}</td><td class="${r.status === 'rejected' || r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}${r.is_current ? ' ✓' : ''}${r.error ? html`<br><small class="run-error free-text">${t('rejectedReason')}: ${r.error}</small>` : ''}</td><td class="num">${r.lines_read}</td>
             ${CLASSES.map((c) => html`<td class="num">${classCount(r.counts, c)}</td>`)}
-            <td>${finance && r.status !== 'running' ? html`<form method="post" action="/reconciliation/rerun" class="inline">${csrfField(res)}<input type="hidden" name="supplier" value="${r.supplier}"><input type="hidden" name="date" value="${r.business_date}"><button>${t('retry')}</button></form>` : ''}</td></tr>`)}</tbody></table>
+            <td>${temporalLink(deps.config, r.workflow_id, t('temporalUi'))} ${finance && r.status !== 'running' ? html`<form method="post" action="/reconciliation/rerun" class="inline">${csrfField(res)}<input type="hidden" name="supplier" value="${r.supplier}"><input type="hidden" name="date" value="${r.business_date}"><button>${t('retry')}</button></form>` : ''}</td></tr>`)}</tbody></table>
         </section>
         <section>
           <h2>${t('cases')} <a href="/reconciliation/cases.xlsx?${query.toString()}">${t('exportXlsx')}</a></h2>

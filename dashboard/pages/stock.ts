@@ -11,6 +11,7 @@ import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
 import { supplierQualitySection } from './aftersales.ts';
+import { temporalLink } from '../temporal-link.ts';
 
 import { statusWord, when as shanghai } from '../words.ts';
 
@@ -40,8 +41,8 @@ export function stockPage(deps: DashboardDeps) {
       </section>
       <section>
         <h2>${t('procurementRuns')}</h2>
-        <table><thead><tr><th>SKU</th><th class="num">${t('quantity')}</th><th>${t('supplier')}</th><th>${t('status')}</th><th class="num">${t('cost')}</th><th class="num">${t('quarantined')}</th><th>${t('startedAt')}</th></tr></thead>
-        <tbody>${recent.rows.map((r: Record<string, any>) => html`<tr><td>${r.sku_code}</td><td class="num">${r.quantity}</td><td>${r.supplier_code ?? ''}</td><td class="${r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}</td><td class="num">${r.total_cost_fen === null ? '' : displayYuan(r.total_cost_fen)}</td><td class="num ${r.quarantined > 0 ? 'bad' : ''}">${r.quarantined || ''}</td><td>${shanghai(r.started_at)}</td></tr>`)}</tbody></table>
+        <table><thead><tr><th>SKU</th><th class="num">${t('quantity')}</th><th>${t('supplier')}</th><th>${t('status')}</th><th class="num">${t('cost')}</th><th class="num">${t('quarantined')}</th><th>${t('startedAt')}</th><th></th></tr></thead>
+        <tbody>${recent.rows.map((r: Record<string, any>) => html`<tr><td>${r.sku_code}</td><td class="num">${r.quantity}</td><td>${r.supplier_code ?? ''}</td><td class="${r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}</td><td class="num">${r.total_cost_fen === null ? '' : displayYuan(r.total_cost_fen)}</td><td class="num ${r.quarantined > 0 ? 'bad' : ''}">${r.quarantined || ''}</td><td>${shanghai(r.started_at)}</td><td>${temporalLink(deps.config, r.workflow_id, t('temporalUi'))}</td></tr>`)}</tbody></table>
         ${pager(p, recent.total, '/stock', t)}
       </section>
       <section id="quarantine">

@@ -8,6 +8,9 @@ import { SUPPLIER_CALLBACK_HEADERS, SUPPLIER_CALLBACK_WINDOW_MS, supplierCallbac
 import { recordResult, transaction } from '../supplier-api/transactions.ts';
 import type { SupplierRegistry } from '../suppliers/registry.ts';
 import { supplierResultSignal, topUpWorkflowId } from '../../workflows/fulfill-topup.ts';
+import { logger } from '../observability/log.ts';
+
+const callbackLog = logger('supplier-callbacks');
 
 /**
  * Where suppliers report results: POST /callbacks/suppliers/:code, signed with the supplier's
@@ -20,7 +23,7 @@ import { supplierResultSignal, topUpWorkflowId } from '../../workflows/fulfill-t
 export function supplierCallbacks(deps: { db: Db; suppliers: SupplierRegistry; temporal: Client; now?: () => number; log?: (line: string) => void }): express.Router {
   const router = express.Router();
   const now = deps.now ?? Date.now;
-  const log = deps.log ?? ((line: string) => console.warn(`[supplier callbacks] ${line}`));
+  const log = deps.log ?? ((line: string) => callbackLog.warn(line));
   let prunedAt = 0;
   router.post('/:code', express.raw({ type: () => true, limit: '16kb' }), async (req: Request, res: Response) => {
     const fail = (status: number, code: string, message: string) => res.status(status).json({ error: { code, message } });
@@ -79,7 +82,7 @@ export function supplierCallbacks(deps: { db: Db; suppliers: SupplierRegistry; t
       }
       res.json({ ok: true });
     } catch (err) {
-      console.error('supplier callback failed:', err);
+      callbackLog.error({ err, supplier: String(req.params.code) }, 'supplier callback failed');
       fail(500, 'INTERNAL', 'internal error; it has been logged');
     }
   });

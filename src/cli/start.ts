@@ -17,8 +17,14 @@ import express from 'express';
 import { ensureDashboardUsers } from '../users/bootstrap.ts';
 import { demoFinanceUser, playDemoDay } from '../demo/day.ts';
 import { Users } from '../users/users.ts';
+import { configureLogging, logger, registerSecret } from '../observability/log.ts';
+import { measureDatabase } from '../observability/metrics.ts';
+import { mountMetrics, observeRequests } from '../observability/http.ts';
+import { freePort } from '../runtime/temporal-dev-server.ts';
+import { startTracing } from '../observability/tracing.ts';
 
-const log = (line: string) => console.log(`[kameng] ${line}`);
+const startLog = logger('start');
+const log = (line: string) => startLog.info(line);
 
 /**
  * `npm start`: everything on one machine. Ctrl-C shuts it down in reverse order, letting running
@@ -26,6 +32,10 @@ const log = (line: string) => console.log(`[kameng] ${line}`);
  */
 export async function startCommand(options: { demo: boolean }): Promise<void> {
   const config = loadConfig();
+  configureLogging({ level: config.observability.logLevel ?? 'info' });
+  registerSecret(config.masterKey);
+  registerSecret(config.observability.metricsToken);
+  const tracing = startTracing(config.observability);
   if (options.demo && config.bootstrap.demoStuckAfterMs === undefined) {
     // the demo's unanswered top-up should show up as stuck within its first minute, not after ten
     config.fulfillment.stuckAfterMs = 45_000;
@@ -38,14 +48,17 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`${signal}: shutting down...`);
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error('shutdown:', err));
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => startLog.error({ err }, 'shutdown: could not stop'));
     log('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
+  cleanups.push(() => tracing.shutdown());
   const infra = await startInfrastructure(config, log);
+  // pages link workflows to the Temporal Web UI: the cluster's (TEMPORAL_UI_URL) or the local dev server's
+  config.observability.temporalUiUrl ??= infra.temporalUiUrl;
   handleShutdownSignalsOurselves();
   cleanups.push(infra.stop);
   // Migrations as the owner of the schema, everything else as the application role (README, Security).
@@ -82,7 +95,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     namespace: infra.namespace,
     taskQueues: Object.values(config.temporal.taskQueues),
     deps,
-    logLevel: config.temporal.workerLogLevel,
+    temporalMetricsAddress: config.observability.temporalMetricsAddress ?? `127.0.0.1:${await freePort()}`,
   });
   cleanups.push(() => workers.shutdown());
   const { client, connection } = await temporalClient(infra.temporalAddress, infra.namespace, temporalProfile);
@@ -104,6 +117,10 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   await ensureDashboardUsers(new Users(db), { demo: Boolean(demo), dataDir: config.dataDir, adminPassword: config.bootstrap.adminPassword, log });
   // Machine-facing APIs first (their own signatures), then the dashboard behind its login.
   const app = express();
+  // request ids, latency per route; /metrics before any login (loopback only, or its bearer token)
+  app.use(observeRequests());
+  measureDatabase(db, { lowBalanceFen: config.observability.lowBalanceFen });
+  mountMetrics(app, { token: config.observability.metricsToken });
   const orderService = mountApis(app, deps, client, taskQueuesOf(config));
   app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health, resellers: deps.resellers }));
   const server: Server = await new Promise((resolve, reject) => {
@@ -125,5 +142,6 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   }
   for (const line of infra.description) log(line);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  log(`metrics: http://${config.dashboard.host}:${config.dashboard.port}/metrics (${config.observability.metricsToken ? 'Authorization: Bearer KAMENG_METRICS_TOKEN' : 'loopback clients only'})`);
   log(`dashboard: http://${config.dashboard.host}:${config.dashboard.port}/   (Ctrl-C to stop)`);
 }

@@ -3,6 +3,12 @@ import { ConfigError } from '../errors.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { createActivityDeps } from '../runtime/deps.ts';
 import { startWorkers } from '../runtime/worker.ts';
+import { configureLogging, logger, registerSecret } from '../observability/log.ts';
+import { startTracing } from '../observability/tracing.ts';
+import { mountMetrics } from '../observability/http.ts';
+import { measureDatabase } from '../observability/metrics.ts';
+import express from 'express';
+import type { Server } from 'node:http';
 
 /**
  * `kameng worker`: workers only, against an existing PostgreSQL and Temporal. Run as many as the
@@ -10,6 +16,9 @@ import { startWorkers } from '../runtime/worker.ts';
  */
 export async function workerCommand(options: { taskQueues?: string }): Promise<void> {
   const config = loadConfig();
+  configureLogging({ level: config.observability.logLevel ?? 'info' });
+  registerSecret(config.masterKey);
+  const tracing = startTracing(config.observability);
   const missing = [!config.database.url && 'DATABASE_URL', !config.temporal.address && 'TEMPORAL_ADDRESS'].filter(Boolean);
   if (missing.length) throw new ConfigError(missing.map((name) => `${name} is required for \`kameng worker\` (it joins an existing deployment)`));
   const queues = options.taskQueues ? options.taskQueues.split(',').map((q) => q.trim()) : Object.values(config.temporal.taskQueues);
@@ -17,13 +26,25 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   const deps = createActivityDeps({ databaseUrl: config.database.url!, keys, settings: config.fulfillment, reconciliation: config.reconciliation, poolMax: config.database.poolMax });
   // a worker may start before `npm start` has sealed rows from before migration 016
   await deps.suppliers.sealPlainCredentials();
-  const workers = await startWorkers({ address: config.temporal.address!, connection: config.temporal.connection, namespace: config.temporal.namespace, taskQueues: queues, deps, logLevel: config.temporal.workerLogLevel,
+  const workers = await startWorkers({ address: config.temporal.address!, connection: config.temporal.connection, namespace: config.temporal.namespace, taskQueues: queues, deps,
     bundle: config.temporal.workflowBundle ? { codePath: config.temporal.workflowBundle } : undefined,
+    temporalMetricsAddress: config.observability.temporalMetricsAddress,
   });
-  console.log(`[kameng worker ${process.pid}] polling ${queues.join(', ')}`);
+  logger('worker').info({ taskQueues: queues }, `polling ${queues.join(', ')}`);
+  // this process's own families (supplier calls, top-ups, reconciliation, settlement, procurement)
+  let metricsServer: Server | undefined;
+  if (config.observability.workerMetricsPort) {
+    const app = express();
+    measureDatabase(deps.db, { lowBalanceFen: config.observability.lowBalanceFen });
+    mountMetrics(app, { token: config.observability.metricsToken });
+    metricsServer = app.listen(config.observability.workerMetricsPort, config.dashboard.host);
+    logger('worker').info(`metrics: http://${config.dashboard.host}:${config.observability.workerMetricsPort}/metrics`);
+  }
   const stop = async () => {
+    metricsServer?.close();
     await workers.shutdown();
     await deps.close();
+    await tracing.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { OrderService } from '../orders/order-service.ts';
 import { trustedCaller } from '../resellers/authenticate.ts';
 import { portInUse } from '../runtime/temporal-dev-server.ts';
+import { logger } from '../observability/log.ts';
 
 const DEMO_RESELLERS = [
   { code: 'xingchen', name: '星辰数码专营店 Xingchen Digital', tier: 'default', topupFen: 500_000 },
@@ -119,7 +120,7 @@ export async function playDemoOrders(deps: ActivityDeps, orders: OrderService): 
       if (!result.replayed) placed++;
     } catch (err) {
       // e.g. stock not procured yet on a first start: the demo goes on
-      console.log(`[kameng] demo order ${request.resellerOrderId}: ${(err as Error).message}`);
+      logger('demo').info({ resellerOrderId: request.resellerOrderId, err }, 'demo order not placed');
     }
   }
   return `demo: ${placed} new demo orders placed`;

@@ -1,5 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { KamengError } from '../errors.ts';
+import { logger } from '../observability/log.ts';
+
+const httpLog = logger('http');
 
 /** A request whose body is over the size its route accepts, counted on the bytes received. */
 export class BodyTooLargeError extends KamengError {
@@ -92,7 +95,7 @@ export function jsonErrorHandler(label: string, statusOf: (err: KamengError) => 
       res.status(statusOf(err)).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
       return;
     }
-    console.error(`${label}: unexpected error`, err);
+    httpLog.error({ err, handler: label }, 'unexpected error');
     res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error; it has been logged' } });
   };
 }

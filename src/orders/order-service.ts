@@ -20,6 +20,10 @@ import type { Reseller } from '../resellers/registry.ts';
 import { formatYuan } from '../money.ts';
 import { topUpBooks } from '../fulfillment/postings.ts';
 import { orders, type Order } from './orders.ts';
+import { addLogContext, logger } from '../observability/log.ts';
+import { ordersPlaced } from '../observability/metrics.ts';
+
+const log = logger('orders');
 
 export class OrderConflictError extends KamengError {
   constructor(resellerOrderId: string) {
@@ -61,6 +65,21 @@ export class OrderService implements ResellerOrderService {
    * also says why: auth errors first, then the request, the SKU, a repeat, stock.
    */
   async placeOrder(caller: Caller, body: unknown): Promise<{ order: unknown; replayed: boolean }> {
+    // counted by kind and outcome (kameng_orders_total); a refusal by its code
+    const asked = (body as { account?: unknown } | null)?.account ? 'direct_topup' : 'card_code';
+    try {
+      const placed = await this.place(caller, body);
+      const order = placed.order as { kind?: string; orderNo?: number };
+      addLogContext({ orderId: order.orderNo });
+      ordersPlaced.inc({ kind: order.kind ?? asked, outcome: placed.replayed ? 'replayed' : 'placed' });
+      return placed;
+    } catch (err) {
+      ordersPlaced.inc({ kind: asked, outcome: err instanceof KamengError ? err.code : 'error' });
+      throw err;
+    }
+  }
+
+  private async place(caller: Caller, body: unknown): Promise<{ order: unknown; replayed: boolean }> {
     const parsed = orderRequest.safeParse(body);
     if (!parsed.success) {
       await caller.claim();
@@ -187,7 +206,7 @@ export class OrderService implements ResellerOrderService {
         workflowId: procurementWorkflowId(sku), taskQueue: this.deps.taskQueues.procurement, args: [{ sku, reason: 'low_stock' }],
       });
     } catch (err) {
-      if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') console.error(`could not start procurement for ${sku}:`, err);
+      if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') log.error({ err, sku }, 'could not start procurement');
     }
   }
 

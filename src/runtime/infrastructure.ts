@@ -9,7 +9,8 @@ import {
   dropDatabase, embeddedCredentialsFile, ensureDatabase, loopbackUrl, readEmbeddedCredentials, startEmbeddedPostgres,
 } from './embedded-postgres.ts';
 import { resolveTemporalCli } from './temporal-cli.ts';
-import { freePort, startTemporalDevServer } from './temporal-dev-server.ts';
+import { freePort, portInUse, startTemporalDevServer } from './temporal-dev-server.ts';
+import { logger } from '../observability/log.ts';
 
 /** Where PostgreSQL and Temporal are, however they came to be there. */
 export interface Infrastructure {
@@ -19,6 +20,8 @@ export interface Infrastructure {
   ownerDatabaseUrl: string;
   temporalAddress: string;
   namespace: string;
+  /** The local dev server's Temporal Web UI (loopback), when it runs one. */
+  temporalUiUrl?: string;
   /** What runs locally and how it was chosen, for the start banner. */
   description: string[];
   stop(): Promise<void>;
@@ -60,20 +63,28 @@ export async function startInfrastructure(config: AppConfig, log: Log): Promise<
     }
 
     let temporalAddress = config.temporal.address;
+    let temporalUiUrl: string | undefined;
     if (temporalAddress) {
       description.push(`Temporal: external at ${temporalAddress} (TEMPORAL_ADDRESS)`);
     } else {
       const cliPath = await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.cacheDir, log });
       await fs.mkdir(config.dataDir, { recursive: true });
+      let uiPort: number | undefined = config.observability.temporalUiPort || undefined;
+      if (uiPort && (await portInUse(uiPort))) {
+        log(`Temporal Web UI: port ${uiPort} is in use, so the dev server runs without its UI (set KAMENG_TEMPORAL_UI_PORT to a free port)`);
+        uiPort = undefined;
+      }
       const server = await startTemporalDevServer({
-        cliPath, port: config.temporal.devServerPort, namespace: config.temporal.namespace,
+        cliPath, port: config.temporal.devServerPort, namespace: config.temporal.namespace, uiPort,
         dbFilename: path.join(config.dataDir, 'temporal.db'), pidFile: path.join(config.dataDir, 'temporal.pid'), log,
       });
       stops.push(server.stop);
       temporalAddress = server.address;
+      temporalUiUrl = server.uiUrl;
       description.push(`Temporal: local dev server (${cliPath}) on ${server.address}, history in ${path.join(config.dataDir, 'temporal.db')}`);
+      if (server.uiUrl) description.push(`Temporal Web UI: ${server.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
     }
-    return { databaseUrl, ownerDatabaseUrl: ownerDatabaseUrl!, temporalAddress, namespace: config.temporal.namespace, description, stop: () => stopAll(stops) };
+    return { databaseUrl, ownerDatabaseUrl: ownerDatabaseUrl!, temporalAddress, namespace: config.temporal.namespace, temporalUiUrl, description, stop: () => stopAll(stops) };
   } catch (err) {
     await stopAll(stops);
     throw err;
@@ -140,7 +151,7 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 }
 
 async function stopAll(stops: (() => Promise<void>)[]): Promise<void> {
-  for (const stop of stops.reverse()) await stop().catch((err) => console.error('shutdown:', err));
+  for (const stop of stops.reverse()) await stop().catch((err) => logger('shutdown').error({ err }, 'could not stop'));
 }
 
 /**

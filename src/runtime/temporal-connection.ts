@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { tracingClientInterceptors } from '../observability/tracing.ts';
 
 /**
  * How every part of Kameng reaches Temporal (worker, CLI, dashboard client, tests): one builder of
@@ -24,5 +25,5 @@ export function connectTemporalWorker(address: string, profile?: ClientConfigPro
 
 export async function temporalClient(address: string, namespace: string, profile?: ClientConfigProfile): Promise<{ client: Client; connection: Connection }> {
   const connection = await connectTemporal(address, profile);
-  return { client: new Client({ connection, namespace }), connection };
+  return { client: new Client({ connection, namespace, interceptors: tracingClientInterceptors() }), connection };
 }

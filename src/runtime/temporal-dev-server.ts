@@ -8,6 +8,8 @@ import { stopOrphanedServer } from './orphans.ts';
 export interface DevServer {
   address: string;
   namespace: string;
+  /** The Web UI (loopback), when it was asked for and answers. */
+  uiUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -20,6 +22,8 @@ export interface DevServerOptions {
   /** Remembers the server's pid so a server orphaned by a crashed run is stopped next time. */
   pidFile?: string;
   log?: (line: string) => void;
+  /** Serve the Temporal Web UI on this loopback port; headless when absent. */
+  uiPort?: number;
 }
 
 /** Asks the OS for a free TCP port on loopback. */
@@ -55,7 +59,9 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     );
   }
   const args = [
-    'server', 'start-dev', '--headless',
+    'server', 'start-dev',
+    ...(options.uiPort ? ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.uiPort ? ['--ui-disable-news-fetch'] : []),
     '--ip', '127.0.0.1',
     '--port', String(options.port),
     '--http-port', String(await freePort()),
@@ -91,9 +97,11 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     }
   }
   log(`Temporal dev server ready on ${address}`);
+  const uiUrl = options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined;
   return {
     address,
     namespace: options.namespace,
+    uiUrl,
     stop: async () => {
       await stopChild(child, exited);
       process.removeListener('exit', killOnExit);

@@ -1,21 +1,26 @@
 import { fileURLToPath } from 'node:url';
 import type { ClientConfigProfile } from '@temporalio/envconfig';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type WorkerOptions as TemporalWorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.ts';
 import type { ActivityDeps } from './deps.ts';
+import { logger } from '../observability/log.ts';
+import { installTemporalRuntime } from '../observability/temporal-runtime.ts';
+import { tracingWorkerOptions, tracingWorkflowInterceptorModules } from '../observability/tracing.ts';
 import { connectTemporalWorker } from './temporal-connection.ts';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
 /** Bundles workflow code once; every worker in the process (or test run) reuses the bundle. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  // with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), the workflow side of the trace is bundled too
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger, workflowInterceptorModules: tracingWorkflowInterceptorModules() });
 }
 
+const bundlerLog = logger('workflow-bundler');
 const quietBundlerLogger = {
   log: () => {}, trace: () => {}, debug: () => {}, info: () => {},
-  warn: (m: string, meta?: unknown) => console.warn(m, meta ?? ''),
-  error: (m: string, meta?: unknown) => console.error(m, meta ?? ''),
+  warn: (m: string, meta?: unknown) => bundlerLog.warn({ meta }, m),
+  error: (m: string, meta?: unknown) => bundlerLog.error({ meta }, m),
 };
 
 export interface RunningWorkers {
@@ -31,28 +36,16 @@ export interface WorkerOptions {
   namespace: string;
   taskQueues: string[];
   deps: ActivityDeps;
-  /** The worker runtime's own log (config.temporal.workerLogLevel); default WARN. Set by the first worker of a process. */
-  logLevel?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** A bundle made earlier (or its file); bundled here when absent. */
   bundle?: TemporalWorkerOptions['workflowBundle'];
-}
-
-let runtimeInstalled = false;
-
-/** Worker logs at WARN and above: INFO state changes drown the start banner and test output. */
-function installRuntime(level: NonNullable<WorkerOptions['logLevel']>): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger(level) });
-  } catch {
-    // already installed by someone else in this process: keep theirs
-  }
+  /** host:port for the SDK's worker metrics (Prometheus); only the first worker of a process sets it. */
+  temporalMetricsAddress?: string;
 }
 
 /** One worker per task queue, sharing a connection, the workflow bundle and the activities. */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
-  installRuntime(options.logLevel ?? 'WARN');
+  // SDK log lines through pino (expected refusals quiet), SDK metrics on a loopback port
+  installTemporalRuntime({ metricsAddress: options.temporalMetricsAddress });
   const connection = await connectTemporalWorker(options.address, options.connection);
   const bundle = options.bundle ?? (await bundleWorkflows());
   const activities = createActivities(options.deps);
@@ -64,6 +57,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
         taskQueue,
         workflowBundle: bundle,
         activities,
+        ...tracingWorkerOptions(),
       }),
     ),
   );
