@@ -59,6 +59,8 @@ export interface AppConfig {
   reconciliation: ReconSettings;
   /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
   cli: { sessionFile: string; sessionHours: number };
+  /** 资质 documents (issue 18): kept by SHA-256 outside the database, like statements; each upload capped on bytes received. */
+  compliance: { documentDir: string; documentMaxBytes: number };
   businessTimeZone: 'Asia/Shanghai';
 }
 
@@ -136,6 +138,8 @@ const envSchema = z.object({
   KAMENG_STUCK_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(10 * 60_000),
   KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   KAMENG_STATEMENT_DIR: z.string().min(1).optional(),
+  KAMENG_DOCUMENT_DIR: z.string().min(1).optional(),
+  KAMENG_DOCUMENT_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
   KAMENG_RECON_WINDOW_MINUTES: z.coerce.number().int().min(0).max(720).default(10),
   KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
   KAMENG_STATEMENT_WAIT_MS: z.coerce.number().int().min(0).default(20 * 3600_000),
@@ -217,6 +221,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       statementWaitMs: e.KAMENG_STATEMENT_WAIT_MS,
     },
     cli: { sessionFile: path.join(configHome, 'kameng', 'session.json'), sessionHours: e.KAMENG_CLI_SESSION_HOURS },
+    compliance: {
+      documentDir: path.resolve(cwd, e.KAMENG_DOCUMENT_DIR ?? path.join(e.KAMENG_DATA_DIR, 'documents')),
+      documentMaxBytes: e.KAMENG_DOCUMENT_MAX_BYTES,
+    },
     businessTimeZone: 'Asia/Shanghai',
   };
 }
