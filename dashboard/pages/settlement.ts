@@ -2,14 +2,14 @@ import type { Request, Response } from 'express';
 import { assertBusinessDate } from '../../src/dates.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { displayYuan } from '../../src/money.ts';
-import { exportPayoutBatch } from '../../src/payouts/export.ts';
+import { exportPayoutBatch, payoutBankAccounts } from '../../src/payouts/export.ts';
 import { Payouts } from '../../src/payouts/payouts.ts';
 import { exportDaySummary, exportResellerStatement, type ExportFormat } from '../../src/settlement/export.ts';
 import { lastSettledDay } from '../../src/settlement/settle.ts';
 import { Statements } from '../../src/settlement/statements.ts';
 import { runSettlement } from '../../src/settlement/trigger.ts';
 import type { DashboardDeps } from '../deps.ts';
-import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
+import { actorOfRequest, can, csrfField, ForbiddenError, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
@@ -99,8 +99,12 @@ export function settlementDownloads(deps: DashboardDeps) {
     payout: async (req: Request, res: Response) => {
       const format = formatOf(req.params.format);
       const batch = await payouts.get(Number(req.params.id));
-      attachment(res, `payout-${batch.id}.${format}`, format);
-      await exportPayoutBatch(batch, format, res);
+      // bank accounts masked, except in the file finance sends to the bank (?for=bank, an approved batch)
+      const forBank = req.query.for === 'bank';
+      if (forBank && !can(sessionOf(res), 'settlement')) throw new ForbiddenError('only finance exports the file for the bank');
+      const accounts = deps.suppliers ? await payoutBankAccounts(deps.suppliers, batch, { forBank }) : undefined;
+      attachment(res, `payout-${batch.id}${forBank ? '-bank' : ''}.${format}`, format);
+      await exportPayoutBatch(batch, format, res, accounts);
     },
   };
 }

@@ -147,6 +147,7 @@ program
   .option('--reason <text>', 'failed / cancel: why')
   .option('--format <xlsx|csv>', 'export format', 'xlsx')
   .option('--out <file>', 'export file')
+  .option('--for-bank', 'export: the file sent to the bank, with full account numbers (an approved batch; finance)')
   .option('--page <n>', 'list page', '1')
   .action(payoutsCommand);
 

@@ -104,7 +104,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   // Machine-facing APIs first (their own signatures), then the dashboard behind its login.
   const app = express();
   const orderService = mountApis(app, deps, client, taskQueuesOf(config));
-  app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health, resellers: deps.resellers }));
+  app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health, resellers: deps.resellers, suppliers: deps.suppliers }));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.dashboard.port, config.dashboard.host, () => resolve(s));
     s.once('error', reject);

@@ -2,13 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { Fields } from '../admin/fields.ts';
 import { recordAudit } from '../audit/audit-log.ts';
-import { seal } from '../crypto/sealed-box.ts';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
-import type { Ledger } from '../ledger/ledger.ts';
 import type { Fen } from '../money.ts';
 import { assertMay, type Actor } from '../users/actor.ts';
-import { SupplierRegistry, type BankAccount, type Supplier } from './registry.ts';
+import type { BankAccount, Supplier, SupplierRegistry } from './registry.ts';
 
 const SUPPLIER_CODE = /^[a-z0-9][a-z0-9_-]{1,39}$/;
 const SKU_CODE = /^[A-Z0-9][A-Z0-9_-]{1,39}$/;
@@ -51,8 +49,9 @@ export interface SupplierOfferView {
 export class SupplierAdmin {
   readonly registry: SupplierRegistry;
 
-  constructor(private readonly db: Db, ledger: Ledger, private readonly secretKey: Buffer) {
-    this.registry = new SupplierRegistry(db, ledger, secretKey);
+  /** `registry` must hold the supplier secrets key (it seals credentials and bank accounts). */
+  constructor(private readonly db: Db, registry: SupplierRegistry) {
+    this.registry = registry;
   }
 
   /** Creates a supplier; returns its callback secret, the only time it is shown. */
@@ -88,7 +87,7 @@ export class SupplierAdmin {
     if (apiKey !== undefined) changes.apiKey = 'replaced (sealed)';
     if (Object.keys(changes).length === 0) throw new ValidationError('nothing to change', { fields: { _: 'nothing to change' } });
     await this.db.transaction(async (trx) => {
-      await trx('suppliers').where({ id: before.id }).update({ name, api_base_url: apiBaseUrl, ...(apiKey !== undefined ? { api_key_sealed: seal(this.secretKey, apiKey), api_key: null } : {}) });
+      await trx('suppliers').where({ id: before.id }).update({ name, api_base_url: apiBaseUrl, ...(apiKey !== undefined ? { api_key_sealed: this.registry.sealSecret(apiKey), api_key: null } : {}) });
       await recordAudit(trx, { actor, action: 'supplier.edit', subjectType: 'supplier', subjectId: before.code, reason, details: changes });
     });
     return this.registry.byCode(before.code);
@@ -103,7 +102,7 @@ export class SupplierAdmin {
     f.done();
     const secret = randomBytes(24).toString('base64url');
     await this.db.transaction(async (trx) => {
-      await trx('suppliers').where({ id: supplier.id }).update({ callback_secret_sealed: seal(this.secretKey, secret), callback_secret: null });
+      await trx('suppliers').where({ id: supplier.id }).update({ callback_secret_sealed: this.registry.sealSecret(secret), callback_secret: null });
       await recordAudit(trx, { actor, action: 'supplier.rotate_callback_secret', subjectType: 'supplier', subjectId: code, reason });
     });
     return secret;
@@ -136,7 +135,7 @@ export class SupplierAdmin {
     const account: BankAccount = { bankName, accountName, accountNumber };
     const before = this.registry.bankAccount(supplier);
     await this.db.transaction(async (trx) => {
-      await trx('suppliers').where({ id: supplier.id }).update({ bank_account_sealed: seal(this.secretKey, JSON.stringify(account)) });
+      await trx('suppliers').where({ id: supplier.id }).update({ bank_account_sealed: this.registry.sealSecret(JSON.stringify(account)) });
       await recordAudit(trx, {
         actor, action: 'supplier.bank_account', subjectType: 'supplier', subjectId: code, reason,
         details: { from: before ? maskedBankAccount(before) : null, to: maskedBankAccount(account) },

@@ -94,6 +94,11 @@ export class SupplierRegistry {
     return sealed;
   }
 
+  /** Seals a supplier secret (an API key, a callback secret, a bank account) under the supplier secrets key. */
+  sealSecret(text: string): Buffer {
+    return seal(this.key(), text);
+  }
+
   /** The supplier's bank account (payout exports only), or undefined while none is entered. */
   bankAccount(supplier: Supplier): BankAccount | undefined {
     const sealed = this.credentials(supplier).bankAccount;
