@@ -10,6 +10,8 @@ import { addDays, businessDateOf } from '../src/dates.ts';
 import { ValidationError } from '../src/errors.ts';
 import { exportPayoutBatch, payoutBankAccounts } from '../src/payouts/export.ts';
 import { SupplierAdmin } from '../src/suppliers/admin.ts';
+import { demoActors, seedDemo } from '../src/demo/seed.ts';
+import { checkInvariants } from '../src/invariants/check.ts';
 import { ForbiddenError, type Actor } from '../src/users/actor.ts';
 import { userActor } from './support/actors.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
@@ -276,5 +278,32 @@ describe('SKUs and prices', () => {
     expect((await catalog.catalog.priceFor(sku.code, { tier: 'gold', resellerId: reseller.id })).priceFen).toBe(9_600);
     expect((await catalog.prices(sku.code)).map((p) => [p.tier, p.priceFen])).toEqual([['default', 9_800], ['gold', 9_700], ['reseller', 9_600]]);
     expect((await catalog.prices(sku.code, { history: true })).filter((p) => p.tier === 'default').map((p) => p.priceFen)).toEqual([9_800, 9_499]);
+  });
+});
+
+describe('the demo', () => {
+  it('seeds its catalog through the administration services: 资质 uploaded by ops and approved by compliance, prices by finance, all audited', async () => {
+    const fresh = await openHarness({ worker: false, freshDatabase: true });
+    const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-demo-'));
+    try {
+      await fresh.ledger.openPlatformAccounts();
+      for (const role of ['ops', 'finance', 'compliance'] as const) await userActor(fresh.db, role, role);
+      const actors = await demoActors(fresh.db);
+      expect(actors).toBeDefined();
+      const demo = await seedDemo(fresh.deps, { simulatorPort: 0, dataDir: scratch, actors, documentDir: path.join(scratch, 'documents') });
+      await demo.simulator.stop();
+      const pendingOrUnreviewed = await fresh.db('supplier_qualifications').where((w) => w.whereNot({ status: 'approved' }).orWhereNull('reviewed_by')).count('* as n');
+      expect(Number(pendingOrUnreviewed[0]!.n)).toBe(0);
+      const actions = await fresh.db('audit_log').groupBy('action').select('action', fresh.db.raw('count(*)::int AS n'));
+      expect(Object.fromEntries(actions.map((a: { action: string; n: number }) => [a.action, a.n]))).toMatchObject({
+        'sku.create': 6, 'supplier.offer_create': 10, 'compliance.upload': expect.any(Number), 'compliance.approve': expect.any(Number),
+      });
+      expect((await fresh.deps.suppliers.qualifiedFor('QQ-100')).length).toBeGreaterThan(0);
+      const report = await checkInvariants(fresh.db);
+      expect(report.results.filter((r) => r.violations > 0).map((r) => r.invariant.id)).toEqual([]);
+    } finally {
+      await fresh.close();
+      await fs.rm(scratch, { recursive: true, force: true });
+    }
   });
 });
