@@ -6,6 +6,7 @@ import { ComplianceDocuments, DOCUMENT_KINDS, type ComplianceDocument } from '..
 import { formatShanghai } from '../../src/dates.ts';
 import { KamengError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { declaredTooLarge, receiveBody } from '../../src/http/body-cap.ts';
+import { BodyTooLargeError } from '../../src/http/request-errors.ts';
 import { displayYuan, formatYuan } from '../../src/money.ts';
 import { SupplierAdmin } from '../../src/suppliers/admin.ts';
 import { actorOfRequest, can, csrfField, requirePermission, sessionOf } from '../auth.ts';
@@ -319,7 +320,7 @@ export function mountAdminPages(app: Express, deps: DashboardDeps): void {
     // everything but the bytes comes in the query; the bytes are the raw body, capped as they arrive
     const limit = deps.config.compliance.documentMaxBytes;
     const q = req.query;
-    if (declaredTooLarge(req.get('content-length'), limit)) throw new ValidationError(`file: larger than ${limit} bytes`, { fields: { file: `larger than ${limit} bytes` } });
+    if (declaredTooLarge(req.get('content-length'), limit)) throw new BodyTooLargeError(limit);
     const chunks: Buffer[] = [];
     await receiveBody(req, new Writable({ write(chunk: Buffer, _enc, done) { chunks.push(chunk); done(); } }), limit);
     try {
