@@ -202,6 +202,7 @@ const labels = {
   adm_tier_silver: { zh: '白银', en: 'Silver' },
   adm_tier_gold: { zh: '黄金', en: 'Gold' },
   adm_tier_reseller: { zh: '分销商专价', en: 'Reseller override' },
+  forBank: { zh: '银行付款文件（完整账号）', en: 'File for the bank (full account numbers)' },
 } satisfies Record<string, Record<Lang, string>>;
 
 export type LabelKey = keyof typeof labels;

@@ -53,7 +53,7 @@ export function settlementPage(deps: DashboardDeps) {
         <h2>${t('payoutBatches')}</h2>
         ${batches.rows.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>#</th><th>${t('status')}</th><th>${t('period')}</th><th class="num">${t('total')}</th><th>${t('createdBy')}</th><th>${t('approvedBy')}</th><th>${t('bankReference')}</th><th>${t('download')}</th></tr></thead>
         <tbody>${batches.rows.map((b) => html`<tr><td>${b.id}</td><td class="${b.status === 'failed' ? 'bad' : ''}">${b.status}</td><td>${b.periodFrom} ~ ${b.periodTo}</td><td class="num">${yuan(b.totalFen)}</td><td>${b.createdBy}</td><td>${b.approvedBy ?? ''}</td><td>${b.bankReference ?? ''}</td>
-          <td><a href="/settlement/payouts/${b.id}.xlsx">XLSX</a> · <a href="/settlement/payouts/${b.id}.csv">CSV</a>
+          <td><a href="/settlement/payouts/${b.id}.xlsx">XLSX</a> · <a href="/settlement/payouts/${b.id}.csv">CSV</a>${finance && b.status === 'approved' ? html` · <a href="/settlement/payouts/${b.id}.xlsx?for=bank" class="for-bank">${t('forBank')}</a>` : ''}
           ${finance && b.status === 'draft' ? html`<form method="post" action="/settlement/payouts/${b.id}/approve" class="inline">${csrfField(res)}<button>${t('approve')}</button></form>` : ''}
           ${finance && b.status === 'approved' ? html`<form method="post" action="/settlement/payouts/${b.id}/paid" class="act">${csrfField(res)}<input name="reference" placeholder="${t('bankReference')}" required><button>${t('markPaid')}</button></form>` : ''}</td></tr>`)}</tbody></table>`}
       </section>`;

@@ -145,12 +145,14 @@ export class CatalogAdmin {
     const bestCost = await this.bestCost(sku, from);
     const belowCost = bestCost !== undefined && priceFen < bestCost;
     if (belowCost && !input.force) throw new PriceBelowCostError(priceFen, bestCost, sku);
-    const id = await this.catalog.setPrice({ sku, tier, resellerId: reseller ? Number(reseller.id) : undefined, priceFen, from });
-    await recordAudit(this.db, {
-      actor, action: belowCost ? 'price.set_below_cost' : 'price.set', subjectType: 'sku', subjectId: sku, reason,
-      details: { tier, reseller: reseller?.code ?? null, priceFen, from: from.toISOString(), priceVersionId: id, bestCostFen: bestCost ?? null, forced: belowCost },
+    return this.db.transaction(async (trx) => {
+      const id = await this.catalog.setPrice({ sku, tier, resellerId: reseller ? Number(reseller.id) : undefined, priceFen, from }, trx);
+      await recordAudit(trx, {
+        actor, action: belowCost ? 'price.set_below_cost' : 'price.set', subjectType: 'sku', subjectId: sku, reason,
+        details: { tier, reseller: reseller?.code ?? null, priceFen, from: from.toISOString(), priceVersionId: id, bestCostFen: bestCost ?? null, forced: belowCost },
+      });
+      return id;
     });
-    return id;
   }
 
   async prices(sku: string, options: { history?: boolean } = {}): Promise<PriceRow[]> {
