@@ -26,6 +26,7 @@ import { mountAftersalesPages } from './pages/aftersales.ts';
 import { logger } from '../src/observability/log.ts';
 
 const dashboardLog = logger('dashboard');
+import { mountAdminPages } from './pages/admin.ts';
 
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -98,6 +99,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
 
   mountAftersalesPages(app, full);
 
+  mountAdminPages(app, full);
   app.use((req, _res, next) => next(new NotFoundError('page', req.path)));
 
   // Every error answers the error page (or JSON to a script) with a stable code, never a stack trace.

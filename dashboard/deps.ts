@@ -5,6 +5,7 @@ import type { Ledger } from '../src/ledger/ledger.ts';
 import type { LedgerReports } from '../src/ledger/reports.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { PlatformHealth } from '../src/runtime/infrastructure.ts';
+import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 
 /** What every dashboard page receives (its own module, so pages do not import the app that imports them). */
 export interface DashboardDeps {
@@ -17,4 +18,6 @@ export interface DashboardDeps {
   health: PlatformHealth;
   /** For re-sending a reseller callback (its signing secret); without it the dashboard cannot re-send. */
   resellers?: ResellerRegistry;
+  /** With the supplier secrets key: for supplier administration (sealing credentials, bank accounts) and bank details in payout exports. */
+  suppliers?: SupplierRegistry;
 }

@@ -56,6 +56,8 @@ export interface AppConfig {
   /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
   cli: { sessionFile: string; sessionHours: number };
   observability: ObservabilitySettings;
+  /** 资质 documents (issue 18): kept by SHA-256 outside the database, like statements; each upload capped on bytes received. */
+  compliance: { documentDir: string; documentMaxBytes: number };
   businessTimeZone: 'Asia/Shanghai';
 }
 
@@ -173,6 +175,8 @@ const envSchema = z.object({
   KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   KAMENG_COMPLAINT_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(72),
   KAMENG_STATEMENT_DIR: z.string().min(1).optional(),
+  KAMENG_DOCUMENT_DIR: z.string().min(1).optional(),
+  KAMENG_DOCUMENT_MAX_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
   KAMENG_RECON_WINDOW_MINUTES: z.coerce.number().int().min(0).max(720).default(10),
   KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
   KAMENG_STATEMENT_WAIT_MS: z.coerce.number().int().min(0).default(20 * 3600_000),
@@ -270,6 +274,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       logLevel: e.KAMENG_LOG_LEVEL, metricsToken: e.KAMENG_METRICS_TOKEN, temporalMetricsAddress: e.KAMENG_TEMPORAL_METRICS_ADDRESS, workerMetricsPort: e.KAMENG_WORKER_METRICS_PORT,
       lowBalanceFen: e.KAMENG_LOW_BALANCE_FEN, temporalUiPort: e.KAMENG_TEMPORAL_UI_PORT, temporalUiUrl: e.TEMPORAL_UI_URL,
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME,
+    },
+    compliance: {
+      documentDir: path.resolve(cwd, e.KAMENG_DOCUMENT_DIR ?? path.join(e.KAMENG_DATA_DIR, 'documents')),
+      documentMaxBytes: e.KAMENG_DOCUMENT_MAX_BYTES,
     },
     businessTimeZone: 'Asia/Shanghai',
   };

@@ -19,6 +19,9 @@ import { userActor } from './support/actors.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
 import { topUpWorkflowId } from '../workflows/fulfill-topup.ts';
+import { CatalogAdmin } from '../src/catalog/admin.ts';
+import { ComplianceDocuments } from '../src/compliance/documents.ts';
+import { SupplierAdmin } from '../src/suppliers/admin.ts';
 
 // A database of its own (created on the shared server, dropped at the end): violations are planted
 // here, never where the other test files and the end-of-suite check look.
@@ -27,6 +30,7 @@ let dir: string;
 const books = {} as {
   wallet: string; cardOrders: number[]; succeeded: number; refunded: number; processing: number;
   saleEntryId: number; runId: number; matchedRef: string; duplicateLine: number; multiLine: number;
+  documentId: number; offer: { supplierId: number; sku: string };
 };
 const SETTLED = '2022-05-01';
 const RECONCILED = '2022-05-02';
@@ -98,6 +102,18 @@ beforeAll(async () => {
     archiveDir: TEST_RECON_SETTINGS.archiveDir, windowMinutes: 10,
   });
   Object.assign(books, { runId: run.runId, matchedRef: ref('ok'), duplicateLine: 4, multiLine: 5 });
+
+  // administration (issue 18): an offer with two cost versions, a reviewed 资质 document, a price forced below cost
+  const ops = await userActor(h.db, 'ops');
+  const admin = new SupplierAdmin(h.db, h.deps.suppliers);
+  await admin.setOffer(ops, { supplier: supplier.code, sku: topUp.code, supplierSku: 'CM50', cost: '48.50', from: new Date(Date.now() - 60_000), reason: 'contract' });
+  await admin.setOffer(ops, { supplier: supplier.code, sku: topUp.code, supplierSku: 'CM50', cost: '48.60', reason: 'new contract' });
+  const documents = new ComplianceDocuments(h.db, { documentDir: path.join(dir, 'documents'), documentMaxBytes: 1 << 20 });
+  const licence = await documents.upload(ops, { supplier: supplier.code, kind: 'business_licence', documentNo: 'BL', validFrom: '2020-01-01', expiresOn: '2035-01-01', fileName: 'bl.pdf', bytes: Buffer.from('%PDF-1.4 licence') });
+  await documents.review(await userActor(h.db, 'compliance'), licence.id, { decision: 'approve', reason: 'checked' });
+  books.documentId = licence.id;
+  await new CatalogAdmin(h.db).setPrice(await userActor(h.db, 'finance'), { sku: topUp.code, tier: 'gold', price: '48.00', force: true, reason: 'promotion agreed' });
+  books.offer = { supplierId: supplier.id, sku: topUp.code };
 });
 afterAll(async () => {
   await h?.close();
@@ -273,5 +289,37 @@ describe('the invariant checker', () => {
       [['UPDATE reseller_statement_lines SET amount_fen = amount_fen + 1 WHERE posting_id = (SELECT min(posting_id) FROM reseller_statement_lines)']],
       [['UPDATE reseller_statement_lines SET amount_fen = amount_fen - 1 WHERE posting_id = (SELECT min(posting_id) FROM reseller_statement_lines)']]);
     expect(verdict).toMatchObject({ violations: 1, samples: [expect.stringContaining(SETTLED)] });
+  });
+
+  it('reports a 资质 document reviewed by its uploader or without a reason (a database that lost its CHECK)', async () => {
+    const verdict = await verdictWith('qualifications_four_eyes', [
+      ['ALTER TABLE supplier_qualifications DROP CONSTRAINT supplier_qualifications_four_eyes'],
+      ['UPDATE supplier_qualifications SET reviewed_by = uploaded_by WHERE id = ?', [books.documentId]],
+    ], [
+      ['UPDATE supplier_qualifications q SET reviewed_by = (SELECT actor_user_id FROM audit_log WHERE action = ? AND subject_id = q.id::text) WHERE id = ?', ['compliance.approve', books.documentId]],
+      ['ALTER TABLE supplier_qualifications ADD CONSTRAINT supplier_qualifications_four_eyes CHECK (reviewed_by IS NULL OR uploaded_by IS NULL OR reviewed_by <> uploaded_by)'],
+    ]);
+    expect(verdict).toMatchObject({ violations: 1, samples: [`document ${books.documentId}: reviewed by its uploader`] });
+  });
+
+  it("reports an offer whose current cost version is not its cost, or whose versions overlap", async () => {
+    const { supplierId, sku } = books.offer;
+    const verdict = await verdictWith('offer_cost_versions', [
+      ['UPDATE supplier_offers SET cost_fen = cost_fen + 1 WHERE supplier_id = ? AND sku_code = ?', [supplierId, sku]],
+      ["UPDATE supplier_offer_costs SET valid_to = valid_to + interval '1 hour' WHERE supplier_id = ? AND sku_code = ? AND valid_to IS NOT NULL", [supplierId, sku]],
+    ], [
+      ['UPDATE supplier_offers SET cost_fen = cost_fen - 1 WHERE supplier_id = ? AND sku_code = ?', [supplierId, sku]],
+      ["UPDATE supplier_offer_costs SET valid_to = valid_to - interval '1 hour' WHERE supplier_id = ? AND sku_code = ? AND valid_to IS NOT NULL", [supplierId, sku]],
+    ]);
+    expect(verdict).toMatchObject({ violations: 1, samples: [expect.stringMatching(/differs from the offer cost .*overlapping cost versions/)] });
+  });
+
+  it('reports a price below cost that was not forced', async () => {
+    const verdict = await verdictWith('prices_above_cost', [
+      ["UPDATE audit_log SET action = 'price.set' WHERE action = 'price.set_below_cost' AND subject_id = ?", [books.offer.sku]],
+    ], [
+      ["UPDATE audit_log SET action = 'price.set_below_cost' WHERE action = 'price.set' AND subject_id = ? AND details ->> 'forced' = 'true'", [books.offer.sku]],
+    ]);
+    expect(verdict).toMatchObject({ violations: 1, samples: [expect.stringContaining('below cost, not forced')] });
   });
 });

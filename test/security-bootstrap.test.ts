@@ -46,7 +46,7 @@ describe('the first start names the dashboard users and where their passwords ar
     const output = await firstStart({ demo: true });
     expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
     const kept = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, { role: string; password: string }>;
-    expect(Object.keys(kept).sort()).toEqual(['admin', 'finance', 'ops', 'viewer']);
+    expect(Object.keys(kept).sort()).toEqual(['admin', 'compliance', 'finance', 'ops', 'viewer']);
     for (const [username, { password }] of Object.entries(kept)) {
       expect(output).toContain(username);
       expect(output).not.toContain(password);

@@ -2,14 +2,14 @@ import type { Request, Response } from 'express';
 import { assertBusinessDate } from '../../src/dates.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { displayYuan } from '../../src/money.ts';
-import { exportPayoutBatch } from '../../src/payouts/export.ts';
+import { exportPayoutBatch, payoutBankAccounts } from '../../src/payouts/export.ts';
 import { Payouts } from '../../src/payouts/payouts.ts';
 import { exportDaySummary, exportDaySummaryCsv, exportResellerStatement, type ExportFormat } from '../../src/settlement/export.ts';
 import { lastSettledDay } from '../../src/settlement/settle.ts';
 import { Statements } from '../../src/settlement/statements.ts';
 import { runSettlement } from '../../src/settlement/trigger.ts';
 import type { DashboardDeps } from '../deps.ts';
-import { actorOfRequest, can, csrfField, sessionOf } from '../auth.ts';
+import { actorOfRequest, can, csrfField, ForbiddenError, sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
 import { langOf, translator } from '../i18n.ts';
 import { actionWord, statusWord } from '../words.ts';
@@ -57,7 +57,7 @@ export function settlementPage(deps: DashboardDeps) {
           <button>${t('newDraft')}</button></form>` : ''}
         ${batches.rows.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>#</th><th>${t('status')}</th><th>${t('period')}</th><th class="num">${t('total')}</th><th>${t('createdBy')}</th><th>${t('approvedBy')}</th><th>${t('bankReference')}</th><th>${t('download')}</th></tr></thead>
         <tbody>${batches.rows.map((b) => html`<tr><td>${b.id}</td><td class="${b.status === 'failed' ? 'bad' : ''}" data-status="${b.status}">${statusWord(t, b.status)}</td><td>${b.periodFrom} ~ ${b.periodTo}</td><td class="num">${yuan(b.totalFen)}</td><td>${b.createdBy}</td><td>${b.approvedBy ?? ''}</td><td>${b.bankReference ?? ''}</td>
-          <td><a href="/settlement/payouts/${b.id}.xlsx">XLSX</a> · <a href="/settlement/payouts/${b.id}.csv">CSV</a>
+          <td><a href="/settlement/payouts/${b.id}.xlsx">XLSX</a> · <a href="/settlement/payouts/${b.id}.csv">CSV</a>${finance && b.status === 'approved' ? html` · <a href="/settlement/payouts/${b.id}.xlsx?for=bank" class="for-bank">${t('forBank')}</a>` : ''}
           ${finance && b.status === 'draft' ? html`<form method="post" action="/settlement/payouts/${b.id}/approve" class="inline">${csrfField(res)}<button>${t('approve')}</button></form>
             <form method="post" action="/settlement/payouts/${b.id}/cancel" class="act">${csrfField(res)}<input name="reason" placeholder="${t('reason')}" required minlength="3"><button>${t('cancel')}</button></form>` : ''}
           ${finance && b.status === 'approved' ? html`<form method="post" action="/settlement/payouts/${b.id}/paid" class="act">${csrfField(res)}<input name="reference" placeholder="${t('bankReference')}" required><button>${t('markPaid')}</button></form>
@@ -124,8 +124,12 @@ export function settlementDownloads(deps: DashboardDeps) {
     payout: async (req: Request, res: Response) => {
       const format = formatOf(req.params.format);
       const batch = await payouts.get(Number(req.params.id));
-      attachment(res, `payout-${batch.id}.${format}`, format);
-      await exportPayoutBatch(batch, format, res);
+      // bank accounts masked, except in the file finance sends to the bank (?for=bank, an approved batch)
+      const forBank = req.query.for === 'bank';
+      if (forBank && !can(sessionOf(res), 'settlement')) throw new ForbiddenError('only finance exports the file for the bank');
+      const accounts = deps.suppliers ? await payoutBankAccounts(deps.suppliers, batch, { forBank }) : undefined;
+      attachment(res, `payout-${batch.id}${forBank ? '-bank' : ''}.${format}`, format);
+      await exportPayoutBatch(batch, format, res, accounts);
     },
   };
 }

@@ -4,6 +4,7 @@ import { displayYuan } from '../../src/money.ts';
 import { quarantinedCodes } from '../../src/procurement/quarantine.ts';
 import { ProcurementRuns } from '../../src/procurement/runs.ts';
 import { SupplierRegistry } from '../../src/suppliers/registry.ts';
+import { EXPIRY_WARNING_DAYS } from '../../src/compliance/documents.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { sessionOf } from '../auth.ts';
 import { html } from '../html.ts';
@@ -14,6 +15,12 @@ import { supplierQualitySection } from './aftersales.ts';
 import { temporalLink } from '../temporal-link.ts';
 
 import { statusWord, when as shanghai } from '../words.ts';
+
+/** 资质 expiry warnings at 30, 7 and 1 day (EXPIRY_WARNING_DAYS): the tightest one reached, as a marked cell. */
+const expiryWarning = (daysLeft: number) => {
+  const level = daysLeft < 0 ? 0 : [...EXPIRY_WARNING_DAYS].reverse().find((d) => daysLeft <= d);
+  return html`<td class="expiry-warning ${level !== undefined && level <= 7 ? 'bad' : ''}" data-level="${level ?? ''}">${level === undefined ? '' : level === 0 ? '⚠ 0' : `⚠ ≤${level}`}</td>`;
+};
 
 /** Suppliers and stock: what is on the shelf, whose 资质 run out, what procurement did. */
 export function stockPage(deps: DashboardDeps) {
@@ -36,8 +43,8 @@ export function stockPage(deps: DashboardDeps) {
       ${await supplierQualitySection(deps, t, ['supplier', 'sku'])}
       <section>
         <h2>${t('expiringQualifications')}</h2>
-        ${expiring.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>${t('supplier')}</th><th>${t('qualification')}</th><th>${t('brand')}</th><th>${t('expires')}</th><th class="num">${t('daysLeft')}</th></tr></thead>
-        <tbody>${expiring.map((q) => html`<tr><td>${q.supplierName}</td><td>${q.kind === 'business_licence' ? t('businessLicence') : t('brandAuthorisation')}</td><td>${q.brand ?? ''}</td><td>${q.expiresOn}</td><td class="num ${q.daysLeft < 0 ? 'bad' : ''}">${q.daysLeft < 0 ? t('expired') : q.daysLeft}</td></tr>`)}</tbody></table>`}
+        ${expiring.length === 0 ? html`<p>${t('noData')}</p>` : html`<table><thead><tr><th>${t('supplier')}</th><th>${t('qualification')}</th><th>${t('brand')}</th><th>${t('expires')}</th><th class="num">${t('daysLeft')}</th><th></th></tr></thead>
+        <tbody>${expiring.map((q) => html`<tr><td>${q.supplierName}</td><td>${q.kind === 'business_licence' ? t('businessLicence') : q.kind === 'other' ? t('adm_kind_other') : t('brandAuthorisation')}</td><td>${q.brand ?? ''}</td><td>${q.expiresOn}</td><td class="num ${q.daysLeft < 0 ? 'bad' : ''}">${q.daysLeft < 0 ? t('expired') : q.daysLeft}</td>${expiryWarning(q.daysLeft)}</tr>`)}</tbody></table>`}
       </section>
       <section>
         <h2>${t('procurementRuns')}</h2>

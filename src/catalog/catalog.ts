@@ -77,13 +77,14 @@ export class Catalog {
   }
 
   /** Closes the current price of (sku, tier[, reseller]) and opens a new version, in one transaction. */
-  async setPrice(input: { sku: string; tier: PriceTier | 'reseller'; resellerId?: number; priceFen: Fen; from?: Date }): Promise<number> {
+  async setPrice(input: { sku: string; tier: PriceTier | 'reseller'; resellerId?: number; priceFen: Fen; from?: Date }, outer?: Knex.Transaction): Promise<number> {
     assertFen(input.priceFen, 'price');
     if (input.priceFen <= 0) throw new ValidationError('a price must be positive');
     if ((input.tier === 'reseller') !== (input.resellerId !== undefined)) throw new ValidationError('a reseller price needs a reseller id, and only it');
-    await this.sku(input.sku);
+    await this.sku(input.sku, outer);
     const from = input.from ?? new Date();
-    return this.db.transaction(async (trx) => {
+    const run = (fn: (trx: Knex.Transaction) => Promise<number>) => (outer ? fn(outer) : this.db.transaction(fn));
+    return run(async (trx) => {
       await trx('sku_prices')
         .where({ sku_code: input.sku, tier: input.tier, reseller_id: input.resellerId ?? null })
         .whereNull('valid_to')

@@ -11,6 +11,7 @@ import { userCommand } from './user.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCommand, stockCommand } from './inventory.ts';
+import { registerAdminCommands } from './admin.ts';
 
 const program = new Command()
   .name('kameng')
@@ -148,6 +149,7 @@ program
   .option('--reason <text>', 'failed / cancel: why')
   .option('--format <xlsx|csv>', 'export format', 'xlsx')
   .option('--out <file>', 'export file')
+  .option('--for-bank', 'export: the file sent to the bank, with full account numbers (an approved batch; finance)')
   .option('--page <n>', 'list page', '1')
   .action(payoutsCommand);
 
@@ -190,10 +192,10 @@ program
 
 program
   .command('user')
-  .description('Users (dashboard and CLI): add --username U --role admin|finance|ops|viewer [--password P] (an existing user gets the new role and password) | disable | enable --username U --reason R; an admin, logged in (add: anyone while no admin is active)')
+  .description('Users (dashboard and CLI): add --username U --role admin|finance|ops|viewer|compliance [--password P] (an existing user gets the new role and password) | disable | enable --username U --reason R; an admin, logged in (add: anyone while no admin is active)')
   .argument('<action>', 'add, disable or enable')
   .requiredOption('--username <name>', 'login name')
-  .option('--role <role>', 'add: admin, finance, ops or viewer')
+  .option('--role <role>', 'add: admin, finance, ops, viewer or compliance')
   .option('--password <p>', 'add: at least 10 characters (default: generated and shown once)')
   .option('--name <display name>', 'add: shown in the dashboard')
   .option('--reason <text>', 'disable / enable: why (audited)')
@@ -207,6 +209,8 @@ program
   .action(loginCommand);
 
 program.command('logout').description('End the CLI session: the token stops working and its file is removed').action(logoutCommand);
+registerAdminCommands(program);
+
 program.command('whoami').description('Who the CLI acts as (checked against the database)').action(whoamiCommand);
 
 registerComplaintCommands(program);

@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 import { addDays, assertBusinessDate, businessDateOf } from '../dates.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { displayYuan, parseYuan } from '../money.ts';
-import { exportPayoutBatch } from '../payouts/export.ts';
+import { exportPayoutBatch, payoutBankAccounts } from '../payouts/export.ts';
 import { Payouts, type PayoutBatch } from '../payouts/payouts.ts';
 import { exportDaySummary, exportResellerStatement, type ExportFormat } from '../settlement/export.ts';
 import { Rebates } from '../settlement/rebates.ts';
@@ -111,7 +111,7 @@ export async function rebatesCommand(action: string, options: { tier?: string; b
 }
 
 /** `kameng payouts list|show|draft|approve|paid|failed|cancel|export`: supplier payout batches. */
-export async function payoutsCommand(action: string, options: { batch?: string; from?: string; to?: string; supplier?: string[]; reference?: string; reason?: string; format?: string; out?: string; page?: string }): Promise<void> {
+export async function payoutsCommand(action: string, options: { batch?: string; from?: string; to?: string; supplier?: string[]; reference?: string; reason?: string; format?: string; out?: string; page?: string; forBank?: boolean }): Promise<void> {
   await withCli(async (ctx) => {
     const payouts = new Payouts(ctx.db, ctx.deps.ledger);
     // list, show and export read; every other step is a finance user's, logged in
@@ -147,7 +147,9 @@ export async function payoutsCommand(action: string, options: { batch?: string; 
         if (format !== 'xlsx' && format !== 'csv') throw new ValidationError('--format must be xlsx or csv');
         const batch = await payouts.get(batchId());
         const file = options.out ?? `payout-${batch.id}.${format}`;
-        await exportPayoutBatch(batch, format, createWriteStream(file));
+        // bank accounts masked, except in the file for the bank (an approved batch, finance logged in)
+        if (options.forBank) await acting();
+        await exportPayoutBatch(batch, format, createWriteStream(file), await payoutBankAccounts(ctx.deps.suppliers, batch, { forBank: options.forBank }));
         console.log(`wrote payout batch #${batch.id} (${batch.lines.length} suppliers, ${displayYuan(batch.totalFen)}) to ${path.resolve(file)}`);
         return;
       }

@@ -5,7 +5,7 @@ import { loadConfig } from '../config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { excessPrivileges, roleOf } from '../db/roles.ts';
-import { playDemoOrders, seedDemo } from '../demo/seed.ts';
+import { demoActors, playDemoOrders, seedDemo } from '../demo/seed.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { buildDeps } from '../runtime/deps.ts';
 import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts';
@@ -81,7 +81,11 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const sealed = await deps.suppliers.sealPlainCredentials();
   if (sealed) log(`sealed the credentials of ${sealed} supplier(s) stored in plain text`);
   await ledger.openPlatformAccounts();
-  const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir }) : undefined;
+  // users first: the demo seeds its catalog as its ops, finance and compliance users
+  await ensureDashboardUsers(new Users(db), { demo: options.demo, dataDir: config.dataDir, adminPassword: config.bootstrap.adminPassword, log });
+  const demo = options.demo
+    ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir, actors: await demoActors(db), documentDir: config.compliance.documentDir })
+    : undefined;
   if (demo) {
     cleanups.push(() => demo.simulator.stop());
     log(demo.summary);
@@ -114,7 +118,6 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   log(`health-check workflow ran end to end: PostgreSQL ${health.postgres}, ${health.accounts} ledger accounts, ` +
     `${health.entries} journal entries, books ${health.healthy ? 'balance' : `OFF BY ${health.ledgerImbalanceFen} fen`}`);
 
-  await ensureDashboardUsers(new Users(db), { demo: Boolean(demo), dataDir: config.dataDir, adminPassword: config.bootstrap.adminPassword, log });
   // Machine-facing APIs first (their own signatures), then the dashboard behind its login.
   const app = express();
   // request ids, latency per route; /metrics before any login (loopback only, or its bearer token)
@@ -122,7 +125,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   measureDatabase(db, { lowBalanceFen: config.observability.lowBalanceFen });
   mountMetrics(app, { token: config.observability.metricsToken });
   const orderService = mountApis(app, deps, client, taskQueuesOf(config));
-  app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health, resellers: deps.resellers }));
+  app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health, resellers: deps.resellers, suppliers: deps.suppliers }));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.dashboard.port, config.dashboard.host, () => resolve(s));
     s.once('error', reject);

@@ -10,6 +10,30 @@ import type { OrderService } from '../orders/order-service.ts';
 import { trustedCaller } from '../resellers/authenticate.ts';
 import { portInUse } from '../runtime/temporal-dev-server.ts';
 import { logger } from '../observability/log.ts';
+import { CatalogAdmin } from '../catalog/admin.ts';
+import { ComplianceDocuments } from '../compliance/documents.ts';
+import { SupplierAdmin } from '../suppliers/admin.ts';
+import type { Actor } from '../users/actor.ts';
+
+/** The demo's people, when it has them: the catalog is then seeded through the administration services, as they would. */
+export interface DemoActors {
+  ops: Actor;
+  finance: Actor;
+  compliance: Actor;
+}
+
+/** The demo's ops, finance and compliance users (created by the first start), or undefined if one is missing. */
+export async function demoActors(db: ActivityDeps['db']): Promise<DemoActors | undefined> {
+  const rows = await db('dashboard_users').where({ disabled: false }).whereIn('username', ['ops', 'finance', 'compliance']).select('id', 'username', 'role');
+  const of = (name: string) => rows.find((r: Record<string, any>) => r.username === name && r.role === name);
+  const [ops, finance, compliance] = ['ops', 'finance', 'compliance'].map(of);
+  if (!ops || !finance || !compliance) return undefined;
+  const actor = (r: Record<string, any>): Actor => ({ userId: Number(r.id), username: r.username, role: r.role });
+  return { ops: actor(ops), finance: actor(finance), compliance: actor(compliance) };
+}
+
+/** A one-page PDF standing for a scanned 资质 document. */
+const demoDocument = (title: string) => Buffer.from(`%PDF-1.4\n% ${title}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n`);
 
 const DEMO_RESELLERS = [
   { code: 'xingchen', name: '星辰数码专营店 Xingchen Digital', tier: 'default', topupFen: 500_000 },
@@ -38,7 +62,19 @@ export interface Demo {
  * their 资质 (one authorisation expiring soon, one expired), SKUs with tiered prices, resellers'
  * wallets. Idempotent: restarts add nothing twice.
  */
-export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: number; dataDir: string }): Promise<Demo> {
+export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: number; dataDir: string; actors?: DemoActors; documentDir?: string }): Promise<Demo> {
+  // With its people, the demo seeds SKUs, prices, offers and 资质 through the same services as the
+  // dashboard and CLI (uploaded by ops, approved by compliance, priced by finance, audited); the
+  // suppliers themselves keep the simulator's fixed credentials (the outside world is simulated).
+  const actors = options.actors;
+  const documents = actors ? new ComplianceDocuments(deps.db, { documentDir: options.documentDir ?? path.join(options.dataDir, 'documents'), documentMaxBytes: 1 << 20 }) : undefined;
+  const supplierAdmin = new SupplierAdmin(deps.db, deps.suppliers);
+  const catalogAdmin = new CatalogAdmin(deps.db);
+  const qualify = async (supplier: { id: number; code: string }, input: { kind: 'business_licence' | 'brand_authorisation'; brand?: string; documentNo: string; validFrom: string; expiresOn: string }) => {
+    if (!actors || !documents) return deps.suppliers.addQualification({ supplierId: supplier.id, ...input });
+    const doc = await documents.upload(actors.ops, { supplier: supplier.code, ...input, fileName: `${input.documentNo}.pdf`, bytes: demoDocument(input.documentNo), reason: 'demo onboarding' });
+    await documents.review(actors.compliance, doc.id, { decision: 'approve', reason: '演示数据 demo: checked against the original' });
+  };
   const port = (await portInUse(options.simulatorPort)) ? 0 : options.simulatorPort;
   const simulator = await startSupplierSimulator({ suppliers: DEMO_SUPPLIERS, port });
   const today = businessDateOf(new Date());
@@ -51,30 +87,41 @@ export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: num
     supplierIds[s.code] = supplier.id;
     const existing = await deps.db('supplier_qualifications').where({ supplier_id: supplier.id }).count('* as n');
     if (Number(existing[0]?.n) > 0) continue;
-    await deps.suppliers.addQualification({ supplierId: supplier.id, kind: 'business_licence', documentNo: `91310000${supplier.id}X`, validFrom: '2022-01-01', expiresOn: '2032-12-31' });
+    await qualify(supplier, { kind: 'business_licence', documentNo: `91310000${supplier.id}X`, validFrom: '2022-01-01', expiresOn: '2032-12-31' });
     const brands = new Set(DEMO_SKUS.filter((k) => k.offers.some(([code]) => code === s.code)).map((k) => k.brand));
     for (const brand of brands) {
       // jinqiao's 中国电信 authorisation runs out in 20 days; yunka's 京东 one has expired.
       const expiresOn = s.code === 'jinqiao' && brand === '中国电信' ? addDays(today, 20) : s.code === 'yunka' && brand === '京东' ? addDays(today, -3) : '2028-06-30';
-      await deps.suppliers.addQualification({ supplierId: supplier.id, kind: 'brand_authorisation', brand, documentNo: `AUTH-${s.code}-${brand}`, validFrom: '2023-01-01', expiresOn });
+      await qualify(supplier, { kind: 'brand_authorisation', brand, documentNo: `AUTH-${s.code}-${brand}`, validFrom: '2023-01-01', expiresOn });
     }
   }
 
   for (const k of DEMO_SKUS) {
     const exists = await deps.db('skus').where({ code: k.code }).first();
-    await deps.catalog.createSku({
+    const sku = {
       code: k.code, nameZh: k.zh, nameEn: k.en, brand: k.brand, kind: k.kind, faceValueFen: k.face,
       lowStockThreshold: k.kind === 'card_code' ? 20 : 0, procurementBatch: k.kind === 'card_code' ? 100 : 0,
-    });
-    if (!exists) {
-      const [standard, silver, gold] = k.price;
-      await deps.catalog.setPrice({ sku: k.code, tier: 'default', priceFen: standard });
-      await deps.catalog.setPrice({ sku: k.code, tier: 'silver', priceFen: silver });
-      await deps.catalog.setPrice({ sku: k.code, tier: 'gold', priceFen: gold });
+    };
+    if (actors && !exists) {
+      await catalogAdmin.createSku(actors.ops, { ...sku, faceValue: k.face, reason: 'demo catalog' });
+    } else {
+      await deps.catalog.createSku(sku);
     }
     for (const [priority, [supplierCode, supplierSku]] of k.offers.entries()) {
       const product = DEMO_SUPPLIERS.find((s) => s.code === supplierCode)!.products.find((p) => p.sku === supplierSku)!;
-      await deps.suppliers.setOffer({ supplierId: supplierIds[supplierCode]!, sku: k.code, supplierSku, costFen: product.costFen, priority: (priority + 1) * 10 });
+      const known = await deps.db('supplier_offers').where({ supplier_id: supplierIds[supplierCode]!, sku_code: k.code }).first('cost_fen');
+      if (actors && !known) {
+        await supplierAdmin.setOffer(actors.ops, { supplier: supplierCode, sku: k.code, supplierSku, cost: product.costFen, priority: (priority + 1) * 10, reason: 'demo contract' });
+      } else {
+        await deps.suppliers.setOffer({ supplierId: supplierIds[supplierCode]!, sku: k.code, supplierSku, costFen: product.costFen, priority: (priority + 1) * 10 });
+      }
+    }
+    if (!exists) {
+      const [standard, silver, gold] = k.price;
+      for (const [tier, priceFen] of [['default', standard], ['silver', silver], ['gold', gold]] as const) {
+        if (actors) await catalogAdmin.setPrice(actors.finance, { sku: k.code, tier, price: priceFen, force: true, reason: '演示价目表 demo price list' });
+        else await deps.catalog.setPrice({ sku: k.code, tier, priceFen });
+      }
     }
   }
 

@@ -295,4 +295,62 @@ export const INVARIANTS: Invariant[] = [
       SELECT ((SELECT count(*) FROM lines) + (SELECT count(*) FROM supplier_claims))::int AS checked, (SELECT count(*) FROM bad)::int AS violations,
              (SELECT array_agg(what) FROM (SELECT what FROM bad LIMIT 5) s) AS samples`,
   },
+  // administration (issue 18): reviewed 资质, versioned offer costs, prices never below cost unless forced
+  {
+    id: 'qualifications_four_eyes',
+    zh: '资质文件仅由上传者以外的用户审核；已审核的有审核人、时间和理由',
+    en: 'every reviewed 资质 document was reviewed by a user other than its uploader, with a time and a reason; a pending one by nobody',
+    sql: `
+      WITH judged AS (
+        SELECT id, CASE
+                 WHEN status = 'pending' AND (reviewed_by IS NOT NULL OR reviewed_at IS NOT NULL) THEN 'pending, yet reviewed'
+                 WHEN status <> 'pending' AND (reviewed_by IS NULL OR reviewed_at IS NULL OR coalesce(trim(review_reason), '') = '') THEN status || ' without reviewer, time or reason'
+                 WHEN reviewed_by = uploaded_by THEN 'reviewed by its uploader'
+               END AS problem
+          FROM supplier_qualifications WHERE uploaded_by IS NOT NULL
+      )
+      SELECT count(*)::int AS checked, count(problem)::int AS violations,
+             (array_agg('document ' || id || ': ' || problem) FILTER (WHERE problem IS NOT NULL))[1:5] AS samples
+        FROM judged`,
+  },
+  {
+    id: 'offer_cost_versions',
+    zh: '每个供应商报价恰有一个当前成本版本，且等于报价成本；版本不重叠',
+    en: "every supplier offer has exactly one current cost version, equal to the offer's cost, and its versions never overlap",
+    sql: `
+      WITH judged AS (
+        SELECT o.supplier_id, o.sku_code, concat_ws('; ',
+                 CASE WHEN (SELECT count(*) FROM supplier_offer_costs c WHERE c.supplier_id = o.supplier_id AND c.sku_code = o.sku_code AND c.valid_to IS NULL) <> 1
+                      THEN 'not exactly one current cost version' END,
+                 CASE WHEN (SELECT c.cost_fen FROM supplier_offer_costs c WHERE c.supplier_id = o.supplier_id AND c.sku_code = o.sku_code AND c.valid_to IS NULL LIMIT 1) IS DISTINCT FROM o.cost_fen
+                      THEN 'current version differs from the offer cost ' || o.cost_fen END,
+                 CASE WHEN EXISTS (SELECT FROM supplier_offer_costs a JOIN supplier_offer_costs b ON a.supplier_id = b.supplier_id AND a.sku_code = b.sku_code AND a.id < b.id
+                                    WHERE a.supplier_id = o.supplier_id AND a.sku_code = o.sku_code
+                                      AND a.valid_from < coalesce(b.valid_to, 'infinity') AND b.valid_from < coalesce(a.valid_to, 'infinity'))
+                      THEN 'overlapping cost versions' END) AS problem
+          FROM supplier_offers o
+      )
+      SELECT count(*)::int AS checked, count(*) FILTER (WHERE problem <> '')::int AS violations,
+             (array_agg('supplier ' || supplier_id || ' ' || sku_code || ': ' || problem) FILTER (WHERE problem <> ''))[1:5] AS samples
+        FROM judged`,
+  },
+  {
+    id: 'prices_above_cost',
+    zh: '低于最低成本的售价都经强制并说明理由；每条改价记录对应其价格版本',
+    en: 'every price set below the best cost of its time was forced with a reason, and every audited price change matches its price version',
+    sql: `
+      WITH judged AS (
+        SELECT a.id, a.subject_id AS sku, concat_ws('; ',
+                 CASE WHEN p.id IS NULL THEN 'no price version ' || coalesce(a.details ->> 'priceVersionId', '(none)') END,
+                 CASE WHEN p.id IS NOT NULL AND (p.sku_code <> a.subject_id OR p.price_fen <> (a.details ->> 'priceFen')::bigint) THEN 'price version differs' END,
+                 CASE WHEN a.action = 'price.set' AND (a.details ->> 'bestCostFen') IS NOT NULL
+                       AND (a.details ->> 'priceFen')::bigint < (a.details ->> 'bestCostFen')::bigint THEN 'below cost, not forced' END,
+                 CASE WHEN a.action = 'price.set_below_cost' AND coalesce(trim(a.reason), '') = '' THEN 'forced without a reason' END) AS problem
+          FROM audit_log a LEFT JOIN sku_prices p ON p.id::text = (a.details ->> 'priceVersionId')
+         WHERE a.subject_type = 'sku' AND a.action IN ('price.set', 'price.set_below_cost')
+      )
+      SELECT count(*)::int AS checked, count(*) FILTER (WHERE problem <> '')::int AS violations,
+             (array_agg('audit ' || id || ' (' || sku || '): ' || problem) FILTER (WHERE problem <> ''))[1:5] AS samples
+        FROM judged`,
+  },
 ];

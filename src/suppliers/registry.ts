@@ -26,6 +26,13 @@ export interface Supplier {
   active: boolean;
 }
 
+/** Where a supplier is paid: sealed at rest with its credentials, masked wherever shown but in the bank file. */
+export interface BankAccount {
+  bankName: string;
+  accountName: string;
+  accountNumber: string;
+}
+
 export interface QualifiedOffer {
   supplierId: number;
   supplierCode: string;
@@ -37,7 +44,7 @@ export interface QualifiedOffer {
 export interface ExpiringQualification {
   supplierCode: string;
   supplierName: string;
-  kind: 'business_licence' | 'brand_authorisation';
+  kind: 'business_licence' | 'brand_authorisation' | 'other';
   brand: string | null;
   documentNo: string;
   expiresOn: BusinessDate;
@@ -50,12 +57,12 @@ type Queryable = Db | Knex.Transaction;
  * A supplier's credentials, sealed, beside (never inside) the Supplier value: a Supplier can be
  * logged, rendered or passed around without carrying its API key or callback secret, even sealed.
  */
-type SealedCredentials = { apiKey: Buffer; callbackSecret: Buffer };
+type SealedCredentials = { apiKey: Buffer; callbackSecret: Buffer; bankAccount?: Buffer };
 const credentialsOf = new WeakMap<Supplier, SealedCredentials>();
 
 /** The columns of a supplier without its credentials, plain or sealed. */
 const columns = ['id', 'code', 'name', 'api_base_url', 'statement_format', 'statement_columns', 'active', 'recon_tolerance_fen', 'recon_tolerance_bp'];
-const credentialColumns = ['api_key_sealed', 'callback_secret_sealed', 'api_key', 'callback_secret'];
+const credentialColumns = ['api_key_sealed', 'callback_secret_sealed', 'api_key', 'callback_secret', 'bank_account_sealed'];
 
 /** Upstream suppliers: how to call them, what they sell us, and whether they may (资质). */
 export class SupplierRegistry {
@@ -77,7 +84,7 @@ export class SupplierRegistry {
     const sealedOr = (sealed: Buffer | null, plain: string | null) => sealed ?? (plain !== null && plain !== undefined && this.secretKey ? seal(this.secretKey, plain) : undefined);
     const apiKey = sealedOr(r.api_key_sealed, r.api_key);
     const callbackSecret = sealedOr(r.callback_secret_sealed, r.callback_secret);
-    if (apiKey && callbackSecret) credentialsOf.set(supplier, { apiKey, callbackSecret });
+    if (apiKey && callbackSecret) credentialsOf.set(supplier, { apiKey, callbackSecret, bankAccount: r.bank_account_sealed ?? undefined });
     return supplier;
   }
 
@@ -85,6 +92,17 @@ export class SupplierRegistry {
     const sealed = credentialsOf.get(supplier);
     if (!sealed) throw new Error(`supplier ${supplier.code}: credentials are only available on a supplier read through a registry with the secrets key`);
     return sealed;
+  }
+
+  /** Seals a supplier secret (an API key, a callback secret, a bank account) under the supplier secrets key. */
+  sealSecret(text: string): Buffer {
+    return seal(this.key(), text);
+  }
+
+  /** The supplier's bank account (payout exports only), or undefined while none is entered. */
+  bankAccount(supplier: Supplier): BankAccount | undefined {
+    const sealed = this.credentials(supplier).bankAccount;
+    return sealed && (JSON.parse(open(this.key(), sealed)) as BankAccount);
   }
 
   /** For verifying the supplier's callbacks only. */
@@ -147,37 +165,65 @@ export class SupplierRegistry {
     return (await this.db('suppliers').orderBy('code').select([...columns, ...credentialColumns])).map((r) => this.toSupplier(r));
   }
 
-  async setOffer(input: { supplierId: number; sku: string; supplierSku: string; costFen: Fen; priority?: number; active?: boolean }): Promise<void> {
+  /**
+   * An offer and its cost. A changed cost closes the current cost version and opens one from `from`
+   * (default now), in one transaction: routing reads the version in force, a past order keeps its cost.
+   */
+  async setOffer(input: { supplierId: number; sku: string; supplierSku: string; costFen: Fen; priority?: number; active?: boolean; from?: Date; setBy?: number }, trx?: Knex.Transaction): Promise<void> {
     assertFen(input.costFen, 'cost');
-    await this.db('supplier_offers').insert({
-      supplier_id: input.supplierId, sku_code: input.sku, supplier_sku: input.supplierSku, cost_fen: input.costFen,
-      priority: input.priority ?? 100, active: input.active ?? true,
-    }).onConflict(['supplier_id', 'sku_code']).merge();
+    const run = async (q: Knex.Transaction) => {
+      const before = await q('supplier_offers').where({ supplier_id: input.supplierId, sku_code: input.sku }).forUpdate().first('cost_fen');
+      await q('supplier_offers').insert({
+        supplier_id: input.supplierId, sku_code: input.sku, supplier_sku: input.supplierSku, cost_fen: input.costFen,
+        priority: input.priority ?? 100, active: input.active ?? true,
+      }).onConflict(['supplier_id', 'sku_code']).merge();
+      if (before && Number(before.cost_fen) === input.costFen) return;
+      const from = input.from ?? new Date();
+      await q('supplier_offer_costs').where({ supplier_id: input.supplierId, sku_code: input.sku }).whereNull('valid_to').update({ valid_to: from });
+      await q('supplier_offer_costs').insert({ supplier_id: input.supplierId, sku_code: input.sku, cost_fen: input.costFen, valid_from: from, set_by: input.setBy ?? null });
+    };
+    await (trx ? run(trx) : this.db.transaction(run));
   }
 
+  /** The cost of an offer at an instant (the version in force then), or undefined if none was. */
+  async costAt(supplierId: number, sku: string, at: Date, trx: Queryable = this.db): Promise<Fen | undefined> {
+    const row = await trx('supplier_offer_costs').where({ supplier_id: supplierId, sku_code: sku }).where('valid_from', '<=', at)
+      .where((w) => w.whereNull('valid_to').orWhere('valid_to', '>', at)).orderBy('valid_from', 'desc').first('cost_fen');
+    return row ? Number(row.cost_fen) : undefined;
+  }
+
+  /**
+   * A 资质 record with no document and no review, counted as approved, as every record was before
+   * review existed (migration 018): for test fixtures only. People upload documents through
+   * src/compliance/documents.ts, and a user other than the uploader approves them.
+   */
   async addQualification(input: { supplierId: number; kind: 'business_licence' | 'brand_authorisation'; brand?: string; documentNo: string; validFrom: BusinessDate; expiresOn: BusinessDate }): Promise<void> {
     await this.db('supplier_qualifications').insert({
       supplier_id: input.supplierId, kind: input.kind, brand: input.brand ?? null, document_no: input.documentNo,
-      valid_from: input.validFrom, expires_on: input.expiresOn,
+      valid_from: input.validFrom, expires_on: input.expiresOn, status: 'approved',
     });
   }
 
   /**
-   * Suppliers that may serve a SKU on a day, best first: active, offering it, with a valid
-   * business licence and a valid authorisation for the SKU's brand. An expired one is never used.
+   * Suppliers that may serve a SKU on a day, best first: active, offering it, with an approved, valid
+   * business licence and an approved, valid authorisation for the SKU's brand. An expired, pending or
+   * rejected one is never used. The cost is the offer's cost version in force now.
    */
   async qualifiedFor(skuCode: string, on: BusinessDate = businessDateOf(new Date()), trx: Queryable = this.db): Promise<QualifiedOffer[]> {
     const { rows } = await trx.raw(
-      `SELECT s.id, s.code, o.supplier_sku, o.cost_fen, o.priority
+      `SELECT s.id, s.code, o.supplier_sku, coalesce(c.cost_fen, o.cost_fen) AS cost_fen, o.priority
          FROM supplier_offers o
          JOIN suppliers s ON s.id = o.supplier_id AND s.active
          JOIN skus k ON k.code = o.sku_code
+         LEFT JOIN LATERAL (SELECT v.cost_fen FROM supplier_offer_costs v
+                             WHERE v.supplier_id = o.supplier_id AND v.sku_code = o.sku_code AND v.valid_from <= now() AND (v.valid_to IS NULL OR v.valid_to > now())
+                             ORDER BY v.valid_from DESC LIMIT 1) c ON true
         WHERE o.sku_code = ? AND o.active
-          AND EXISTS (SELECT 1 FROM supplier_qualifications q WHERE q.supplier_id = s.id AND q.kind = 'business_licence'
+          AND EXISTS (SELECT 1 FROM supplier_qualifications q WHERE q.supplier_id = s.id AND q.kind = 'business_licence' AND q.status = 'approved'
                         AND ?::date BETWEEN q.valid_from AND q.expires_on)
-          AND EXISTS (SELECT 1 FROM supplier_qualifications q WHERE q.supplier_id = s.id AND q.kind = 'brand_authorisation'
+          AND EXISTS (SELECT 1 FROM supplier_qualifications q WHERE q.supplier_id = s.id AND q.kind = 'brand_authorisation' AND q.status = 'approved'
                         AND q.brand = k.brand AND ?::date BETWEEN q.valid_from AND q.expires_on)
-        ORDER BY o.priority, o.cost_fen, s.code`,
+        ORDER BY o.priority, 4, s.code`,
       [skuCode, on, on],
     );
     return rows.map((r: Record<string, any>) => ({ supplierId: r.id, supplierCode: r.code, supplierSku: r.supplier_sku, costFen: r.cost_fen, priority: r.priority }));
@@ -191,6 +237,7 @@ export class SupplierRegistry {
       `SELECT DISTINCT ON (q.supplier_id, q.kind, q.brand) s.code, s.name, q.kind, q.brand, q.document_no, q.expires_on,
               (q.expires_on - ?::date) AS days_left
          FROM supplier_qualifications q JOIN suppliers s ON s.id = q.supplier_id
+        WHERE q.status = 'approved'
         ORDER BY q.supplier_id, q.kind, q.brand, q.expires_on DESC`,
       [today],
     );

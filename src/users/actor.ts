@@ -32,6 +32,11 @@ export const PERMISSIONS = {
   reconciliation: ['finance'],
   settlement: ['finance'],
   users: [],
+  // administration (issue 18): suppliers, offers and SKUs; prices; 资质 uploads; 资质 review (four eyes)
+  catalog: ['ops'],
+  pricing: ['finance'],
+  documents: ['ops', 'compliance'],
+  compliance: ['compliance'],
 } satisfies Record<string, Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -16,6 +16,7 @@ export async function ensureDashboardUsers(users: Users, options: { demo: boolea
       { username: 'finance', displayName: '财务小王 Finance Wang', role: 'finance' as const },
       { username: 'ops', displayName: '运营小李 Ops Li', role: 'ops' as const },
       { username: 'viewer', displayName: '访客 Viewer', role: 'viewer' as const },
+      { username: 'compliance', displayName: '合规小张 Compliance Zhang', role: 'compliance' as const },
     ] : []),
   ];
   const generated: Record<string, { role: Role; password: string }> = {};

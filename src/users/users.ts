@@ -5,8 +5,8 @@ import { KamengError, ValidationError } from '../errors.ts';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>;
 
-export type Role = 'admin' | 'finance' | 'ops' | 'viewer';
-export const ROLES: Role[] = ['admin', 'finance', 'ops', 'viewer'];
+export type Role = 'admin' | 'finance' | 'ops' | 'viewer' | 'compliance';
+export const ROLES: Role[] = ['admin', 'finance', 'ops', 'viewer', 'compliance'];
 
 export interface DashboardUser {
   id: number;
