@@ -60,6 +60,16 @@ export interface AppConfig {
   /** `kameng login`: where the CLI keeps its session token (0600), and how long a token lives. */
   cli: { sessionFile: string; sessionHours: number };
   businessTimeZone: 'Asia/Shanghai';
+  /** Resellers and wallet recharges (充值), issue 18. */
+  resellers: ResellerAdminSettings;
+}
+
+/** Onboarding resellers and recording their recharges. */
+export interface ResellerAdminSettings {
+  /** KAMENG_RECHARGE_APPROVAL_FEN: a recharge of this much or more waits for a second finance user (default ¥50,000). */
+  rechargeApprovalFen: number;
+  /** KAMENG_SECRET_OVERLAP_HOURS: after a rotation, the old API secret is still accepted this long. */
+  secretOverlapMs: number;
 }
 
 /**
@@ -140,6 +150,8 @@ const envSchema = z.object({
   KAMENG_STATEMENT_POLL_MS: z.coerce.number().int().min(100).default(15 * 60_000),
   KAMENG_STATEMENT_WAIT_MS: z.coerce.number().int().min(0).default(20 * 3600_000),
   KAMENG_CLI_SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(8),
+  KAMENG_RECHARGE_APPROVAL_FEN: z.coerce.number().int().min(1).default(5_000_000),
+  KAMENG_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -218,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     cli: { sessionFile: path.join(configHome, 'kameng', 'session.json'), sessionHours: e.KAMENG_CLI_SESSION_HOURS },
     businessTimeZone: 'Asia/Shanghai',
+    resellers: { rechargeApprovalFen: e.KAMENG_RECHARGE_APPROVAL_FEN, secretOverlapMs: e.KAMENG_SECRET_OVERLAP_HOURS * 3600_000 },
   };
 }
 

@@ -32,6 +32,8 @@ export const PERMISSIONS = {
   reconciliation: ['finance'],
   settlement: ['finance'],
   users: [],
+  resellers: [],
+  recharges: ['finance'],
 } satisfies Record<string, Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
