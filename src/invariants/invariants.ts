@@ -216,4 +216,46 @@ export const INVARIANTS: Invariant[] = [
                               OR lines_fen <> credits_fen - debits_fen OR opening_fen <> coalesce(prev_closing, 0)))[1:5] AS samples
         FROM s`,
   },
+  {
+    id: 'recharges_posted',
+    zh: '充值与分录一致：已入账的充值恰有其入账分录，已冲正的另有其冲正分录，待审批或已拒绝的没有分录',
+    en: 'every credited recharge has exactly its entry (platform cash to the wallet, its amount), every reversal its reversing entry, and no pending or rejected recharge is posted',
+    sql: `
+      WITH expected AS (
+        SELECT w.id, w.status, w.amount_fen, 'reseller:' || w.reseller_id || ':wallet' AS wallet, 'wallet-recharge:' || w.id AS credit_key,
+               'wallet-recharge-reversal:' || w.id AS reversal_key, w.entry_key, w.reversal_entry_key
+          FROM wallet_recharges w
+      ), found AS (
+        SELECT x.id,
+               (SELECT e.id FROM ledger_entries e WHERE e.idempotency_key = x.credit_key) AS credit_entry,
+               (SELECT e.id FROM ledger_entries e WHERE e.idempotency_key = x.reversal_key) AS reversal_entry
+          FROM expected x
+      ), judged AS (
+        SELECT x.id, concat_ws('; ',
+                 CASE WHEN x.status IN ('credited', 'reversed') AND f.credit_entry IS NULL THEN 'credited but no entry ' || x.credit_key END,
+                 CASE WHEN x.status IN ('pending', 'rejected') AND (f.credit_entry IS NOT NULL OR f.reversal_entry IS NOT NULL) THEN x.status || ' yet posted' END,
+                 CASE WHEN x.status = 'credited' AND f.reversal_entry IS NOT NULL THEN 'credited yet has a reversing entry' END,
+                 CASE WHEN x.status = 'reversed' AND f.reversal_entry IS NULL THEN 'reversed but no entry ' || x.reversal_key END,
+                 CASE WHEN x.status IN ('credited', 'reversed') AND x.entry_key IS DISTINCT FROM x.credit_key THEN 'names entry ' || coalesce(x.entry_key, 'none') END,
+                 CASE WHEN f.credit_entry IS NOT NULL AND (
+                   (SELECT count(*) FROM ledger_postings p WHERE p.entry_id = f.credit_entry) <> 2
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.credit_entry AND a.code = x.wallet AND p.amount = -x.amount_fen)
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.credit_entry AND a.code = 'platform:platform_cash' AND p.amount = x.amount_fen))
+                   THEN 'entry is not platform cash to the wallet for ' || x.amount_fen END,
+                 CASE WHEN f.reversal_entry IS NOT NULL AND (
+                   (SELECT count(*) FROM ledger_postings p WHERE p.entry_id = f.reversal_entry) <> 2
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.reversal_entry AND a.code = x.wallet AND p.amount = x.amount_fen)
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.reversal_entry AND a.code = 'platform:platform_cash' AND p.amount = -x.amount_fen))
+                   THEN 'reversing entry is not the wallet back to platform cash for ' || x.amount_fen END
+               ) AS wrong
+          FROM expected x JOIN found f ON f.id = x.id
+      )
+      SELECT count(*)::int AS checked, count(*) FILTER (WHERE wrong <> '')::int AS violations,
+             (array_agg('recharge ' || id || ': ' || wrong) FILTER (WHERE wrong <> ''))[1:5] AS samples
+        FROM judged`,
+  },
 ];
