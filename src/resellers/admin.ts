@@ -141,7 +141,7 @@ export class ResellerAdmin {
   }
 
   /** Changes name, contact, tier, callback URL, allowlist or threshold; the audit keeps before and after. */
-  async update(actor: Actor, code: string, form: Omit<ResellerForm, 'code'>, reason: string): Promise<Reseller> {
+  async update(actor: Actor, code: string, form: Partial<Omit<ResellerForm, 'code'>>, reason: string): Promise<Reseller> {
     assertMay(actor, 'resellers');
     requireReason(reason);
     const before = await this.registry.byCode(code);
