@@ -7,6 +7,7 @@ import { casesCommand, reconCommand, resolveCommand } from './recon.ts';
 import { checkCommand } from './check.ts';
 import { dbRolesCommand } from './db.ts';
 import { userCommand } from './user.ts';
+import { registerAdminCommands } from './admin.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCommand, stockCommand } from './inventory.ts';
@@ -189,14 +190,16 @@ program
 
 program
   .command('user')
-  .description('Users (dashboard and CLI): add --username U --role admin|finance|ops|viewer [--password P] (an existing user gets the new role and password) | disable | enable --username U --reason R; an admin, logged in (add: anyone while no admin is active)')
-  .argument('<action>', 'add, disable or enable')
-  .requiredOption('--username <name>', 'login name')
+  .description('Users (dashboard and CLI): add --username U --role admin|finance|ops|viewer [--password P] (an existing user gets the new role and password) | disable | enable --username U --reason R | list | reset-password --username U --reason R [--password P] | set-role --username U --role R --reason R; an admin, logged in (add: anyone while no admin is active)')
+  .argument('<action>', 'add, disable, enable, list, reset-password or set-role')
+  .option('--username <name>', 'login name')
   .option('--role <role>', 'add: admin, finance, ops or viewer')
   .option('--password <p>', 'add: at least 10 characters (default: generated and shown once)')
   .option('--name <display name>', 'add: shown in the dashboard')
   .option('--reason <text>', 'disable / enable: why (audited)')
   .action(userCommand);
+
+registerAdminCommands(program);
 
 program
   .command('login')
