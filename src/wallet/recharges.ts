@@ -226,8 +226,10 @@ export class Recharges {
   private async post(t: Knex.Transaction, id: number, actor: Actor): Promise<void> {
     const row = await t('wallet_recharges').where({ id }).first();
     const amount = Number(row.amount_fen);
+    // dated on the value date (the day the money arrived), as a statement line would be; a value date
+    // already settled goes on the next settlement's statement (settlement sweeps unsettled postings)
     await this.ledger.post({
-      idempotencyKey: RECHARGE_TABLE.creditKey(id), kind: RECHARGE_ENTRY_KIND,
+      idempotencyKey: RECHARGE_TABLE.creditKey(id), kind: RECHARGE_ENTRY_KIND, businessDate: row.value_date,
       description: `钱包充值 wallet recharge #${id} ${row.channel} ${row.reference} (${row.payer})`,
       metadata: { rechargeId: id, resellerId: Number(row.reseller_id), channel: row.channel, reference: row.reference, valueDate: toRecharge({ ...row, reseller_code: '' }).valueDate, actorUserId: actor.userId },
       postings: RECHARGE_TABLE.credit(Number(row.reseller_id), amount),
