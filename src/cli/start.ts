@@ -5,7 +5,7 @@ import { loadConfig } from '../config.ts';
 import { createDb } from '../db/knex.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { excessPrivileges, roleOf } from '../db/roles.ts';
-import { playDemoOrders, seedDemo } from '../demo/seed.ts';
+import { demoActors, playDemoOrders, seedDemo } from '../demo/seed.ts';
 import { deriveKeys, loadMasterKey } from '../crypto/keys.ts';
 import { buildDeps } from '../runtime/deps.ts';
 import { handleShutdownSignalsOurselves } from '../runtime/embedded-postgres.ts';
@@ -68,7 +68,9 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   const sealed = await deps.suppliers.sealPlainCredentials();
   if (sealed) log(`sealed the credentials of ${sealed} supplier(s) stored in plain text`);
   await ledger.openPlatformAccounts();
-  const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir }) : undefined;
+  // users first: the demo onboards its resellers and records their recharges as them
+  await ensureDashboardUsers(new Users(db), { demo: options.demo, dataDir: config.dataDir, adminPassword: process.env.KAMENG_ADMIN_PASSWORD, log });
+  const demo = options.demo ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir, actors: await demoActors(db, config) }) : undefined;
   if (demo) {
     cleanups.push(() => demo.simulator.stop());
     log(demo.summary);
@@ -100,7 +102,6 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   log(`health-check workflow ran end to end: PostgreSQL ${health.postgres}, ${health.accounts} ledger accounts, ` +
     `${health.entries} journal entries, books ${health.healthy ? 'balance' : `OFF BY ${health.ledgerImbalanceFen} fen`}`);
 
-  await ensureDashboardUsers(new Users(db), { demo: Boolean(demo), dataDir: config.dataDir, adminPassword: process.env.KAMENG_ADMIN_PASSWORD, log });
   // Machine-facing APIs first (their own signatures), then the dashboard behind its login.
   const app = express();
   const orderService = mountApis(app, deps, client, taskQueuesOf(config));

@@ -8,6 +8,10 @@ import { writeSecretFile } from '../crypto/secret-file.ts';
 import path from 'node:path';
 import type { OrderService } from '../orders/order-service.ts';
 import { trustedCaller } from '../resellers/authenticate.ts';
+import { ResellerAdmin } from '../resellers/admin.ts';
+import type { ResellerAdminSettings } from '../config.ts';
+import type { Actor } from '../users/actor.ts';
+import { Recharges } from '../wallet/recharges.ts';
 import { portInUse } from '../runtime/temporal-dev-server.ts';
 
 const DEMO_RESELLERS = [
@@ -37,7 +41,15 @@ export interface Demo {
  * their 资质 (one authorisation expiring soon, one expired), SKUs with tiered prices, resellers'
  * wallets. Idempotent: restarts add nothing twice.
  */
-export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: number; dataDir: string }): Promise<Demo> {
+export async function seedDemo(deps: ActivityDeps, options: {
+  simulatorPort: number; dataDir: string;
+  /**
+   * Who onboards the resellers and records their opening recharges: with them the demo goes through
+   * the same services as a person (ResellerAdmin, Recharges); without (the fault suite) straight
+   * through the registry.
+   */
+  actors?: { admin: Actor; finance: Actor; settings: ResellerAdminSettings };
+}): Promise<Demo> {
   const port = (await portInUse(options.simulatorPort)) ? 0 : options.simulatorPort;
   const simulator = await startSupplierSimulator({ suppliers: DEMO_SUPPLIERS, port });
   const today = businessDateOf(new Date());
@@ -80,13 +92,27 @@ export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: num
   // A reseller's API secret is shown once; the demo keeps its resellers' in data/ so you can use them.
   const credentialsFile = path.join(options.dataDir, 'demo-resellers.json');
   const saved: Record<string, { apiKey: string; apiSecret: string; id: number }> = JSON.parse(await fs.readFile(credentialsFile, 'utf8').catch(() => '{}'));
+  const actors = options.actors;
+  const admin = actors && new ResellerAdmin(deps.db, deps.resellers, { allowPrivateCallbacks: deps.settings.allowPrivateCallbacks, secretOverlapMs: actors.settings.secretOverlapMs });
+  const recharges = actors && new Recharges(deps.db, deps.ledger, actors.settings);
   for (const r of DEMO_RESELLERS) {
     const existing = await deps.db('resellers').where({ code: r.code }).first();
     if (!existing) {
-      const { reseller, apiSecret } = await deps.resellers.create({ code: r.code, name: r.name, tier: r.tier });
+      const { reseller, apiSecret } = admin
+        ? await admin.onboard(actors.admin, { code: r.code, name: r.name, tier: r.tier, contact: '演示联系人 Demo contact', lowBalanceFen: 50_000 })
+        : await deps.resellers.create({ code: r.code, name: r.name, tier: r.tier });
       saved[r.code] = { id: reseller.id, apiKey: reseller.apiKey, apiSecret };
     }
     const id = existing?.id ?? saved[r.code]!.id;
+    const reference = `demo-opening-${r.code}`;
+    const seededBefore = await deps.db('wallet_recharges').where({ channel: 'bank', reference }).first('id')
+      ?? await deps.ledger.entry(`wallet-topup:${id}:demo-opening-balance`);
+    if (recharges && !seededBefore) {
+      // a 充值 as finance records it, dated yesterday: the first start has a settled day to show
+      await recharges.record(actors.finance, { resellerCode: r.code, channel: 'bank', payer: r.name, amountFen: r.topupFen, reference, valueDate: addDays(today, -1) });
+      continue;
+    }
+    if (recharges) continue;
     // Dated yesterday, so the first start has a settled day (and statements) to show.
     await deps.resellers.topUpWallet(id, r.topupFen, 'demo-opening-balance', { valueDate: addDays(today, -1) }).catch((err) => {
       if (!(err instanceof IdempotencyConflictError)) throw err; // seeded on an earlier day: keep that one
@@ -123,4 +149,16 @@ export async function playDemoOrders(deps: ActivityDeps, orders: OrderService): 
     }
   }
   return `demo: ${placed} new demo orders placed`;
+}
+
+/** The demo's admin and finance users (or an admin for both), if the install has them. */
+export async function demoActors(db: ActivityDeps['db'], config: { resellers: ResellerAdminSettings }): Promise<{ admin: Actor; finance: Actor; settings: ResellerAdminSettings } | undefined> {
+  const pick = async (roles: string[]) => {
+    const row = await db('dashboard_users').where({ disabled: false }).whereIn('role', roles)
+      .orderByRaw(`role = '${roles[0]}' DESC, id`).first('id', 'username', 'role');
+    return row && { userId: Number(row.id), username: row.username, role: row.role } as Actor;
+  };
+  const admin = await pick(['admin']);
+  const finance = await pick(['finance', 'admin']);
+  return admin && finance ? { admin, finance, settings: config.resellers } : undefined;
 }
