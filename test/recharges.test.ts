@@ -113,13 +113,27 @@ describe('the recharge money table: each step, its posting, the wallet and the s
     expect(await invariantViolations()).toMatchObject({ violations: 0 });
     const reseller = await newReseller();
     const r = await recharges.record(finance, { resellerCode: reseller.code, channel: 'bank', payer: '某人', amountFen: 9_000_000, reference: uniq('BK'), valueDate: today });
-    const planted = await h.ledger.post({ idempotencyKey: RECHARGE_TABLE.creditKey(r.id), kind: 'wallet_topup', postings: RECHARGE_TABLE.credit(reseller.id, 9_000_000) });
+    const planted = await h.ledger.post({ idempotencyKey: RECHARGE_TABLE.creditKey(r.id), kind: 'wallet_topup', businessDate: today, postings: RECHARGE_TABLE.credit(reseller.id, 9_000_000) });
     const seen = await invariantViolations();
     expect(seen.violations).toBe(1);
     expect(seen.samples).toEqual([`recharge ${r.id}: pending yet posted`]);
     // put the books right again for the rest of the suite: approve (the entry is the one it would post)
     await recharges.approve(secondFinance, r.id);
     expect((await h.ledger.entry(RECHARGE_TABLE.creditKey(r.id)))?.id).toBe(planted.id);
+    expect(await invariantViolations()).toMatchObject({ violations: 0 });
+  });
+
+  it('the invariant sees a recharge entry with no recharge behind it (planted in a transaction rolled back)', async () => {
+    const reseller = await newReseller();
+    const key = `wallet-recharge-reversal:${9_000_000_000 + reseller.id}`;
+    const invariant = INVARIANTS.find((i) => i.id === 'recharges_posted')!;
+    const rollback = new Error('rollback');
+    await h.db.transaction(async (trx) => {
+      const planted = await h.ledger.post({ idempotencyKey: key, kind: 'wallet_recharge_reversal', postings: RECHARGE_TABLE.credit(reseller.id, 100) }, trx);
+      const { rows: [row] } = await trx.raw(invariant.sql);
+      expect(row.samples).toEqual([`entry ${planted.id} (${key}): no such recharge`]);
+      throw rollback;
+    }).catch((err) => { if (err !== rollback) throw err; });
     expect(await invariantViolations()).toMatchObject({ violations: 0 });
   });
 });

@@ -253,9 +253,16 @@ export const INVARIANTS: Invariant[] = [
                    THEN 'reversing entry is not the wallet back to platform cash for ' || x.amount_fen END
                ) AS wrong
           FROM expected x JOIN found f ON f.id = x.id
+      ), orphans AS (
+        -- a recharge entry whose recharge does not exist, or whose kind says recharge without a recharge's key
+        SELECT 'entry ' || e.id || ' (' || e.idempotency_key || '): no such recharge' AS what
+          FROM ledger_entries e
+         WHERE (e.idempotency_key LIKE 'wallet-recharge:%' OR e.idempotency_key LIKE 'wallet-recharge-reversal:%' OR e.kind = 'wallet_recharge_reversal')
+           AND NOT EXISTS (SELECT FROM wallet_recharges w WHERE e.idempotency_key IN ('wallet-recharge:' || w.id, 'wallet-recharge-reversal:' || w.id))
       )
-      SELECT count(*)::int AS checked, count(*) FILTER (WHERE wrong <> '')::int AS violations,
-             (array_agg('recharge ' || id || ': ' || wrong) FILTER (WHERE wrong <> ''))[1:5] AS samples
+      SELECT (count(*) + (SELECT count(*) FROM orphans))::int AS checked,
+             (count(*) FILTER (WHERE wrong <> '') + (SELECT count(*) FROM orphans))::int AS violations,
+             ((array_agg('recharge ' || id || ': ' || wrong) FILTER (WHERE wrong <> '')) || ARRAY(SELECT what FROM orphans LIMIT 5))[1:5] AS samples
         FROM judged`,
   },
 ];
