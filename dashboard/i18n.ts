@@ -160,7 +160,7 @@ const labels = {
   reverse: { zh: '冲正', en: 'Reverse' },
   pendingApproval: { zh: '待第二位财务审批', en: 'Waits for a second finance user' },
   approvalThreshold: { zh: '需双人审批的金额', en: 'Second approval from' },
-  importHint: { zh: '银行流水批量导入：kameng recharge import --file 文件.csv|.xlsx', en: 'Bank statement import: kameng recharge import --file statement.csv|.xlsx' },
+  importHint: { zh: '银行流水批量导入（CSV/XLSX，全部成功或全部不记）', en: 'Bank statement import (CSV/XLSX, all or nothing)' },
   role: { zh: '角色', en: 'Role' },
   sessions: { zh: '会话', en: 'Sessions' },
   disable: { zh: '停用', en: 'Disable' },

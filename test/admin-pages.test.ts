@@ -68,6 +68,23 @@ describe('the administration pages', () => {
     expect(await h.db('wallet_recharges').where({ reference }).count<{ n: string }[]>('* as n')).toEqual([{ n: 1 }]);
   });
 
+  it('a bank statement file uploaded on the recharges page is recorded all at once; a bad one is refused with file:line:column and records nothing', async () => {
+    const today = businessDateOf(new Date());
+    const [good, other] = [uniq('LS'), uniq('LS')];
+    const upload = (name: string, text: string) => fetch(`${base}/finance/recharges/import?channel=bank&name=${encodeURIComponent(name)}`, {
+      method: 'POST', body: text, headers: { cookie: finance.cookie, 'x-csrf-token': finance.csrf, 'content-type': 'application/octet-stream', accept: 'application/json' },
+    });
+    const bad = await upload('bad.csv', `交易日期,对方户名,金额,摘要,流水号\n${today},张三,10.00,充值 ${shop},${other}\n${today},李四,abc,充值 ${shop},${uniq('LS')}\n`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.message).toContain('bad.csv:3:C(金额)');
+    expect(await h.db('wallet_recharges').where({ reference: other }).first()).toBeUndefined();
+    const ok = await upload('bank.csv', `交易日期,对方户名,金额,摘要,流水号\n${today},张三,10.00,充值 ${shop},${good}\n`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ recorded: 1, alreadyRecorded: 0 });
+    expect(await (await upload('bank.csv', `交易日期,对方户名,金额,摘要,流水号\n${today},张三,10.00,充值 ${shop},${good}\n`)).json()).toMatchObject({ recorded: 0, alreadyRecorded: 1 });
+    expect((await fetch(`${base}/finance/recharges/import?name=x.csv`, { method: 'POST', body: 'a', headers: { cookie: viewer.cookie, 'x-csrf-token': viewer.csrf, accept: 'application/json' } })).status).toBe(403);
+  });
+
   it('an admin disables a user from the users page: that user\'s session ends at once', async () => {
     const clerk = await loginAs(base, h.db, 'finance');
     expect((await clerk.get('/finance/recharges')).status).toBe(200);

@@ -1,4 +1,11 @@
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type express from 'express';
+import { declaredTooLarge, receiveBody } from '../../src/http/body-cap.ts';
+import { BodyTooLargeError } from '../../src/http/request-errors.ts';
+import { importRechargeFile } from '../../src/wallet/bank-import.ts';
 import type { Request, Response } from 'express';
 import { businessDateOf, formatShanghai } from '../../src/dates.ts';
 import { KamengError, ValidationError } from '../../src/errors.ts';
@@ -162,6 +169,12 @@ export function mountAdminPages(app: express.Express, deps: DashboardDeps): void
       ${req.query.done ? html`<p class="notice" id="done">${t('done')}: ${String(req.query.done)}</p>` : ''}
       ${mayAct ? html`<section><h2>${t('recordRecharge')}</h2>
         <p>${t('approvalThreshold')}: ${displayYuan(deps.config.resellers.rechargeApprovalFen)} · ${t('importHint')}</p>
+        <form id="recharge-import" class="act" data-csrf="${sessionOf(res)?.csrfToken ?? ''}">
+          <label>${t('file')} (CSV/XLSX) <input type="file" name="file" accept=".csv,.xlsx" required></label>
+          <select name="channel">${CHANNELS.map((c) => html`<option value="${c}">${CHANNEL_LABELS[c][lang]}</option>`)}</select>
+          <button type="submit">${t('submit')}</button> <span id="recharge-import-result"></span>
+        </form>
+        <script src="/assets/recharge-import.js" defer></script>
         ${Object.keys(e).length ? html`<p class="error" id="form-error">${t('fixFields')}</p>` : ''}
         <form method="post" action="/finance/recharges" class="act" id="record-recharge">${csrfField(res)}
           <label>${t('resellerCode')} <input name="resellerCode" value="${f.resellerCode ?? ''}" required></label>${fieldError(e, 'resellerCode')}
@@ -199,6 +212,26 @@ export function mountAdminPages(app: express.Express, deps: DashboardDeps): void
       res.redirect(303, `/finance/recharges?done=${encodeURIComponent(`#${r.id} ${r.resellerCode} ${formatYuan(r.amountFen)} ${r.status}`)}`);
     } catch (err) {
       await rechargesPage(req, res, { form: f, errors: fieldErrorsOf(err), status: 422 });
+    }
+  });
+  // a bank statement file as the raw body (dashboard/static/recharge-import.js), capped on the bytes received
+  app.post('/finance/recharges/import', requirePermission('recharges'), async (req, res) => {
+    const name = typeof req.query.name === 'string' ? req.query.name : 'statement.csv';
+    if (name.length > 200 || /[\\/\u0000-\u001f]/.test(name) || /^\.*$/.test(name)) throw new ValidationError("name: the file's own name (not a path), up to 200 characters");
+    const channel = typeof req.query.channel === 'string' ? req.query.channel : 'bank';
+    const limit = Math.min(deps.config.dashboard.uploadMaxBytes, 64 * 1024 * 1024);
+    if (declaredTooLarge(req.get('content-length'), limit)) throw new BodyTooLargeError(limit);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-recharges-'));
+    try {
+      const file = path.join(dir, name.toLowerCase().endsWith('.xlsx') ? 'statement.xlsx' : 'statement.csv');
+      await receiveBody(req, createWriteStream(file), limit);
+      const outcome = await importRechargeFile(deps.db, recharges, actorOfRequest(res), { file, name, channel });
+      res.json({
+        recorded: outcome.recorded.length, alreadyRecorded: outcome.alreadyRecorded.length,
+        message: `${outcome.recorded.length} 笔已登记 recorded (${outcome.recorded.filter((r) => r.status === 'pending').length} 待审批 pending), ${outcome.alreadyRecorded.length} 笔此前已登记 already recorded`,
+      });
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
     }
   });
   app.post('/finance/recharges/:id/:step', requirePermission('recharges'), async (req, res) => {
