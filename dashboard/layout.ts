@@ -25,7 +25,8 @@ export function layout(options: { lang: Lang; title: string; active: string; bod
     <a href="/stock" class="${options.active === 'stock' ? 'active' : ''}">${t('stock')}</a>
     <a href="/aftersales" class="${options.active === 'aftersales' ? 'active' : ''}">${t('aftersales')}</a>
     <a href="/audit" class="${options.active === 'audit' ? 'active' : ''}">${t('auditLog')}</a>
-    <a href="/admin/suppliers" class="${options.active === 'admin' ? 'active' : ''}">${t('admin')}</a>` : ''}
+    <a href="/admin/suppliers" class="${options.active === 'admin' ? 'active' : ''}">${t('admin')}</a>
+    <a href="/admin/resellers" class="${options.active === 'admin-resellers' ? 'active' : ''}">${t('adminNav')}</a>` : ''}
     <a class="lang" href="${options.path}${options.path.includes('?') ? '&' : '?'}lang=${other}">${other === 'en' ? 'English' : '中文'}</a>
     ${options.session ? html`<span class="user">${options.session.user.displayName} · ${t(`role_${options.session.user.role}`)}</span>
     <form method="post" action="/logout" class="inline"><input type="hidden" name="_csrf" value="${options.session.csrfToken}"><button type="submit">${t('logout')}</button></form>` : ''}

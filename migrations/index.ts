@@ -15,6 +15,8 @@ import * as actorsAreUsers from './20261201_014_actors_are_users.ts';
 import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
 import * as loginThrottle from './20261201_017_login_throttle.ts';
 import * as catalogAdmin from './20261201_018_catalog_admin.ts';
+import * as resellerOnboarding from './20261201_020_reseller_onboarding.ts';
+import * as walletRecharges from './20261201_021_wallet_recharges.ts';
 import * as aftersales from './20261201_024_aftersales.ts';
 
 /** Every migration, in order. Add new ones at the end. */
@@ -35,5 +37,7 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_016_supplier_secrets': supplierSecrets,
   '20261201_017_login_throttle': loginThrottle,
   '20261201_018_catalog_admin': catalogAdmin,
+  '20261201_020_reseller_onboarding': resellerOnboarding,
+  '20261201_021_wallet_recharges': walletRecharges,
   '20261201_024_aftersales': aftersales,
 };

@@ -59,6 +59,16 @@ export interface AppConfig {
   /** 资质 documents (issue 18): kept by SHA-256 outside the database, like statements; each upload capped on bytes received. */
   compliance: { documentDir: string; documentMaxBytes: number };
   businessTimeZone: 'Asia/Shanghai';
+  /** Resellers and wallet recharges (充值), issue 18. */
+  resellers: ResellerAdminSettings;
+}
+
+/** Onboarding resellers and recording their recharges. */
+export interface ResellerAdminSettings {
+  /** KAMENG_RECHARGE_APPROVAL_FEN: a recharge of this much or more waits for a second finance user (default ¥50,000). */
+  rechargeApprovalFen: number;
+  /** KAMENG_SECRET_OVERLAP_HOURS: after a rotation, the old API secret is still accepted this long. */
+  secretOverlapMs: number;
 }
 
 /**
@@ -191,6 +201,8 @@ const envSchema = z.object({
   TEMPORAL_UI_URL: z.string().regex(/^https?:\/\/[^\s]+[^/\s]$/, 'must be an http(s) URL without a trailing slash, e.g. https://temporal.example.com').optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL, e.g. http://127.0.0.1:4318').optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('kameng'),
+  KAMENG_RECHARGE_APPROVAL_FEN: z.coerce.number().int().min(1).default(5_000_000),
+  KAMENG_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -280,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       documentMaxBytes: e.KAMENG_DOCUMENT_MAX_BYTES,
     },
     businessTimeZone: 'Asia/Shanghai',
+    resellers: { rechargeApprovalFen: e.KAMENG_RECHARGE_APPROVAL_FEN, secretOverlapMs: e.KAMENG_SECRET_OVERLAP_HOURS * 3600_000 },
   };
 }
 

@@ -288,7 +288,8 @@ describe('the demo', () => {
     try {
       await fresh.ledger.openPlatformAccounts();
       for (const role of ['ops', 'finance', 'compliance'] as const) await userActor(fresh.db, role, role);
-      const actors = await demoActors(fresh.db);
+      await userActor(fresh.db, 'admin');
+      const actors = await demoActors(fresh.db, { resellers: { rechargeApprovalFen: 5_000_000, secretOverlapMs: 3600_000 } });
       expect(actors).toBeDefined();
       const demo = await seedDemo(fresh.deps, { simulatorPort: 0, dataDir: scratch, actors, documentDir: path.join(scratch, 'documents') });
       await demo.simulator.stop();

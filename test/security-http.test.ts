@@ -34,7 +34,7 @@ beforeAll(async () => {
   const app = express();
   mountApis(app, h.deps, h.client, { fulfillment: h.taskQueue, procurement: h.taskQueue });
   dashboard = createDashboardApp({
-    db: h.db, ledger: h.ledger, client: h.client, config: loadConfig({ ...process.env, KAMENG_STATEMENT_DIR: archiveDir }), infrastructure: ['test'],
+    db: h.db, ledger: h.ledger, client: h.client, config: loadConfig({ ...process.env, KAMENG_STATEMENT_DIR: archiveDir }), infrastructure: ['test'], resellers: h.deps.resellers,
     health: { postgres: '18', migrations: 7, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
   });
   app.use(dashboard);

@@ -25,7 +25,7 @@ type AuthedRequest = Request & { caller?: Caller; reseller?: Reseller; rawBody?:
 /** HTTP status for each stable error code; anything unlisted that is a KamengError is a 400/422. */
 const statusByCode: Record<string, number> = {
   MISSING_SIGNATURE: 401, UNKNOWN_API_KEY: 401, STALE_TIMESTAMP: 401, BAD_SIGNATURE: 401, REPLAYED_NONCE: 409,
-  RESELLER_SUSPENDED: 403, NOT_FOUND: 404, IDEMPOTENCY_CONFLICT: 409, INSUFFICIENT_FUNDS: 402,
+  RESELLER_SUSPENDED: 403, IP_NOT_ALLOWED: 403, NOT_FOUND: 404, IDEMPOTENCY_CONFLICT: 409, INSUFFICIENT_FUNDS: 402,
   OUT_OF_STOCK: 409, UNKNOWN_SKU: 422, COMPLAINT_EXISTS: 409, VALIDATION_ERROR: 422, MALFORMED_JSON: 400,
 };
 
@@ -40,7 +40,7 @@ export function resellerApi(deps: { auth: RequestAuthenticator; orders: Reseller
   router.use(async (req: AuthedRequest, _res, next) => {
     try {
       req.rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      req.caller = await deps.auth.verify({ method: req.method, path: req.originalUrl, headers: req.headers, rawBody: req.rawBody });
+      req.caller = await deps.auth.verify({ method: req.method, path: req.originalUrl, headers: req.headers, rawBody: req.rawBody, remoteAddress: req.ip ?? req.socket.remoteAddress });
       if (!(req.method === 'POST' && /^\/orders\/?$/i.test(req.path))) req.reseller = await req.caller.claim();
       next();
     } catch (err) {

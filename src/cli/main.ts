@@ -12,6 +12,7 @@ import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCommand, stockCommand } from './inventory.ts';
 import { registerAdminCommands } from './admin.ts';
+import { registerResellerAdminCommands } from './admin-resellers.ts';
 
 const program = new Command()
   .name('kameng')
@@ -192,14 +193,16 @@ program
 
 program
   .command('user')
-  .description('Users (dashboard and CLI): add --username U --role admin|finance|ops|viewer|compliance [--password P] (an existing user gets the new role and password) | disable | enable --username U --reason R; an admin, logged in (add: anyone while no admin is active)')
-  .argument('<action>', 'add, disable or enable')
-  .requiredOption('--username <name>', 'login name')
-  .option('--role <role>', 'add: admin, finance, ops, viewer or compliance')
+  .description('Users (dashboard and CLI): add --username U --role admin|finance|ops|viewer|compliance [--password P] (an existing user gets the new role and password) | disable | enable --username U --reason R | list | reset-password --username U --reason R [--password P] | set-role --username U --role R --reason R; an admin, logged in (add: anyone while no admin is active)')
+  .argument('<action>', 'add, disable, enable, list, reset-password or set-role')
+  .option('--username <name>', 'login name')
+  .option('--role <role>', 'add or set-role: admin, finance, ops, viewer or compliance')
   .option('--password <p>', 'add: at least 10 characters (default: generated and shown once)')
   .option('--name <display name>', 'add: shown in the dashboard')
   .option('--reason <text>', 'disable / enable: why (audited)')
   .action(userCommand);
+
+registerAdminCommands(program);
 
 program
   .command('login')
@@ -209,7 +212,7 @@ program
   .action(loginCommand);
 
 program.command('logout').description('End the CLI session: the token stops working and its file is removed').action(logoutCommand);
-registerAdminCommands(program);
+registerResellerAdminCommands(program);
 
 program.command('whoami').description('Who the CLI acts as (checked against the database)').action(whoamiCommand);
 

@@ -84,7 +84,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   // users first: the demo seeds its catalog as its ops, finance and compliance users
   await ensureDashboardUsers(new Users(db), { demo: options.demo, dataDir: config.dataDir, adminPassword: config.bootstrap.adminPassword, log });
   const demo = options.demo
-    ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir, actors: await demoActors(db), documentDir: config.compliance.documentDir })
+    ? await seedDemo(deps, { simulatorPort: 4100, dataDir: config.dataDir, actors: await demoActors(db, config), documentDir: config.compliance.documentDir })
     : undefined;
   if (demo) {
     cleanups.push(() => demo.simulator.stop());

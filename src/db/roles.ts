@@ -16,7 +16,7 @@ export const OWNER_ROLE = 'kameng_owner';
 /** History: rows are added and read, never changed or removed (ledger triggers refuse it even to the owner). */
 export const APPEND_ONLY_TABLES = ['ledger_entries', 'ledger_postings', 'audit_log', 'complaint_events'];
 /** Running balances are updated in place; an account is never removed (a trigger refuses it too). */
-export const NO_DELETE_TABLES = ['ledger_accounts'];
+export const NO_DELETE_TABLES = ['ledger_accounts', 'wallet_recharges'];
 /** Set by migrations only: the kinds of account and the migration bookkeeping. */
 export const READ_ONLY_TABLES = ['ledger_account_kinds', 'knex_migrations', 'knex_migrations_lock'];
 

@@ -14,22 +14,29 @@ import { CatalogAdmin } from '../catalog/admin.ts';
 import { ComplianceDocuments } from '../compliance/documents.ts';
 import { SupplierAdmin } from '../suppliers/admin.ts';
 import type { Actor } from '../users/actor.ts';
+import { ResellerAdmin } from '../resellers/admin.ts';
+import type { ResellerAdminSettings } from '../config.ts';
+import { Recharges } from '../wallet/recharges.ts';
 
-/** The demo's people, when it has them: the catalog is then seeded through the administration services, as they would. */
+/** The demo's people, when it has them: the catalog and resellers are then seeded through the administration services, as they would. */
 export interface DemoActors {
   ops: Actor;
   finance: Actor;
   compliance: Actor;
+  /** Onboards the resellers (their credentials are shown once, kept in data/demo-resellers.json). */
+  admin: Actor;
+  settings: ResellerAdminSettings;
 }
 
-/** The demo's ops, finance and compliance users (created by the first start), or undefined if one is missing. */
-export async function demoActors(db: ActivityDeps['db']): Promise<DemoActors | undefined> {
+/** The demo's admin, ops, finance and compliance users (created by the first start), or undefined if one is missing. */
+export async function demoActors(db: ActivityDeps['db'], config: { resellers: ResellerAdminSettings }): Promise<DemoActors | undefined> {
   const rows = await db('dashboard_users').where({ disabled: false }).whereIn('username', ['ops', 'finance', 'compliance']).select('id', 'username', 'role');
   const of = (name: string) => rows.find((r: Record<string, any>) => r.username === name && r.role === name);
   const [ops, finance, compliance] = ['ops', 'finance', 'compliance'].map(of);
-  if (!ops || !finance || !compliance) return undefined;
+  const admin = await db('dashboard_users').where({ disabled: false, role: 'admin' }).orderBy('id').first('id', 'username', 'role');
+  if (!ops || !finance || !compliance || !admin) return undefined;
   const actor = (r: Record<string, any>): Actor => ({ userId: Number(r.id), username: r.username, role: r.role });
-  return { ops: actor(ops), finance: actor(finance), compliance: actor(compliance) };
+  return { ops: actor(ops), finance: actor(finance), compliance: actor(compliance), admin: actor(admin), settings: config.resellers };
 }
 
 /** A one-page PDF standing for a scanned 资质 document. */
@@ -128,13 +135,25 @@ export async function seedDemo(deps: ActivityDeps, options: { simulatorPort: num
   // A reseller's API secret is shown once; the demo keeps its resellers' in data/ so you can use them.
   const credentialsFile = path.join(options.dataDir, 'demo-resellers.json');
   const saved: Record<string, { apiKey: string; apiSecret: string; id: number }> = JSON.parse(await fs.readFile(credentialsFile, 'utf8').catch(() => '{}'));
+  const resellerAdmin = actors && new ResellerAdmin(deps.db, deps.resellers, { allowPrivateCallbacks: deps.settings.allowPrivateCallbacks, secretOverlapMs: actors.settings.secretOverlapMs });
+  const recharges = actors && new Recharges(deps.db, deps.ledger, actors.settings);
   for (const r of DEMO_RESELLERS) {
     const existing = await deps.db('resellers').where({ code: r.code }).first();
     if (!existing) {
-      const { reseller, apiSecret } = await deps.resellers.create({ code: r.code, name: r.name, tier: r.tier });
+      const { reseller, apiSecret } = resellerAdmin
+        ? await resellerAdmin.onboard(actors.admin, { code: r.code, name: r.name, tier: r.tier, contact: '演示联系人 Demo contact', lowBalanceFen: 50_000 })
+        : await deps.resellers.create({ code: r.code, name: r.name, tier: r.tier });
       saved[r.code] = { id: reseller.id, apiKey: reseller.apiKey, apiSecret };
     }
     const id = existing?.id ?? saved[r.code]!.id;
+    const reference = `demo-opening-${r.code}`;
+    const seededBefore = await deps.db('wallet_recharges').where({ channel: 'bank', reference }).first('id')
+      ?? await deps.ledger.entry(`wallet-topup:${id}:demo-opening-balance`);
+    if (recharges) {
+      // a 充值 as finance records it, dated yesterday: the first start has a settled day to show
+      if (!seededBefore) await recharges.record(actors.finance, { resellerCode: r.code, channel: 'bank', payer: r.name, amountFen: r.topupFen, reference, valueDate: addDays(today, -1) });
+      continue;
+    }
     // Dated yesterday, so the first start has a settled day (and statements) to show.
     await deps.resellers.topUpWallet(id, r.topupFen, 'demo-opening-balance', { valueDate: addDays(today, -1) }).catch((err) => {
       if (!(err instanceof IdempotencyConflictError)) throw err; // seeded on an earlier day: keep that one

@@ -353,4 +353,53 @@ export const INVARIANTS: Invariant[] = [
              (array_agg('audit ' || id || ' (' || sku || '): ' || problem) FILTER (WHERE problem <> ''))[1:5] AS samples
         FROM judged`,
   },
+  {
+    id: 'recharges_posted',
+    zh: '充值与分录一致：已入账的充值恰有其入账分录，已冲正的另有其冲正分录，待审批或已拒绝的没有分录',
+    en: 'every credited recharge has exactly its entry (platform cash to the wallet, its amount), every reversal its reversing entry, and no pending or rejected recharge is posted',
+    sql: `
+      WITH expected AS (
+        SELECT w.id, w.status, w.amount_fen, 'reseller:' || w.reseller_id || ':wallet' AS wallet, 'wallet-recharge:' || w.id AS credit_key,
+               'wallet-recharge-reversal:' || w.id AS reversal_key, w.entry_key, w.reversal_entry_key
+          FROM wallet_recharges w
+      ), found AS (
+        SELECT x.id,
+               (SELECT e.id FROM ledger_entries e WHERE e.idempotency_key = x.credit_key) AS credit_entry,
+               (SELECT e.id FROM ledger_entries e WHERE e.idempotency_key = x.reversal_key) AS reversal_entry
+          FROM expected x
+      ), judged AS (
+        SELECT x.id, concat_ws('; ',
+                 CASE WHEN x.status IN ('credited', 'reversed') AND f.credit_entry IS NULL THEN 'credited but no entry ' || x.credit_key END,
+                 CASE WHEN x.status IN ('pending', 'rejected') AND (f.credit_entry IS NOT NULL OR f.reversal_entry IS NOT NULL) THEN x.status || ' yet posted' END,
+                 CASE WHEN x.status = 'credited' AND f.reversal_entry IS NOT NULL THEN 'credited yet has a reversing entry' END,
+                 CASE WHEN x.status = 'reversed' AND f.reversal_entry IS NULL THEN 'reversed but no entry ' || x.reversal_key END,
+                 CASE WHEN x.status IN ('credited', 'reversed') AND x.entry_key IS DISTINCT FROM x.credit_key THEN 'names entry ' || coalesce(x.entry_key, 'none') END,
+                 CASE WHEN f.credit_entry IS NOT NULL AND (
+                   (SELECT count(*) FROM ledger_postings p WHERE p.entry_id = f.credit_entry) <> 2
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.credit_entry AND a.code = x.wallet AND p.amount = -x.amount_fen)
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.credit_entry AND a.code = 'platform:platform_cash' AND p.amount = x.amount_fen))
+                   THEN 'entry is not platform cash to the wallet for ' || x.amount_fen END,
+                 CASE WHEN f.reversal_entry IS NOT NULL AND (
+                   (SELECT count(*) FROM ledger_postings p WHERE p.entry_id = f.reversal_entry) <> 2
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.reversal_entry AND a.code = x.wallet AND p.amount = x.amount_fen)
+                   OR NOT EXISTS (SELECT FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+                                   WHERE p.entry_id = f.reversal_entry AND a.code = 'platform:platform_cash' AND p.amount = -x.amount_fen))
+                   THEN 'reversing entry is not the wallet back to platform cash for ' || x.amount_fen END
+               ) AS wrong
+          FROM expected x JOIN found f ON f.id = x.id
+      ), orphans AS (
+        -- a recharge entry whose recharge does not exist, or whose kind says recharge without a recharge's key
+        SELECT 'entry ' || e.id || ' (' || e.idempotency_key || '): no such recharge' AS what
+          FROM ledger_entries e
+         WHERE (e.idempotency_key LIKE 'wallet-recharge:%' OR e.idempotency_key LIKE 'wallet-recharge-reversal:%' OR e.kind = 'wallet_recharge_reversal')
+           AND NOT EXISTS (SELECT FROM wallet_recharges w WHERE e.idempotency_key IN ('wallet-recharge:' || w.id, 'wallet-recharge-reversal:' || w.id))
+      )
+      SELECT (count(*) + (SELECT count(*) FROM orphans))::int AS checked,
+             (count(*) FILTER (WHERE wrong <> '') + (SELECT count(*) FROM orphans))::int AS violations,
+             ((array_agg('recharge ' || id || ': ' || wrong) FILTER (WHERE wrong <> '')) || ARRAY(SELECT what FROM orphans LIMIT 5))[1:5] AS samples
+        FROM judged`,
+  },
 ];

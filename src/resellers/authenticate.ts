@@ -1,6 +1,7 @@
 import type { Db } from '../db/knex.ts';
 import { runPrepared } from '../db/prepared.ts';
 import type { SqlPart } from '../db/sql-part.ts';
+import { allowlistMatcher } from './admin.ts';
 import { ApiAuthError } from './errors.ts';
 import { toReseller, type Reseller, type ResellerRegistry } from './registry.ts';
 import { MAX_CLOCK_SKEW_MS, SIGNATURE_HEADERS, sign, signatureMatches } from './signature.ts';
@@ -11,6 +12,8 @@ export interface IncomingRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   rawBody: Buffer;
+  /** The client's address (checked against the reseller's IP allowlist, when it has one). */
+  remoteAddress?: string;
 }
 
 const header = (req: IncomingRequest, name: string) => {
@@ -42,20 +45,34 @@ export interface Caller {
  * a correctly signed request, so a forger cannot burn a reseller's nonces.
  */
 export class RequestAuthenticator {
-  /** API key -> reseller id and secret. Both never change for a key, so they are safe to keep. */
-  private readonly secrets = new Map<string, { id: number; apiSecret: string }>();
+  /**
+   * API key -> reseller id, secrets and allowlist, kept at most CREDENTIALS_KEPT_MS: a rotation, a
+   * revoked old secret or a new allowlist reach every API host within that. A signature that matches
+   * no kept secret is checked once more against the database (a secret rotated a moment ago).
+   */
+  private readonly secrets = new Map<string, KeptCredentials>();
 
   constructor(private readonly db: Db, private readonly resellers: ResellerRegistry, private readonly now = () => Date.now()) {}
 
-  private async secretFor(apiKey: string): Promise<{ id: number; apiSecret: string } | undefined> {
+  private async secretFor(apiKey: string, fresh = false): Promise<KeptCredentials | undefined> {
     const known = this.secrets.get(apiKey);
-    if (known) return known;
+    if (known && !fresh && this.now() - known.fetchedAt < CREDENTIALS_KEPT_MS) return known;
     const credentials = await this.resellers.credentialsFor(apiKey);
     if (!credentials) return undefined;
-    const entry = { id: credentials.reseller.id, apiSecret: credentials.apiSecret };
+    const entry: KeptCredentials = {
+      id: credentials.reseller.id, apiSecret: credentials.apiSecret, previousSecret: credentials.previousSecret,
+      previousSecretUntil: credentials.previousSecretUntil, allows: allowlistMatcher(credentials.reseller.ipAllowlist), fetchedAt: this.now(),
+    };
     if (this.secrets.size > 50_000) this.secrets.clear();
     this.secrets.set(apiKey, entry);
     return entry;
+  }
+
+  /** The current secret, or the previous one while its overlap window lasts. */
+  private signedWith(credentials: KeptCredentials, expected: (secret: string) => string, signature: string): boolean {
+    if (signatureMatches(expected(credentials.apiSecret), signature)) return true;
+    return credentials.previousSecret !== undefined && (credentials.previousSecretUntil ?? 0) > this.now()
+      && signatureMatches(expected(credentials.previousSecret), signature);
   }
 
   /** Verifies and claims at once: what every endpoint but card orders uses. */
@@ -79,11 +96,18 @@ export class RequestAuthenticator {
     if (!Number.isSafeInteger(ts) || Math.abs(this.now() - ts) > MAX_CLOCK_SKEW_MS) {
       throw new ApiAuthError('STALE_TIMESTAMP', `${SIGNATURE_HEADERS.timestamp} must be Unix milliseconds within 5 minutes of server time (server time ${this.now()})`);
     }
-    const credentials = await this.secretFor(apiKey!);
+    let credentials = await this.secretFor(apiKey!);
     if (!credentials) throw new ApiAuthError('UNKNOWN_API_KEY', 'unknown API key');
-    const expected = sign(credentials.apiSecret, req.method, req.path, timestamp!, nonce!, req.rawBody);
-    if (!signatureMatches(expected, signature!)) {
-      throw new ApiAuthError('BAD_SIGNATURE', 'signature does not match: sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(sha256(body)) with HMAC-SHA256 and your secret');
+    const expected = (secret: string) => sign(secret, req.method, req.path, timestamp!, nonce!, req.rawBody);
+    // read again at most once a second per key: a flood of bad signatures does not become a flood of reads
+    if (!this.signedWith(credentials, expected, signature!)) {
+      if (this.now() - credentials.fetchedAt >= 1000) credentials = await this.secretFor(apiKey!, true);
+      if (!credentials || !this.signedWith(credentials, expected, signature!)) {
+        throw new ApiAuthError('BAD_SIGNATURE', 'signature does not match: sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(sha256(body)) with HMAC-SHA256 and your secret (a secret replaced by a rotation is accepted only during its overlap window)');
+      }
+    }
+    if (credentials.allows && !(req.remoteAddress && credentials.allows(req.remoteAddress))) {
+      throw new ApiAuthError('IP_NOT_ALLOWED', `requests for this API key are accepted only from its IP allowlist; this one came from ${req.remoteAddress ?? 'an unknown address'}`);
     }
     return this.signedCaller(credentials.id, nonce!);
   }
@@ -111,6 +135,18 @@ export class RequestAuthenticator {
   async pruneNonces(): Promise<number> {
     return pruneNonces(this.db);
   }
+}
+
+/** How long an API host keeps a reseller's credentials before reading them again. */
+export const CREDENTIALS_KEPT_MS = 60_000;
+
+interface KeptCredentials {
+  id: number;
+  apiSecret: string;
+  previousSecret?: string;
+  previousSecretUntil?: number;
+  allows?: (address: string) => boolean;
+  fetchedAt: number;
 }
 
 /**

@@ -7,7 +7,8 @@ export type ApiAuthCode =
   | 'STALE_TIMESTAMP'
   | 'BAD_SIGNATURE'
   | 'REPLAYED_NONCE'
-  | 'RESELLER_SUSPENDED';
+  | 'RESELLER_SUSPENDED'
+  | 'IP_NOT_ALLOWED';
 
 export class ApiAuthError extends KamengError {
   constructor(code: ApiAuthCode, message: string) {

@@ -19,6 +19,11 @@ export interface Reseller {
   status: 'active' | 'suspended';
   callbackUrl: string | null;
   apiKey: string;
+  contact: string;
+  /** Below this the wallet is low (the admin page flags it); 0 = no threshold. */
+  lowBalanceFen: number;
+  /** CIDRs (IPv4/IPv6) the API accepts this reseller's requests from; empty = any address. */
+  ipAllowlist: string[];
 }
 
 export interface NewReseller {
@@ -26,12 +31,32 @@ export interface NewReseller {
   name: string;
   tier?: ResellerTier;
   callbackUrl?: string;
+  contact?: string;
+  lowBalanceFen?: number;
+  ipAllowlist?: string[];
 }
 
-const columns = ['id', 'code', 'name', 'tier', 'status', 'callback_url', 'api_key'];
+/** What signature verification needs: the current secret, and the previous one while its overlap window lasts. */
+export interface ResellerCredentials {
+  reseller: Reseller;
+  apiSecret: string;
+  previousSecret?: string;
+  /** Unix ms: the previous secret is refused from then on. */
+  previousSecretUntil?: number;
+}
+
+const columns = ['id', 'code', 'name', 'tier', 'status', 'callback_url', 'api_key', 'contact', 'low_balance_fen', 'ip_allowlist'];
 export const toReseller = (r: Record<string, any>): Reseller => ({
-  id: r.id, code: r.code, name: r.name, tier: r.tier, status: r.status, callbackUrl: r.callback_url, apiKey: r.api_key,
+  id: Number(r.id), code: r.code, name: r.name, tier: r.tier, status: r.status, callbackUrl: r.callback_url, apiKey: r.api_key,
+  contact: r.contact ?? '', lowBalanceFen: Number(r.low_balance_fen ?? 0), ipAllowlist: parseInetArray(r.ip_allowlist),
 });
+
+/** node-postgres returns inet[] as its text form, e.g. {10.0.0.0/8,::1}. */
+function parseInetArray(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value !== 'string' || value === '{}' || value === '') return [];
+  return value.replace(/^\{|\}$/g, '').split(',').map((s) => s.replace(/^"|"$/g, ''));
+}
 
 /** Reseller accounts: credentials, tier, callback URL, status, and the prepaid wallet in the ledger. */
 export class ResellerRegistry {
@@ -48,6 +73,7 @@ export class ResellerRegistry {
         .insert({
           code: input.code, name: input.name, tier: input.tier ?? 'default', callback_url: input.callbackUrl ?? null,
           api_key: apiKey, api_secret_sealed: seal(this.secretKey, apiSecret),
+          contact: input.contact ?? '', low_balance_fen: input.lowBalanceFen ?? 0, ip_allowlist: toInetArray(input.ipAllowlist ?? []),
         })
         .returning(columns);
       const created = toReseller(row);
@@ -73,9 +99,20 @@ export class ResellerRegistry {
   }
 
   /** For signature verification only: the reseller and its secret, unsealed. */
-  async credentialsFor(apiKey: string): Promise<{ reseller: Reseller; apiSecret: string } | undefined> {
-    const row = await this.db('resellers').where({ api_key: apiKey }).first([...columns, 'api_secret_sealed']);
-    return row && { reseller: toReseller(row), apiSecret: open(this.secretKey, row.api_secret_sealed) };
+  async credentialsFor(apiKey: string): Promise<ResellerCredentials | undefined> {
+    const row = await this.db('resellers').where({ api_key: apiKey }).first([...columns, 'api_secret_sealed', 'previous_secret_sealed', 'previous_secret_expires_at']);
+    if (!row) return undefined;
+    const credentials: ResellerCredentials = { reseller: toReseller(row), apiSecret: open(this.secretKey, row.api_secret_sealed) };
+    if (row.previous_secret_sealed) {
+      credentials.previousSecret = open(this.secretKey, row.previous_secret_sealed);
+      credentials.previousSecretUntil = new Date(row.previous_secret_expires_at).getTime();
+    }
+    return credentials;
+  }
+
+  /** Seals a secret with this registry's key (rotation: src/resellers/admin.ts). */
+  sealSecret(secret: string): Buffer {
+    return seal(this.secretKey, secret);
   }
 
   async list(options: { limit: number; offset: number }): Promise<{ rows: Reseller[]; total: number }> {
@@ -139,6 +176,9 @@ export class ResellerRegistry {
     return this.ledger.balance(accountCode.resellerWallet(resellerId));
   }
 }
+
+/** An inet[] literal for knex (addresses validated before, by src/resellers/admin.ts). */
+export const toInetArray = (cidrs: string[]) => `{${cidrs.join(',')}}`;
 
 function assertHttpUrl(url: string): void {
   let parsed: URL;

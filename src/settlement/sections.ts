@@ -3,6 +3,8 @@ export type Section = 'topup' | 'order' | 'refund' | 'adjustment' | 'rebate' | '
 
 export const SECTION_BY_ENTRY_KIND: Record<string, Section> = {
   wallet_topup: 'topup',
+  // a mistaken recharge reversed (src/wallet/recharges.ts): still 充值, negative
+  wallet_recharge_reversal: 'topup',
   order_sale: 'order',
   order_hold: 'order',
   order_refund: 'refund',

@@ -37,6 +37,8 @@ export const PERMISSIONS = {
   pricing: ['finance'],
   documents: ['ops', 'compliance'],
   compliance: ['compliance'],
+  resellers: [],
+  recharges: ['finance'],
 } satisfies Record<string, Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
