@@ -1,5 +1,5 @@
 import type { Catalog } from '../src/catalog/catalog.ts';
-import type { ReconSettings } from '../src/config.ts';
+import type { OperationsSettings, ReconSettings } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
 import type { CodeVault } from '../src/inventory/codes.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
@@ -22,6 +22,8 @@ export interface ActivityDeps {
   resellers: ResellerRegistry;
   settings: FulfillmentSettings;
   reconciliation: ReconSettings;
+  /** Routing, alert thresholds, demand-driven stock; DEFAULT_OPERATIONS when absent. */
+  operations?: OperationsSettings;
 }
 
 export function createActivities(deps: ActivityDeps) {

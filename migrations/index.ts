@@ -14,6 +14,8 @@ import * as emptyStatementsPerDay from './20261201_013_empty_statements_per_day.
 import * as actorsAreUsers from './20261201_014_actors_are_users.ts';
 import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
 import * as loginThrottle from './20261201_017_login_throttle.ts';
+import * as routingAndAlerts from './20261201_027_routing_and_alerts.ts';
+import * as stockDemand from './20261201_028_stock_demand.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -32,4 +34,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_014_actors_are_users': actorsAreUsers,
   '20261201_016_supplier_secrets': supplierSecrets,
   '20261201_017_login_throttle': loginThrottle,
+  '20261201_027_routing_and_alerts': routingAndAlerts,
+  '20261201_028_stock_demand': stockDemand,
 };

@@ -1,7 +1,7 @@
 import type { FulfillmentSettings } from '../../activities/fulfillment.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
-import type { ReconSettings } from '../config.ts';
+import type { OperationsSettings, ReconSettings } from '../config.ts';
 import type { Keys } from '../crypto/keys.ts';
 import { createDb, type Db } from '../db/knex.ts';
 import { CodeVault } from '../inventory/codes.ts';
@@ -10,15 +10,15 @@ import { ResellerRegistry } from '../resellers/registry.ts';
 import { SupplierRegistry } from '../suppliers/registry.ts';
 
 /** Builds what activities need, once per process: the one place that wires dependencies. */
-export function buildDeps(db: Db, keys: Keys, settings: FulfillmentSettings, reconciliation: ReconSettings): ActivityDeps {
+export function buildDeps(db: Db, keys: Keys, settings: FulfillmentSettings, reconciliation: ReconSettings, operations?: OperationsSettings): ActivityDeps {
   const ledger = new Ledger(db);
   return {
-    db, ledger, settings, reconciliation, catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger, keys.supplierSecrets), vault: new CodeVault(keys),
+    db, ledger, settings, reconciliation, operations, catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger, keys.supplierSecrets), vault: new CodeVault(keys),
     resellers: new ResellerRegistry(db, ledger, keys.resellerSecrets),
   };
 }
 
-export function createActivityDeps(options: { databaseUrl: string; keys: Keys; settings: FulfillmentSettings; reconciliation: ReconSettings; poolMax?: number }): ActivityDeps & { close(): Promise<void> } {
+export function createActivityDeps(options: { databaseUrl: string; keys: Keys; settings: FulfillmentSettings; reconciliation: ReconSettings; operations?: OperationsSettings; poolMax?: number }): ActivityDeps & { close(): Promise<void> } {
   const db = createDb(options.databaseUrl, { poolMax: options.poolMax, applicationName: 'kameng-worker' });
-  return { ...buildDeps(db, options.keys, options.settings, options.reconciliation), close: () => db.destroy() };
+  return { ...buildDeps(db, options.keys, options.settings, options.reconciliation, options.operations), close: () => db.destroy() };
 }
