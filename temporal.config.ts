@@ -119,6 +119,17 @@ export const temporalConfig = {
         nonRetryableErrorTypes: [...businessErrors, 'StatementFormatError'],
       },
     },
+    /** An alert to a group robot or webhook: retried with backoff for an hour, then marked abandoned. */
+    alertDelivery: {
+      startToCloseTimeout: '15s',
+      scheduleToCloseTimeout: '1h',
+      retry: {
+        initialInterval: '2s',
+        backoffCoefficient: 2,
+        maximumInterval: '5m',
+        nonRetryableErrorTypes: [...businessErrors, 'AlertChannelRefusedError', 'NotFoundError'],
+      },
+    },
   } satisfies Record<string, ActivityOptionsConfig>,
   /** Cron expressions (minute hour day month weekday), evaluated in the business time zone. */
   schedules: {
@@ -128,6 +139,8 @@ export const temporalConfig = {
     stockCheck: '*/10 * * * *',
     /** Pruning (reseller API nonces past the replay window). */
     housekeeping: '*/5 * * * *',
+    /** Alert rules evaluated, notices delivered (src/alerts). */
+    alerts: '* * * * *',
   },
 };
 

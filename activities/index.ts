@@ -1,3 +1,4 @@
+import type { Alerts } from '../src/alerts/alerts.ts';
 import type { Catalog } from '../src/catalog/catalog.ts';
 import type { OperationsSettings, ReconSettings } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
@@ -8,6 +9,7 @@ import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { withTypedFailures } from './adapter.ts';
 import { createFulfillmentActivities, type FulfillmentSettings } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
+import { createOperationsActivities } from './operations.ts';
 import { createProcurementActivities } from './procurement.ts';
 import { createReconciliationActivities } from './reconciliation.ts';
 import { createSettlementActivities } from './settlement.ts';
@@ -24,6 +26,8 @@ export interface ActivityDeps {
   reconciliation: ReconSettings;
   /** Routing, alert thresholds, demand-driven stock; DEFAULT_OPERATIONS when absent. */
   operations?: OperationsSettings;
+  /** Alert rules, channels and deliveries (src/alerts). */
+  alerts?: Alerts;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -33,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFulfillmentActivities(deps),
     ...createReconciliationActivities(deps),
     ...createSettlementActivities(deps),
+    ...createOperationsActivities(deps),
   });
 }
 

@@ -5,3 +5,4 @@ export { postJournalEntry } from './journal.ts';
 export { procureStock, stockCheck } from './procurement.ts';
 export { dailyReconciliation, reconcileSupplierDay } from './reconciliation.ts';
 export { dailySettlement } from './settlement.ts';
+export { evaluateAlerts } from './alerts.ts';

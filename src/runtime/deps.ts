@@ -1,7 +1,8 @@
 import type { FulfillmentSettings } from '../../activities/fulfillment.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
-import type { OperationsSettings, ReconSettings } from '../config.ts';
+import { DEFAULT_OPERATIONS, type OperationsSettings, type ReconSettings } from '../config.ts';
+import { Alerts } from '../alerts/alerts.ts';
 import type { Keys } from '../crypto/keys.ts';
 import { createDb, type Db } from '../db/knex.ts';
 import { CodeVault } from '../inventory/codes.ts';
@@ -12,8 +13,10 @@ import { SupplierRegistry } from '../suppliers/registry.ts';
 /** Builds what activities need, once per process: the one place that wires dependencies. */
 export function buildDeps(db: Db, keys: Keys, settings: FulfillmentSettings, reconciliation: ReconSettings, operations?: OperationsSettings): ActivityDeps {
   const ledger = new Ledger(db);
+  const ops = operations ?? DEFAULT_OPERATIONS;
   return {
-    db, ledger, settings, reconciliation, operations, catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger, keys.supplierSecrets), vault: new CodeVault(keys),
+    db, ledger, settings, reconciliation, operations,
+    alerts: new Alerts(db, keys.alertSecrets, { thresholds: ops.alerts, allowPrivate: settings.allowPrivateCallbacks }), catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger, keys.supplierSecrets), vault: new CodeVault(keys),
     resellers: new ResellerRegistry(db, ledger, keys.resellerSecrets),
   };
 }
