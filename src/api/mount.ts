@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type express from 'express';
 import type { ActivityDeps } from '../../activities/index.ts';
-import type { AppConfig } from '../config.ts';
+import { DEFAULT_OPERATIONS, type AppConfig } from '../config.ts';
+import { DemandWatch } from '../inventory/demand.ts';
 import { OrderService } from '../orders/order-service.ts';
 import { API_CSP, securityHeaders } from '../http/security-headers.ts';
 import { RequestAuthenticator } from '../resellers/authenticate.ts';
@@ -11,7 +12,10 @@ import { supplierCallbacks } from './supplier-callbacks.ts';
 /** The machine-facing HTTP surface: the signed reseller API and the supplier callback endpoint. */
 export function mountApis(app: express.Express, deps: ActivityDeps, temporal: Client, taskQueues: { fulfillment: string; procurement: string }): OrderService {
   app.use(['/api/v1', '/callbacks/suppliers'], securityHeaders(API_CSP));
-  const orderService = new OrderService({ db: deps.db, ledger: deps.ledger, catalog: deps.catalog, vault: deps.vault, temporal, taskQueues });
+  const orderService = new OrderService({
+    db: deps.db, ledger: deps.ledger, catalog: deps.catalog, vault: deps.vault, temporal, taskQueues,
+    demand: (procure) => new DemandWatch(deps.db, (deps.operations ?? DEFAULT_OPERATIONS).stock, procure),
+  });
   app.use('/api/v1', resellerApi({ auth: new RequestAuthenticator(deps.db, deps.resellers), orders: orderService }));
   app.use('/callbacks/suppliers', supplierCallbacks({ db: deps.db, suppliers: deps.suppliers, temporal }));
   return orderService;
