@@ -23,6 +23,7 @@ export function layout(options: { lang: Lang; title: string; active: string; bod
     <a href="/reconciliation" class="${options.active === 'reconciliation' ? 'active' : ''}">${t('reconciliation')}</a>
     <a href="/settlement" class="${options.active === 'settlement' ? 'active' : ''}">${t('settlement')}</a>
     <a href="/stock" class="${options.active === 'stock' ? 'active' : ''}">${t('stock')}</a>
+    <a href="/routing" class="${options.active === 'routing' ? 'active' : ''}">${t('routingPage')}</a>
     <a href="/audit" class="${options.active === 'audit' ? 'active' : ''}">${t('auditLog')}</a>` : ''}
     <a class="lang" href="${options.path}${options.path.includes('?') ? '&' : '?'}lang=${other}">${other === 'en' ? 'English' : '中文'}</a>
     ${options.session ? html`<span class="user">${options.session.user.displayName} · ${t(`role_${options.session.user.role}`)}</span>
