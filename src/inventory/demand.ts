@@ -87,6 +87,7 @@ export async function fillRate(db: Db, since: Date): Promise<{ served: number; r
  */
 export class DemandWatch {
   private readonly lastCheck = new Map<string, number>();
+  private readonly lastWake = new Map<string, number>();
 
   constructor(private readonly db: Db, private readonly settings: StockSettings, private readonly procure: (sku: string) => Promise<void>, private readonly intervalMs = 1_000) {}
 
@@ -96,11 +97,20 @@ export class DemandWatch {
     this.lastCheck.set(sku, now);
     void (async () => {
       const [plan] = await demandPlans(this.db, this.settings, { sku });
-      if (plan?.low && plan.batchSize > 0) await this.procure(sku);
+      if (plan?.low && plan.batchSize > 0 && Date.now() - (this.lastWake.get(sku) ?? 0) >= this.intervalMs) {
+        this.lastWake.set(sku, Date.now());
+        await this.procure(sku);
+      }
     })().catch((err) => console.error(`stock check for ${sku} failed:`, (err as Error).message));
   }
 
-  async outOfStock(sku: string, quantity: number): Promise<void> {
+  /** A refusal out of stock: recorded as unserved demand; procurement woken, at most once per interval per SKU. */
+  async outOfStock(sku: string, quantity: number, procurable: boolean): Promise<void> {
+    const now = Date.now();
+    if (procurable && now - (this.lastWake.get(sku) ?? 0) >= this.intervalMs) {
+      this.lastWake.set(sku, now);
+      void this.procure(sku);
+    }
     await recordStockMiss(this.db, sku, quantity).catch((err) => console.error(`could not record unserved demand for ${sku}:`, (err as Error).message));
   }
 }

@@ -104,8 +104,9 @@ export class OrderService implements ResellerOrderService {
       if ('order' in placed) return placed;
       const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
       if (existing) return this.replay(existing, requestHash);
-      if (sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
-      await this.demand?.outOfStock(sku.code, request.quantity);
+      // recorded as unserved demand; procurement woken (at most once a second per SKU when watched)
+      if (this.demand) await this.demand.outOfStock(sku.code, request.quantity, sku.procurementBatch > 0);
+      else if (sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
       throw new OutOfStockError(sku.code, request.quantity, await availableCodes(this.deps.db, sku.code));
     }
 
