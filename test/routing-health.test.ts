@@ -1,8 +1,12 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_OPERATIONS } from '../src/config.ts';
+import { createDashboardApp } from '../dashboard/app.ts';
+import { DEFAULT_OPERATIONS, loadConfig } from '../src/config.ts';
 import { nextBreakerState, SupplierRouting, type RoutingSettings } from '../src/routing/health.ts';
 import { recordPlacement, recordResult } from '../src/supplier-api/transactions.ts';
 import { userActor } from './support/actors.ts';
+import { loginAs } from './support/dashboard-session.ts';
 import { openHarness, uniq, type Harness } from './support/harness.ts';
 
 /** Issue 21, 智能路由: rolling health per supplier and SKU, a breaker that opens, probes and closes, an ops override. */
@@ -136,5 +140,40 @@ describe('circuit breaker', () => {
     expect(nextBreakerState({ state: 'half_open', openedAt: null, halfOpenAt: now }, { ...counts, probeOk: 2 }, now, settings)).toBe('closed');
     expect(nextBreakerState({ state: 'half_open', openedAt: null, halfOpenAt: now }, { ...counts, probeOk: 1 }, now, settings)).toBe('half_open');
     expect(nextBreakerState({ state: 'half_open', openedAt: null, halfOpenAt: now }, { ...counts, probeOk: 5, probeBad: 1 }, now, settings)).toBe('open');
+  });
+});
+
+describe('the /routing page', () => {
+  it('shows health and breaker per supplier and SKU in Chinese, and lets ops (not a viewer) override a breaker, audited', async () => {
+    const { sku, a } = await world();
+    await answers(sku, a.supplierId, 3, 'success');
+    const app = createDashboardApp({
+      db: h.db, ledger: h.ledger, client: h.client, config: loadConfig(), infrastructure: ['test'],
+      health: { postgres: '18', migrations: 4, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
+    });
+    const server: Server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const ops = await loginAs(base, h.db, 'ops');
+      const viewer = await loginAs(base, h.db, 'viewer');
+      const page = await (await ops.get('/routing')).text();
+      expect(page).toContain(sku);
+      expect(page).toContain(a.supplierCode);
+      expect(page).toContain('闭合（正常）');
+      expect(page).toContain('满足率');
+      expect(page).not.toMatch(/breakerClosed|fillRate|supplierHealth/);
+      expect(page).toContain('action="/routing/override"');
+      expect(await (await viewer.get('/routing')).text()).not.toContain('action="/routing/override"');
+
+      const form = { supplierId: String(a.supplierId), sku, override: 'force_open', reason: '维护 maintenance' };
+      expect((await viewer.post('/routing/override', form)).status).toBe(403);
+      expect((await ops.post('/routing/override', form, { csrf: false })).status).toBe(403);
+      expect((await ops.post('/routing/override', form)).status).toBe(303);
+      expect(await h.db('supplier_breakers').where({ supplier_id: a.supplierId, sku_code: sku }).first()).toMatchObject({ override: 'force_open' });
+      expect(await (await ops.get('/routing')).text()).toContain('强制断开');
+    } finally {
+      server.close();
+    }
   });
 });

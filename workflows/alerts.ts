@@ -9,6 +9,7 @@ const robots = proxyActivities<Activities>(temporalConfig.activities.alertDelive
  * Scheduled (temporal.config.ts schedules.alerts): evaluate the alert rules, then deliver every
  * pending notice to its robot, each with the alertDelivery retry policy. A notice whose retries run
  * out is marked abandoned (kept and shown); one left pending by a crash is picked up next run.
+ * Then prunes the supplier health and unserved demand history (a day, 30 days).
  */
 export async function evaluateAlerts(): Promise<{ pending: number; delivered: number; abandoned: number }> {
   const pending = await store.evaluateAlertRules();
@@ -23,5 +24,6 @@ export async function evaluateAlerts(): Promise<{ pending: number; delivered: nu
       await store.abandonAlert({ deliveryId: d.id, reason: err instanceof Error ? (err.cause as Error | undefined)?.message ?? err.message : String(err) });
     }
   }));
+  await store.pruneOperationsHistory();
   return { pending: pending.length, delivered, abandoned };
 }
