@@ -108,6 +108,16 @@ export const temporalConfig = {
         maximumAttempts: 10,
       },
     },
+    /** An alert to a group robot or webhook: retried with backoff for an hour, then marked abandoned. */
+    alertDelivery: {
+      startToCloseTimeout: '15s',
+      scheduleToCloseTimeout: '1h',
+      retry: {
+        initialInterval: '2s',
+        backoffCoefficient: 2,
+        maximumInterval: '5m',
+      },
+    },
   } satisfies Record<string, ActivityOptionsConfig>,
   /** Time limits inside activities, each well within its activity's own (above). */
   withinActivities: {
@@ -138,6 +148,8 @@ export const temporalConfig = {
     stockCheck: '*/10 * * * *',
     /** Pruning (reseller API nonces past the replay window). */
     housekeeping: '*/5 * * * *',
+    /** Alert rules evaluated, notices delivered (src/alerts). */
+    alerts: '* * * * *',
   },
 };
 

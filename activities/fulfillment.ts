@@ -9,6 +9,9 @@ import { tellReseller } from '../src/fulfillment/reseller-callback.ts';
 import { topUpBooks } from '../src/fulfillment/postings.ts';
 import type { OpsAction, OpsCheck, SupplierResult, TopUpPlan } from '../src/fulfillment/types.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
+import { DEFAULT_OPERATIONS, type OperationsSettings } from '../src/config.ts';
+import { recordCallError, SupplierRouting } from '../src/routing/health.ts';
+import { SupplierRejectedError } from '../src/supplier-api/client.ts';
 import { orders } from '../src/orders/orders.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierOrder } from '../src/supplier-api/client.ts';
@@ -26,14 +29,16 @@ const asResult = (o: SupplierOrder): SupplierResult => ({
 const ourStatus = (s: SupplierResult['status']) => (s === 'SUCCESS' ? 'success' : s === 'FAILED' ? 'failed' : 'processing');
 
 /** The direct top-up's adapters: suppliers, the orders table, the ledger, reseller callbacks. */
-export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; catalog: Catalog; suppliers: SupplierRegistry; resellers: ResellerRegistry; settings: FulfillmentSettings }) {
+export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; catalog: Catalog; suppliers: SupplierRegistry; resellers: ResellerRegistry; settings: FulfillmentSettings; operations?: OperationsSettings }) {
+  const routing = new SupplierRouting(deps.db, (deps.operations ?? DEFAULT_OPERATIONS).routing);
   const clientFor = async (code: string) => deps.suppliers.client(await deps.suppliers.byCode(code), deps.settings.supplierTimeoutMs);
 
   return {
     async planTopUp(orderId: number): Promise<TopUpPlan> {
       const order = await orders.byId(deps.db, orderId);
       if (order.kind !== 'direct_topup') throw new ValidationError(`order ${orderId} is not a direct top-up`);
-      const offers = await deps.suppliers.qualifiedFor(order.sku);
+      // health routing (src/routing/health.ts): priority adjusted by health, open breakers skipped
+      const { candidates: offers } = await routing.order(order.sku, await deps.suppliers.qualifiedFor(order.sku));
       return {
         candidates: offers.map((o) => ({ supplierId: o.supplierId, supplierCode: o.supplierCode, supplierSku: o.supplierSku, costFen: o.costFen })),
         stuckAfterMs: deps.settings.stuckAfterMs,
@@ -51,10 +56,15 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
         supplierSku: input.supplierSku, quantity: 1, costFen: input.costFen,
       });
       const client = deps.suppliers.client(supplier, deps.settings.supplierTimeoutMs);
-      const placed = (await client.orderByRequestId(input.requestId)) ?? (await client.placeOrder({
+      const calledAt = Date.now();
+      const placed = await (async () => (await client.orderByRequestId(input.requestId)) ?? (await client.placeOrder({
         requestId: input.requestId, sku: input.supplierSku, kind: 'topup', quantity: 1, account: order.account ?? undefined,
         callbackUrl: `${deps.settings.publicUrl}/callbacks/suppliers/${supplier.code}`,
-      }));
+      })))().catch(async (err: unknown) => {
+        // counts against the supplier's health (a final answer is counted by a trigger)
+        await recordCallError(deps.db, { supplierId: supplier.id, skuCode: order.sku, kind: 'topup', latencyMs: Date.now() - calledAt, requestId: input.requestId, rejected: err instanceof SupplierRejectedError }).catch(() => undefined);
+        throw err;
+      });
       await recordResult(deps.db, input.requestId, { status: ourStatus(placed.status), supplierOrderId: placed.supplierOrderId, supplierTxnId: placed.supplierTxnId });
       return asResult(placed);
     },

@@ -4,6 +4,7 @@ import { measureActivities } from '../src/observability/activity-metrics.ts';
 import { createAftersalesActivities } from './aftersales.ts';
 import { createFulfillmentActivities } from './fulfillment.ts';
 import { createPlatformActivities } from './platform.ts';
+import { createOperationsActivities } from './operations.ts';
 import { createProcurementActivities } from './procurement.ts';
 import { createReconciliationActivities } from './reconciliation.ts';
 import { createSettlementActivities } from './settlement.ts';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReconciliationActivities(deps),
     ...createSettlementActivities(deps),
     ...createAftersalesActivities(deps),
+    ...createOperationsActivities(deps),
   }));
 }
 

@@ -3,7 +3,8 @@ import type { Catalog } from '../src/catalog/catalog.ts';
 import type { Db } from '../src/db/knex.ts';
 import { KamengError, ValidationError } from '../src/errors.ts';
 import type { CodeVault } from '../src/inventory/codes.ts';
-import { stockLevels } from '../src/inventory/stock.ts';
+import { demandPlans } from '../src/inventory/demand.ts';
+import { DEFAULT_OPERATIONS, type OperationsSettings } from '../src/config.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
 import { ensureReceiptBooked, receiveDelivery } from '../src/procurement/receipt.ts';
 import { ProcurementRuns } from '../src/procurement/runs.ts';
@@ -32,7 +33,7 @@ const toState = (o: { requestId: string; supplierOrderId?: string; status: strin
 });
 
 /** Procurement's adapters: plan from the catalog, call suppliers, receive what they deliver (src/procurement). */
-export function createProcurementActivities(deps: { db: Db; ledger: Ledger; catalog: Catalog; suppliers: SupplierRegistry; vault: CodeVault }) {
+export function createProcurementActivities(deps: { db: Db; ledger: Ledger; catalog: Catalog; suppliers: SupplierRegistry; vault: CodeVault; operations?: OperationsSettings }) {
   const runs = new ProcurementRuns(deps.db);
   async function receiveCardBatch(input: DeliveredBatch): Promise<CardBatchReceipt> {
     const client = deps.suppliers.client(await deps.suppliers.byCode(input.supplierCode), temporalConfig.withinActivities.deliveredCodesTimeoutMs);
@@ -45,7 +46,8 @@ export function createProcurementActivities(deps: { db: Db; ledger: Ledger; cata
     async planProcurement(input: { sku: string; quantity?: number }): Promise<ProcurementPlan> {
       const sku = await deps.catalog.sku(input.sku);
       if (sku.kind !== 'card_code') throw new ValidationError(`SKU ${sku.code} is a direct top-up: there is no stock to procure`);
-      const quantity = input.quantity ?? sku.procurementBatch;
+      // a batch sized from recent demand (src/inventory/demand.ts), at least the SKU's configured batch
+      const quantity = input.quantity ?? ((await demandPlans(deps.db, (deps.operations ?? DEFAULT_OPERATIONS).stock, { sku: sku.code }))[0]?.batchSize || sku.procurementBatch);
       if (!Number.isInteger(quantity) || quantity < 1) throw new ValidationError(`procurement quantity for ${sku.code} must be a positive whole number (set its batch size)`);
       const offers = await deps.suppliers.qualifiedFor(sku.code);
       if (offers.length === 0) throw new NoQualifiedSupplierError(sku.code);
@@ -111,9 +113,10 @@ export function createProcurementActivities(deps: { db: Db; ledger: Ledger; cata
       else await runs.succeeded(ref, { supplierId: input.supplierId!, requestId: input.requestId!, batchId: input.batchId!, totalCostFen: input.totalCostFen!, quarantined: input.quarantined ?? 0, failures: input.failures });
     },
 
-    /** Card SKUs whose available stock is below their threshold. */
+    /** Card SKUs whose available stock is below their reorder point (recent demand × lead time + safety stock, at least the threshold). */
     async lowStockSkus(): Promise<{ sku: string; available: number; threshold: number; batchSize: number }[]> {
-      return (await stockLevels(deps.db, { onlyLow: true })).filter((l) => l.batchSize > 0).map((l) => ({ sku: l.sku, available: l.available, threshold: l.threshold, batchSize: l.batchSize }));
+      return (await demandPlans(deps.db, (deps.operations ?? DEFAULT_OPERATIONS).stock)).filter((l) => l.low && l.batchSize > 0)
+        .map((l) => ({ sku: l.sku, available: l.available, threshold: l.reorderPoint, batchSize: l.batchSize }));
     },
   };
 }

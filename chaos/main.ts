@@ -4,7 +4,9 @@ import Table from 'cli-table3';
 import { runChaos, type ChaosReport } from './run.ts';
 
 /**
- * `npm run chaos [-- --seconds 180 --rate 12 --resellers 40 --workers 2 --fault-every 10 --seed N --json FILE]`
+ * `npm run chaos [-- --seconds 180 --rate 12 --resellers 40 --workers 2 --fault-every 10 --seed N --routing both|on|off --json FILE]`
+ * `--routing both` (the default) runs the day twice with the same seed (the same supplier storms):
+ * supplier health routing on, then the fixed priority order, and prints refunds and stuck top-ups of each.
  * Exits 1 on any invariant violation, an order left processing, or an answer no reseller could have caused.
  */
 const { values } = parseArgs({
@@ -16,6 +18,7 @@ const { values } = parseArgs({
     'fault-every': { type: 'string', default: '10' },
     settle: { type: 'string', default: '120' },
     seed: { type: 'string', default: '20261127' },
+    routing: { type: 'string', default: 'both' },
     json: { type: 'string' },
   },
 });
@@ -28,20 +31,46 @@ const num = (name: keyof typeof values) => {
   return n;
 };
 
+const modes = { both: ['health', 'priority'], on: ['health'], off: ['priority'] } as const;
+const routingModes = modes[values.routing as keyof typeof modes];
+if (!routingModes) {
+  console.error(`--routing must be both, on or off, not "${values.routing}"`);
+  process.exit(2);
+}
 const started = Date.now();
 const log = (line: string) => console.log(`[chaos ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}`);
-const report = await runChaos({
-  seconds: num('seconds'), ratePerSecond: num('rate'), resellers: num('resellers'), workers: num('workers'),
-  faultEveryMs: num('fault-every') * 1000, settleSeconds: num('settle'), seed: num('seed'), log,
-});
-print(report);
-if (values.json) await fs.writeFile(values.json, JSON.stringify(report, null, 2));
-const failed = report.invariants.violations > 0 || report.orders.processing > 0 || report.traffic.unexpected > 0 || report.traffic.unanswered > 0;
+const reports: ChaosReport[] = [];
+for (const routing of routingModes) {
+  log(`=== routing ${routing === 'health' ? 'on (supplier health, breaker)' : 'off (fixed priority)'}, seed ${values.seed} ===`);
+  const one = await runChaos({
+    seconds: num('seconds'), ratePerSecond: num('rate'), resellers: num('resellers'), workers: num('workers'),
+    faultEveryMs: num('fault-every') * 1000, settleSeconds: num('settle'), seed: num('seed'), routing, log,
+  });
+  print(one);
+  reports.push(one);
+}
+const report = reports[0]!;
+if (reports.length > 1) printComparison(reports);
+if (values.json) await fs.writeFile(values.json, JSON.stringify(reports.length > 1 ? { ...report, runs: reports } : report, null, 2));
+const failed = reports.some((r) => r.invariants.violations > 0 || r.orders.processing > 0 || r.traffic.unexpected > 0 || r.traffic.unanswered > 0);
 console.log(failed ? '\nCHAOS FAILED' : `\nchaos passed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 process.exit(failed ? 1 : 0);
 
+/** The same seeded day with routing on and off: what supplier health routing changes. */
+function printComparison(rs: ChaosReport[]): void {
+  const t = new Table({ head: ['', ...rs.map((r) => (r.routing === 'health' ? '路由开 routing on' : '路由关 routing off'))], style: { head: [], border: [] } });
+  t.push(
+    ['直充成功 top-ups succeeded', ...rs.map((r) => r.orders.topUpsSucceeded)],
+    ['已退款 refunded', ...rs.map((r) => r.orders.refunded)],
+    ['卡单 stuck (waiting for ops)', ...rs.map((r) => r.orders.stuck)],
+    ['满足率 fill rate (card units served ÷ asked)', ...rs.map((r) => `${(r.fillRate.rate * 100).toFixed(1)}% (${r.fillRate.served}/${r.fillRate.served + r.fillRate.refused})`)],
+    ['补货完成 procurement runs completed', ...rs.map((r) => r.orders.procurementRuns)],
+  );
+  console.log(`\n路由对比 routing on/off, same seed and supplier storms\n${t.toString()}`);
+}
+
 function print(r: ChaosReport): void {
-  const t = new Table({ head: ['', '数量 count'], style: { head: [], border: [] } });
+  const t = new Table({ head: ['', `数量 count (routing ${r.routing === 'health' ? 'on' : 'off'})`], style: { head: [], border: [] } });
   const f = r.faults;
   t.push(
     ['订单尝试 orders attempted', r.traffic.attempted],
@@ -56,6 +85,7 @@ function print(r: ChaosReport): void {
     ['  直充成功 top-ups succeeded', r.orders.topUpsSucceeded],
     ['已退款 refunded', r.orders.refunded],
     ['补货完成 procurement runs completed', r.orders.procurementRuns],
+    ['满足率 fill rate (card units served ÷ asked)', `${(r.fillRate.rate * 100).toFixed(1)}% (${r.fillRate.served} / ${r.fillRate.served + r.fillRate.refused})`],
     ['卡单 stuck (waiting for ops)', r.orders.stuck],
     ['处理中 still processing (must be 0)', r.orders.processing],
     ['注入故障 faults injected', f.workerKills + f.databaseDrops + f.temporalRestarts + f.supplierStorms + f.supplierSilences],

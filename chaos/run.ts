@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config.ts';
 import { deriveKeys } from '../src/crypto/keys.ts';
 import { createDb } from '../src/db/knex.ts';
 import { seedDemo } from '../src/demo/seed.ts';
+import { fillRate } from '../src/inventory/demand.ts';
 import { checkInvariants, type CheckReport } from '../src/invariants/check.ts';
 import { buildDeps } from '../src/runtime/deps.ts';
 import { resolveTemporalCli } from '../src/runtime/temporal-cli.ts';
@@ -33,13 +34,29 @@ export interface ChaosOptions {
   /** How long the books may take to settle after the faults stop. */
   settleSeconds: number;
   seed: number;
+  /** Supplier health routing on ('health') or the fixed priority order ('priority'). */
+  routing?: 'health' | 'priority';
   log: (line: string) => void;
 }
+
+/**
+ * Routing and stock settings for a chaos day (minutes, not hours): health over 30 s, a breaker that
+ * opens at 40 % with 6 answers and probes after 10 s; demand over the last minute, a batch covering
+ * 45 s of it, 10 s of safety stock.
+ */
+export const CHAOS_OPERATIONS_ENV = {
+  KAMENG_ROUTING_WINDOW_SECONDS: '30', KAMENG_BREAKER_FAILURE_PCT: '40', KAMENG_BREAKER_MIN_CALLS: '6', KAMENG_BREAKER_COOLDOWN_SECONDS: '10',
+  KAMENG_BREAKER_PROBE_INTERVAL_SECONDS: '2', KAMENG_BREAKER_PROBE_SUCCESSES: '2',
+  KAMENG_STOCK_VELOCITY_SECONDS: '60', KAMENG_STOCK_LEAD_SECONDS: '10', KAMENG_STOCK_SAFETY_SECONDS: '10', KAMENG_STOCK_COVER_SECONDS: '45',
+};
 
 export interface ChaosReport {
   seconds: number;
   traffic: TrafficTally;
   orders: { cardDelivered: number; topUpsSucceeded: number; refunded: number; stuck: number; processing: number; procurementRuns: number };
+  routing: 'health' | 'priority';
+  /** Card units delivered ÷ card units asked (delivered + refused out of stock), over the day. */
+  fillRate: { served: number; refused: number; rate: number };
   faults: FaultCounts & { workerCrashes: number; simulator: Record<string, number> };
   callbacks: { delivered: number; refused: number };
   settledInSeconds: number | null;
@@ -55,7 +72,8 @@ export interface ChaosReport {
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
   const random = prng(options.seed);
-  const config = loadConfig();
+  const routing = options.routing ?? 'health';
+  const config = loadConfig({ ...process.env, ...CHAOS_OPERATIONS_ENV, KAMENG_ROUTING: routing });
   const notes: string[] = [];
   const stops: (() => Promise<unknown>)[] = [];
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-chaos-'));
@@ -85,7 +103,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const masterKey = randomBytes(32);
     const apiPort = await freePort();
     const settings = { stuckAfterMs: 20_000, pollIntervalMs: 1_000, supplierTimeoutMs: 1_500, publicUrl: `http://127.0.0.1:${apiPort}`, allowPrivateCallbacks: true };
-    const deps = buildDeps(db, deriveKeys(masterKey), settings, { ...config.reconciliation, archiveDir: path.join(scratch, 'statements') });
+    const deps = buildDeps(db, deriveKeys(masterKey), settings, { ...config.reconciliation, archiveDir: path.join(scratch, 'statements') }, config.operations);
     await deps.ledger.openPlatformAccounts();
 
     const demo = await seedDemo(deps, { simulatorPort: 0, dataDir: scratch });
@@ -121,6 +139,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       KAMENG_WORKFLOW_BUNDLE: bundleFile, KAMENG_PUBLIC_URL: settings.publicUrl, KAMENG_ALLOW_PRIVATE_CALLBACKS: 'true',
       KAMENG_STUCK_AFTER_MS: String(settings.stuckAfterMs), KAMENG_POLL_INTERVAL_MS: String(settings.pollIntervalMs),
       KAMENG_SUPPLIER_TIMEOUT_MS: String(settings.supplierTimeoutMs), KAMENG_DB_POOL_MAX: '10', KAMENG_DATA_DIR: scratch,
+      ...CHAOS_OPERATIONS_ENV, KAMENG_ROUTING: routing,
     });
     await workers.start();
     stops.push(() => workers.stop()); // stopped first: before the servers they talk to
@@ -128,6 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await client.workflow.start('stockCheck', { taskQueue: config.temporal.taskQueues.procurement, workflowId: 'chaos-stock-check' });
     await waitFor(async () => Number((await db('card_codes').where({ status: 'available' }).countDistinct('sku_code as n'))[0]!.n) >= 3, 90_000);
 
+    const dayStarted = new Date();
     log(`traffic: ${options.ratePerSecond} orders/s for ${options.seconds}s, a fault every ${options.faultEveryMs / 1000}s`);
     const faults = injectFaults({ db, workers, temporal, simulator: demo.simulator, suppliers, random, log }, options.faultEveryMs);
     const trafficEnds = Date.now() + options.seconds * 1000;
@@ -160,7 +180,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (workers.log.length) notes.push(...workers.log.slice(0, 3));
     const invariants = await checkInvariants(db);
     return {
-      seconds: options.seconds, traffic,
+      seconds: options.seconds, traffic, routing, fillRate: await fillRate(db, dayStarted),
       orders: { cardDelivered: o.card_delivered, topUpsSucceeded: o.top_ups_succeeded, refunded: o.refunded, stuck: o.stuck, processing: o.processing, procurementRuns: o.procured },
       faults: { ...faults.counts, workerCrashes: workers.unexpectedExits, simulator },
       callbacks: { delivered: endpoints.received(), refused: endpoints.refused() },

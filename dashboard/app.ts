@@ -28,6 +28,7 @@ import { logger } from '../src/observability/log.ts';
 const dashboardLog = logger('dashboard');
 import { mountAdminPages } from './pages/admin.ts';
 import { mountResellerAdminPages } from './pages/admin-resellers.ts';
+import { mountOperationsPages } from './pages/operations.ts';
 
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -102,6 +103,8 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
 
   mountAdminPages(app, full);
   mountResellerAdminPages(app, full);
+  mountOperationsPages(app, full);
+
   app.use((req, _res, next) => next(new NotFoundError('page', req.path)));
 
   // Every error answers the error page (or JSON to a script) with a stable code, never a stack trace.

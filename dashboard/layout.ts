@@ -23,6 +23,7 @@ export function layout(options: { lang: Lang; title: string; active: string; bod
     <a href="/reconciliation" class="${options.active === 'reconciliation' ? 'active' : ''}">${t('reconciliation')}</a>
     <a href="/settlement" class="${options.active === 'settlement' ? 'active' : ''}">${t('settlement')}</a>
     <a href="/stock" class="${options.active === 'stock' ? 'active' : ''}">${t('stock')}</a>
+    <a href="/routing" class="${options.active === 'routing' ? 'active' : ''}">${t('routingPage')}</a>
     <a href="/aftersales" class="${options.active === 'aftersales' ? 'active' : ''}">${t('aftersales')}</a>
     <a href="/audit" class="${options.active === 'audit' ? 'active' : ''}">${t('auditLog')}</a>
     <a href="/admin/suppliers" class="${options.active === 'admin' ? 'active' : ''}">${t('admin')}</a>

@@ -18,6 +18,8 @@ import * as catalogAdmin from './20261201_018_catalog_admin.ts';
 import * as resellerOnboarding from './20261201_020_reseller_onboarding.ts';
 import * as walletRecharges from './20261201_021_wallet_recharges.ts';
 import * as aftersales from './20261201_024_aftersales.ts';
+import * as routingAndAlerts from './20261201_027_routing_and_alerts.ts';
+import * as stockDemand from './20261201_028_stock_demand.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -40,4 +42,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_020_reseller_onboarding': resellerOnboarding,
   '20261201_021_wallet_recharges': walletRecharges,
   '20261201_024_aftersales': aftersales,
+  '20261201_027_routing_and_alerts': routingAndAlerts,
+  '20261201_028_stock_demand': stockDemand,
 };

@@ -58,6 +58,8 @@ export interface AppConfig {
   observability: ObservabilitySettings;
   /** 资质 documents (issue 18): kept by SHA-256 outside the database, like statements; each upload capped on bytes received. */
   compliance: { documentDir: string; documentMaxBytes: number };
+  /** Supplier health routing, alert rules and demand-driven stock (README, Operations). */
+  operations: OperationsSettings;
   businessTimeZone: 'Asia/Shanghai';
   /** Resellers and wallet recharges (充值), issue 18. */
   resellers: ResellerAdminSettings;
@@ -125,6 +127,54 @@ export interface ObservabilitySettings {
   /** OTEL_SERVICE_NAME: how traces name this process. */
   serviceName: string;
 }
+/** Supplier health routing (智能路由), alert thresholds and demand-driven reordering (库存管理). */
+export interface OperationsSettings {
+  routing: {
+    /** 'health': failover order is priority adjusted by health, with a breaker; 'priority': the fixed order. */
+    mode: 'health' | 'priority';
+    /** The rolling window of supplier answers that health and the breaker read. */
+    windowMs: number;
+    /** The breaker opens at this failure rate (percent) over the window, with at least minCalls answers. */
+    failurePct: number;
+    minCalls: number;
+    /** Open this long, then half-open: a probe every probeIntervalMs; probeSuccesses in a row close it. */
+    cooldownMs: number;
+    probeIntervalMs: number;
+    probeSuccesses: number;
+    /** Priority points added per 100 % failure rate, and per second of average latency. */
+    failureWeight: number;
+    latencyWeightPerSecond: number;
+  };
+  alerts: {
+    stuckTopUps: number;
+    supplierFailurePct: number;
+    supplierWindowMinutes: number;
+    supplierMinCalls: number;
+    qualificationDays: number;
+    /** Stock below its threshold with no procurement completed for this long. */
+    stockStaleMinutes: number;
+    /** Failed workflow runs (procurement, reconciliation) within this window. */
+    workflowWindowMinutes: number;
+  };
+  stock: {
+    /** Recent demand (units sold and refused) is read over this window. */
+    velocityWindowMs: number;
+    /** Lead time when no procurement has completed yet (else the recent runs' average). */
+    defaultLeadMs: number;
+    /** Safety stock, as this much time of recent demand. */
+    safetyMs: number;
+    /** A batch covers this much time of recent demand (at least the SKU's configured batch). */
+    coverMs: number;
+    /** Lead time is multiplied by this when the first supplier of a SKU is unhealthy: procure early. */
+    unhealthyLeadFactor: number;
+  };
+}
+
+export const DEFAULT_OPERATIONS: OperationsSettings = {
+  routing: { mode: 'health', windowMs: 120_000, failurePct: 50, minCalls: 8, cooldownMs: 30_000, probeIntervalMs: 5_000, probeSuccesses: 2, failureWeight: 100, latencyWeightPerSecond: 10 },
+  alerts: { stuckTopUps: 5, supplierFailurePct: 20, supplierWindowMinutes: 10, supplierMinCalls: 20, qualificationDays: 14, stockStaleMinutes: 30, workflowWindowMinutes: 60 },
+  stock: { velocityWindowMs: 3_600_000, defaultLeadMs: 600_000, safetyMs: 300_000, coverMs: 3_600_000, unhealthyLeadFactor: 2 },
+};
 
 /** Daily supplier reconciliation (对账). */
 export interface ReconSettings {
@@ -203,6 +253,26 @@ const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('kameng'),
   KAMENG_RECHARGE_APPROVAL_FEN: z.coerce.number().int().min(1).default(5_000_000),
   KAMENG_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
+  // operations: routing, alerts, stock (DEFAULT_OPERATIONS)
+  KAMENG_ROUTING: z.enum(['health', 'priority']).default('health'),
+  KAMENG_ROUTING_WINDOW_SECONDS: z.coerce.number().int().min(5).max(86_400).default(DEFAULT_OPERATIONS.routing.windowMs / 1000),
+  KAMENG_BREAKER_FAILURE_PCT: z.coerce.number().min(1).max(100).default(DEFAULT_OPERATIONS.routing.failurePct),
+  KAMENG_BREAKER_MIN_CALLS: z.coerce.number().int().min(1).default(DEFAULT_OPERATIONS.routing.minCalls),
+  KAMENG_BREAKER_COOLDOWN_SECONDS: z.coerce.number().min(1).default(DEFAULT_OPERATIONS.routing.cooldownMs / 1000),
+  KAMENG_BREAKER_PROBE_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(DEFAULT_OPERATIONS.routing.probeIntervalMs / 1000),
+  KAMENG_BREAKER_PROBE_SUCCESSES: z.coerce.number().int().min(1).max(100).default(DEFAULT_OPERATIONS.routing.probeSuccesses),
+  KAMENG_ALERT_STUCK_TOPUPS: z.coerce.number().int().min(1).default(DEFAULT_OPERATIONS.alerts.stuckTopUps),
+  KAMENG_ALERT_SUPPLIER_FAILURE_PCT: z.coerce.number().min(1).max(100).default(DEFAULT_OPERATIONS.alerts.supplierFailurePct),
+  KAMENG_ALERT_SUPPLIER_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(DEFAULT_OPERATIONS.alerts.supplierWindowMinutes),
+  KAMENG_ALERT_SUPPLIER_MIN_CALLS: z.coerce.number().int().min(1).default(DEFAULT_OPERATIONS.alerts.supplierMinCalls),
+  KAMENG_ALERT_QUALIFICATION_DAYS: z.coerce.number().int().min(1).max(365).default(DEFAULT_OPERATIONS.alerts.qualificationDays),
+  KAMENG_ALERT_STOCK_STALE_MINUTES: z.coerce.number().int().min(1).default(DEFAULT_OPERATIONS.alerts.stockStaleMinutes),
+  KAMENG_ALERT_WORKFLOW_WINDOW_MINUTES: z.coerce.number().int().min(1).default(DEFAULT_OPERATIONS.alerts.workflowWindowMinutes),
+  KAMENG_STOCK_VELOCITY_SECONDS: z.coerce.number().int().min(10).default(DEFAULT_OPERATIONS.stock.velocityWindowMs / 1000),
+  KAMENG_STOCK_LEAD_SECONDS: z.coerce.number().min(1).default(DEFAULT_OPERATIONS.stock.defaultLeadMs / 1000),
+  KAMENG_STOCK_SAFETY_SECONDS: z.coerce.number().min(0).default(DEFAULT_OPERATIONS.stock.safetyMs / 1000),
+  KAMENG_STOCK_COVER_SECONDS: z.coerce.number().min(1).default(DEFAULT_OPERATIONS.stock.coverMs / 1000),
+  KAMENG_STOCK_UNHEALTHY_LEAD_FACTOR: z.coerce.number().min(1).max(10).default(DEFAULT_OPERATIONS.stock.unhealthyLeadFactor),
 });
 
 const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
@@ -290,6 +360,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     compliance: {
       documentDir: path.resolve(cwd, e.KAMENG_DOCUMENT_DIR ?? path.join(e.KAMENG_DATA_DIR, 'documents')),
       documentMaxBytes: e.KAMENG_DOCUMENT_MAX_BYTES,
+    },
+    operations: {
+      routing: {
+        mode: e.KAMENG_ROUTING, windowMs: e.KAMENG_ROUTING_WINDOW_SECONDS * 1000, failurePct: e.KAMENG_BREAKER_FAILURE_PCT, minCalls: e.KAMENG_BREAKER_MIN_CALLS,
+        cooldownMs: e.KAMENG_BREAKER_COOLDOWN_SECONDS * 1000, probeIntervalMs: e.KAMENG_BREAKER_PROBE_INTERVAL_SECONDS * 1000, probeSuccesses: e.KAMENG_BREAKER_PROBE_SUCCESSES,
+        failureWeight: DEFAULT_OPERATIONS.routing.failureWeight, latencyWeightPerSecond: DEFAULT_OPERATIONS.routing.latencyWeightPerSecond,
+      },
+      alerts: {
+        stuckTopUps: e.KAMENG_ALERT_STUCK_TOPUPS, supplierFailurePct: e.KAMENG_ALERT_SUPPLIER_FAILURE_PCT, supplierWindowMinutes: e.KAMENG_ALERT_SUPPLIER_WINDOW_MINUTES,
+        supplierMinCalls: e.KAMENG_ALERT_SUPPLIER_MIN_CALLS, qualificationDays: e.KAMENG_ALERT_QUALIFICATION_DAYS, stockStaleMinutes: e.KAMENG_ALERT_STOCK_STALE_MINUTES,
+        workflowWindowMinutes: e.KAMENG_ALERT_WORKFLOW_WINDOW_MINUTES,
+      },
+      stock: {
+        velocityWindowMs: e.KAMENG_STOCK_VELOCITY_SECONDS * 1000, defaultLeadMs: e.KAMENG_STOCK_LEAD_SECONDS * 1000, safetyMs: e.KAMENG_STOCK_SAFETY_SECONDS * 1000,
+        coverMs: e.KAMENG_STOCK_COVER_SECONDS * 1000, unhealthyLeadFactor: e.KAMENG_STOCK_UNHEALTHY_LEAD_FACTOR,
+      },
     },
     businessTimeZone: 'Asia/Shanghai',
     resellers: { rechargeApprovalFen: e.KAMENG_RECHARGE_APPROVAL_FEN, secretOverlapMs: e.KAMENG_SECRET_OVERLAP_HOURS * 3600_000 },

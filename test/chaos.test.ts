@@ -17,7 +17,7 @@ describe('fault suite (npm run chaos, short)', () => {
     const json = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-chaos-test-')), 'report.json');
     const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: inject('ownerDatabaseUrl') }; // it creates a scratch database of its own
     delete env.TEMPORAL_ADDRESS; // its own dev server: the suite restarts it
-    const child = spawn(process.execPath, ['bin/run-ts.js', 'chaos/main.ts', '--seconds', '45', '--rate', '6', '--resellers', '12', '--fault-every', '5', '--settle', '90', '--json', json], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/run-ts.js', 'chaos/main.ts', '--seconds', '45', '--rate', '6', '--resellers', '12', '--fault-every', '5', '--settle', '90', '--routing', 'on', '--json', json], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));

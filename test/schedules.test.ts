@@ -5,7 +5,7 @@ import { openHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
 const config = loadConfig();
-const IDS = ['kameng-stock-check', 'kameng-supplier-recon', 'kameng-reseller-settlement', 'kameng-housekeeping'];
+const IDS = ['kameng-stock-check', 'kameng-supplier-recon', 'kameng-reseller-settlement', 'kameng-housekeeping', 'kameng-alerts'];
 
 beforeAll(async () => {
   h = await openHarness({ worker: false });
@@ -25,14 +25,15 @@ async function schedules() {
 }
 
 describe('ensureSchedules', () => {
-  it('creates the stock check, supplier reconciliation, settlement and housekeeping schedules once, and a second start changes nothing', async () => {
+  it('creates the stock check, supplier reconciliation, settlement, housekeeping and alert schedules once, and a second start changes nothing', async () => {
     const first = await ensureSchedules(h.client, config);
-    expect(first).toHaveLength(4);
+    expect(first).toHaveLength(5);
     expect(await schedules()).toEqual([
       { id: 'kameng-stock-check', workflowType: 'stockCheck' },
       { id: 'kameng-supplier-recon', workflowType: 'dailyReconciliation' },
       { id: 'kameng-reseller-settlement', workflowType: 'dailySettlement' },
       { id: 'kameng-housekeeping', workflowType: 'housekeeping' },
+      { id: 'kameng-alerts', workflowType: 'evaluateAlerts' },
     ]);
     const stockCheck = await h.client.schedule.getHandle('kameng-stock-check').describe();
     expect(stockCheck.action).toMatchObject({ taskQueue: config.temporal.taskQueues.procurement });
@@ -41,6 +42,6 @@ describe('ensureSchedules', () => {
     // a restart: the same schedules, updated in place (a second create would be refused)
     expect(await ensureSchedules(h.client, config)).toEqual(first);
     expect((await h.client.schedule.getHandle('kameng-stock-check').describe()).spec).toEqual(stockCheck.spec);
-    expect(await schedules()).toHaveLength(4);
+    expect(await schedules()).toHaveLength(5);
   });
 });

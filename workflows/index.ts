@@ -6,3 +6,4 @@ export { procureStock, stockCheck } from './procurement.ts';
 export { dailyReconciliation, reconcileSupplierDay } from './reconciliation.ts';
 export { dailySettlement } from './settlement.ts';
 export { handleComplaint } from './handle-complaint.ts';
+export { evaluateAlerts } from './alerts.ts';

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { fillRate } from '../../src/inventory/demand.ts';
 import { stockLevels } from '../../src/inventory/stock.ts';
 import { displayYuan } from '../../src/money.ts';
 import { quarantinedCodes } from '../../src/procurement/quarantine.ts';
@@ -30,6 +31,7 @@ export function stockPage(deps: DashboardDeps) {
     const lang = langOf(req, res);
     const t = translator(lang);
     const p = pageOf(req, 20);
+    const fill = await fillRate(deps.db, new Date(Date.now() - 24 * 3_600_000));
     const [levels, expiring, recent, quarantine] = await Promise.all([
       stockLevels(deps.db), suppliers.expiringQualifications({ withinDays: 30 }), runs.recent({ limit: p.size, offset: p.offset }),
       quarantinedCodes(deps.db, { limit: 50, offset: 0 }),
@@ -37,6 +39,7 @@ export function stockPage(deps: DashboardDeps) {
     const body = html`
       <section>
         <h2>${t('stock')}</h2>
+        <p>${t('fillRate')} (24 h): <strong>${((fill.rate) * 100).toFixed(1)}%</strong> (${fill.served} / ${fill.served + fill.refused}) · <a href="/routing">${t('reorderPoint')} →</a></p>
         <table><thead><tr><th>SKU</th><th>${t('name')}</th><th class="num">${t('available')}</th><th class="num">${t('delivered')}</th><th class="num">${t('threshold')}</th><th></th></tr></thead>
         <tbody>${levels.map((l) => html`<tr><td>${l.sku}</td><td>${lang === 'zh' ? l.nameZh : l.nameEn}</td><td class="num">${l.available}</td><td class="num">${l.delivered}</td><td class="num">${l.threshold}</td><td class="${l.low ? 'bad' : ''}">${l.low ? t('lowStock') : ''}</td></tr>`)}</tbody></table>
       </section>

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type express from 'express';
-import type { AppConfig } from '../config.ts';
+import { DEFAULT_OPERATIONS, type AppConfig } from '../config.ts';
+import { DemandWatch } from '../inventory/demand.ts';
 import type { ActivityDeps } from '../runtime/deps.ts';
 import { ComplaintService } from '../aftersales/complaints.ts';
 import { OrderService } from '../orders/order-service.ts';
@@ -12,7 +13,10 @@ import { supplierCallbacks } from './supplier-callbacks.ts';
 /** The machine-facing HTTP surface: the signed reseller API and the supplier callback endpoint. */
 export function mountApis(app: express.Express, deps: ActivityDeps, temporal: Client, taskQueues: { fulfillment: string; procurement: string }): OrderService {
   app.use(['/api/v1', '/callbacks/suppliers'], securityHeaders(API_CSP));
-  const orderService = new OrderService({ db: deps.db, ledger: deps.ledger, catalog: deps.catalog, vault: deps.vault, temporal, taskQueues });
+  const orderService = new OrderService({
+    db: deps.db, ledger: deps.ledger, catalog: deps.catalog, vault: deps.vault, temporal, taskQueues,
+    demand: (procure) => new DemandWatch(deps.db, (deps.operations ?? DEFAULT_OPERATIONS).stock, procure),
+  });
   const complaints = new ComplaintService({
     db: deps.db, vault: deps.vault, temporal, taskQueue: taskQueues.fulfillment, windowHours: deps.settings.aftersales?.complaintWindowHours ?? 72,
   });

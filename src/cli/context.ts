@@ -18,7 +18,7 @@ export async function openCliContext() {
   const databaseUrl = (await runningDatabase(config)).url;
   const db = createDb(databaseUrl, { poolMax: 4, applicationName: 'kameng-cli' });
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
-  const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);
+  const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation, config.operations);
   let connection: Connection | undefined;
   return {
     config, db, deps,

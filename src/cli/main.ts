@@ -13,6 +13,7 @@ import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statement
 import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCommand, stockCommand } from './inventory.ts';
 import { registerAdminCommands } from './admin.ts';
 import { registerResellerAdminCommands } from './admin-resellers.ts';
+import { registerOperationsCommands } from './operations.ts';
 
 const program = new Command()
   .name('kameng')
@@ -217,6 +218,7 @@ registerResellerAdminCommands(program);
 program.command('whoami').description('Who the CLI acts as (checked against the database)').action(whoamiCommand);
 
 registerComplaintCommands(program);
+registerOperationsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

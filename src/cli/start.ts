@@ -75,7 +75,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   for (const warning of await excessPrivileges(db)) log(`WARNING: ${warning}; see README, Security (kameng db roles --print)`);
 
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
-  const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation);
+  const deps = buildDeps(db, keys, config.fulfillment, config.reconciliation, config.operations);
   const { ledger } = deps;
   // Migration 016 cannot seal (it has no master key): supplier credentials still in plain text are sealed here.
   const sealed = await deps.suppliers.sealPlainCredentials();

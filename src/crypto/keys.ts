@@ -13,12 +13,14 @@ export interface Keys {
   resellerSecrets: Buffer;
   /** Seals supplier API keys and callback secrets. */
   supplierSecrets: Buffer;
+  /** Seals alert robot URLs and secrets (src/alerts). */
+  alertSecrets: Buffer;
 }
 
 export function deriveKeys(master: Buffer): Keys {
   const derive = (purpose: string) => Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), `kameng:${purpose}`, 32));
   return { cardCodes: derive('card-codes'), cardFingerprint: derive('card-fingerprint'), resellerSecrets: derive('reseller-secrets'),
-    supplierSecrets: derive('supplier-secrets') };
+    supplierSecrets: derive('supplier-secrets'), alertSecrets: derive('alert-secrets') };
 }
 
 /** KAMENG_MASTER_KEY: 32 bytes as 64 hex characters or base64. */

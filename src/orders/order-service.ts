@@ -7,6 +7,7 @@ import { businessDateOf } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
 import type { CodeVault } from '../inventory/codes.ts';
+import type { DemandWatch } from '../inventory/demand.ts';
 import { OutOfStockError } from '../inventory/errors.ts';
 import { availableCodes, codesForOrder } from '../inventory/stock.ts';
 import { accountCode } from '../ledger/accounts.ts';
@@ -49,6 +50,8 @@ export interface OrderServiceDeps {
   vault: CodeVault;
   temporal: Client;
   taskQueues: { fulfillment: string; procurement: string };
+  /** Demand-driven reordering (src/inventory/demand.ts): told of each card sale and each refusal out of stock. */
+  demand?: (procure: (sku: string) => Promise<void>) => DemandWatch;
 }
 
 /**
@@ -57,7 +60,11 @@ export interface OrderServiceDeps {
  * fulfillment workflow takes over. The reseller's own order id makes a repeat return the original.
  */
 export class OrderService implements ResellerOrderService {
-  constructor(private readonly deps: OrderServiceDeps) {}
+  private readonly demand: DemandWatch | undefined;
+
+  constructor(private readonly deps: OrderServiceDeps) {
+    this.demand = deps.demand?.((sku) => this.wakeProcurement(sku));
+  }
 
   /**
    * A card order of a SKU known to be one is claimed, priced, placed, delivered and posted in one
@@ -118,7 +125,9 @@ export class OrderService implements ResellerOrderService {
       if ('order' in placed) return placed;
       const existing = await orders.byResellerOrderId(this.deps.db, reseller.id, request.resellerOrderId);
       if (existing) return this.replay(existing, requestHash);
-      if (sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
+      // recorded as unserved demand; procurement woken (at most once a second per SKU when watched)
+      if (this.demand) await this.demand.outOfStock(sku.code, request.quantity, sku.procurementBatch > 0);
+      else if (sku.procurementBatch > 0) void this.wakeProcurement(sku.code);
       throw new OutOfStockError(sku.code, request.quantity, await availableCodes(this.deps.db, sku.code));
     }
 
@@ -162,6 +171,7 @@ export class OrderService implements ResellerOrderService {
       throw ledgerErrorFrom(err) ?? err;
     });
     if (!placed.order) return { nonceFresh: placed.nonceFresh };
+    this.demand?.afterSale(request.sku);
     const codes = placed.codes.map((c) => ({ serial: c.serial, code: this.deps.vault.open(c.code_sealed), expiresOn: c.expires_on }));
     return { order: await this.view(placed.order, codes), replayed: false };
   }

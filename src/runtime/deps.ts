@@ -1,5 +1,6 @@
 import { Catalog } from '../catalog/catalog.ts';
-import type { FulfillmentSettings, ReconSettings } from '../config.ts';
+import { DEFAULT_OPERATIONS, type FulfillmentSettings, type OperationsSettings, type ReconSettings } from '../config.ts';
+import { Alerts } from '../alerts/alerts.ts';
 import type { Keys } from '../crypto/keys.ts';
 import { createDb, type Db } from '../db/knex.ts';
 import { CodeVault } from '../inventory/codes.ts';
@@ -17,18 +18,24 @@ export interface ActivityDeps {
   resellers: ResellerRegistry;
   settings: FulfillmentSettings;
   reconciliation: ReconSettings;
+  /** Routing, alert thresholds, demand-driven stock; DEFAULT_OPERATIONS when absent. */
+  operations?: OperationsSettings;
+  /** Alert rules, channels and deliveries (src/alerts). */
+  alerts?: Alerts;
 }
 
 /** Builds what activities need, once per process: the one place that wires dependencies. */
-export function buildDeps(db: Db, keys: Keys, settings: FulfillmentSettings, reconciliation: ReconSettings): ActivityDeps {
+export function buildDeps(db: Db, keys: Keys, settings: FulfillmentSettings, reconciliation: ReconSettings, operations?: OperationsSettings): ActivityDeps {
   const ledger = new Ledger(db);
+  const ops = operations ?? DEFAULT_OPERATIONS;
   return {
-    db, ledger, settings, reconciliation, catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger, keys.supplierSecrets), vault: new CodeVault(keys),
+    db, ledger, settings, reconciliation, operations,
+    alerts: new Alerts(db, keys.alertSecrets, { thresholds: ops.alerts, allowPrivate: settings.allowPrivateCallbacks }), catalog: new Catalog(db), suppliers: new SupplierRegistry(db, ledger, keys.supplierSecrets), vault: new CodeVault(keys),
     resellers: new ResellerRegistry(db, ledger, keys.resellerSecrets),
   };
 }
 
-export function createActivityDeps(options: { databaseUrl: string; keys: Keys; settings: FulfillmentSettings; reconciliation: ReconSettings; poolMax?: number }): ActivityDeps & { close(): Promise<void> } {
+export function createActivityDeps(options: { databaseUrl: string; keys: Keys; settings: FulfillmentSettings; reconciliation: ReconSettings; operations?: OperationsSettings; poolMax?: number }): ActivityDeps & { close(): Promise<void> } {
   const db = createDb(options.databaseUrl, { poolMax: options.poolMax, applicationName: 'kameng-worker' });
-  return { ...buildDeps(db, options.keys, options.settings, options.reconciliation), close: () => db.destroy() };
+  return { ...buildDeps(db, options.keys, options.settings, options.reconciliation, options.operations), close: () => db.destroy() };
 }

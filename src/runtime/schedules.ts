@@ -19,6 +19,7 @@ export function scheduleDefinitions(config: AppConfig): ScheduleDefinition[] {
     },
     { id: 'kameng-reseller-settlement', cron: config.temporal.schedules.resellerSettlement, workflowType: 'dailySettlement', taskQueue: config.temporal.taskQueues.settlement, args: [{}] },
     { id: 'kameng-housekeeping', cron: config.temporal.schedules.housekeeping, workflowType: 'housekeeping', taskQueue: config.temporal.taskQueues.platform, args: [] },
+    { id: 'kameng-alerts', cron: config.temporal.schedules.alerts, workflowType: 'evaluateAlerts', taskQueue: config.temporal.taskQueues.platform, args: [] },
   ];
 }
 

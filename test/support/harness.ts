@@ -6,7 +6,7 @@ import { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { deriveKeys, type Keys } from '../../src/crypto/keys.ts';
 import { loadConfig } from '../../src/config.ts';
-import type { ReconSettings } from '../../src/config.ts';
+import type { OperationsSettings, ReconSettings } from '../../src/config.ts';
 import { createDb, type Db } from '../../src/db/knex.ts';
 import type { Ledger } from '../../src/ledger/ledger.ts';
 import type { ActivityDeps } from '../../activities/index.ts';
@@ -51,6 +51,8 @@ export const TEST_RECON_SETTINGS: ReconSettings = {
 
 export async function openHarness(options: {
   worker?: boolean; settings?: Partial<typeof TEST_SETTINGS>; reconciliation?: Partial<ReconSettings>;
+  /** Routing, alert thresholds, stock (DEFAULT_OPERATIONS when absent). */
+  operations?: OperationsSettings;
   /** A database of this harness's own (migrated, dropped on close), for tests of global state such as settled days. */
   freshDatabase?: boolean;
 } = {}): Promise<Harness> {
@@ -61,7 +63,7 @@ export async function openHarness(options: {
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
   const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
-  const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, reconciliation);
+  const deps = buildDeps(db, keys, { ...TEST_SETTINGS, ...options.settings }, reconciliation, options.operations);
   const { ledger } = deps;
   // an external cluster (TEMPORAL_ADDRESS) is reached with its profile: API key, TLS
   const temporalProfile = process.env.TEMPORAL_ADDRESS ? loadConfig().temporal.connection : undefined;
