@@ -8,7 +8,10 @@ import fc from 'fast-check';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileDay } from '../src/reconciliation/reconcile.ts';
-import { DEFAULT_COLUMNS, type StatementField } from '../src/reconciliation/statement/columns.ts';
+import { DEFAULT_COLUMNS, type StatementField as AnyField } from '../src/reconciliation/statement/columns.ts';
+
+/** The fields of a statement with its time in one column (statement-profiles.test.ts reads the other shapes). */
+type StatementField = Exclude<AnyField, 'completedDate' | 'completedTime'>;
 import { formatProblem, StatementFormatError, type StatementProblem } from '../src/reconciliation/statement/errors.ts';
 import { CsvStageFeed, headerEnd } from '../src/reconciliation/statement/csv-stage-feed.ts';
 import { utf8Lines } from '../src/reconciliation/statement/utf8-lines.ts';
@@ -239,7 +242,7 @@ const CELLS: Record<StatementField, fc.Arbitrary<Cell>> = {
 };
 
 /** A header title for a field: any of its aliases, in any case, spaces for underscores, padded. */
-const titleFor = (field: StatementField) => fc.tuple(fc.constantFrom(...DEFAULT_COLUMNS[field]), fc.constantFrom('as is', 'upper', 'spaced', 'padded'))
+const titleFor = (field: StatementField) => fc.tuple(fc.constantFrom(...DEFAULT_COLUMNS[field].filter((a) => a !== 'amount_fen')), fc.constantFrom('as is', 'upper', 'spaced', 'padded'))
   .map(([alias, style]) => ({ 'as is': alias, upper: alias.toUpperCase(), spaced: alias.replace(/_/g, ' '), padded: ` ${alias} ` }[style]));
 const EXTRA_TITLES = ['备注', 'remark', 'channel'];
 const extraText = fc.oneof(fc.constantFrom('', '无', 'note, with comma', 'say "hi"', '=1+1'), fc.stringMatching(/^[a-z ]{0,8}$/));
@@ -331,7 +334,7 @@ const BAD_TEXT: Record<StatementField, string[]> = {
   sku: ['', ' '],
   quantity: ['0', '-1', '1.5', 'x', '', '1e3', '一'],
   amount: ['4x.50', '1.234', '', '￥', '--1', '1.2.3', 'NaN', 'Infinity', '=1+1', '0x10', '1 000'],
-  status: ['MAYBE', '', 'succeed', '处理中', 'pending'],
+  status: ['MAYBE', '', 'succeed', '成功了', 'pendingx'],
   completedAt: ['2026-13-40 10:00:00', '2026-13-01 10:00:00', '2026-00-10 10:00:00', '2026-11-24 10:60:00', '2026-02-30 10:00:00', '24/11/2026 10:00', '', '2026-11-24 25:00:00', '2026-11-24', 'yesterday', '2026-11-24 10:00:61'],
 };
 const MESSAGE: Record<StatementField, RegExp> = {
