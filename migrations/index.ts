@@ -14,6 +14,7 @@ import * as emptyStatementsPerDay from './20261201_013_empty_statements_per_day.
 import * as actorsAreUsers from './20261201_014_actors_are_users.ts';
 import * as supplierSecrets from './20261201_016_supplier_secrets.ts';
 import * as loginThrottle from './20261201_017_login_throttle.ts';
+import * as statementProfiles from './20261201_022_statement_profiles.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_014_actors_are_users': actorsAreUsers,
   '20261201_016_supplier_secrets': supplierSecrets,
   '20261201_017_login_throttle': loginThrottle,
+  '20261201_022_statement_profiles': statementProfiles,
 };

@@ -80,14 +80,17 @@ async function read(file: string, options: Partial<StatementSource> = {}): Promi
 async function staged(file: string, options: { name: string; encoding?: 'utf8' | 'gbk' | 'auto' }): Promise<Outcome> {
   const out: Buffer[] = [];
   const sink = new Writable({ write(chunk: Buffer, _encoding, done) { out.push(chunk); done(); } });
+  let side: StatementLine[] = [];
   try {
     const rows = await stageCsv({ path: file, name: options.name, encoding: options.encoding }, () => sink);
     rows.finish();
+    side = rows.side;
   } catch (err) {
     if (err instanceof StatementFormatError) return { refused: err };
     throw err;
   }
-  return { lines: copyLines(Buffer.concat(out).toString('utf8')) };
+  // refund and processing lines are kept beside the stage, not in it: read in file order with the rest
+  return { lines: [...copyLines(Buffer.concat(out).toString('utf8')), ...side].sort((a, b) => a.line - b.line) };
 }
 
 /** Stage rows (COPY text) as the statement lines they hold. */
@@ -139,7 +142,8 @@ function expectWellFormed(line: StatementLine): void {
   expect(line.sku, where).toMatch(/^\S(.*\S)?$/s);
   expect(Number.isSafeInteger(line.quantity) && line.quantity >= 1, where).toBe(true);
   expect(Number.isSafeInteger(line.amountFen), where).toBe(true);
-  expect(['success', 'failed'], where).toContain(line.status);
+  expect(['success', 'failed', 'processing', 'refund'], where).toContain(line.status);
+  if (line.status === 'refund') expect(line.amountFen, where).toBeLessThanOrEqual(0);
   expect(Number.isFinite(line.completedAt.getTime()), where).toBe(true);
 }
 

@@ -37,7 +37,7 @@ export function findHeader(rows: { cells: Cell[]; line: number }[], profile: Sta
   if (!best) throw new StatementFormatError(file, [{ file, line: 1, message: 'the file is empty' }]);
   throw new StatementFormatError(file, [{
     file, line: best.line,
-    message: `no header row in the first ${HEADER_SEARCH_ROWS} rows: the nearest is missing column(s) ${best.missing.map((f) => FIELD_LABELS[f as keyof typeof FIELD_LABELS]).join(', ')}; found: ${best.header.join(', ')} (add the supplier's column names to its statement profile)`,
+    message: `header is missing column(s): ${best.missing.map((f) => FIELD_LABELS[f as keyof typeof FIELD_LABELS]).join(', ')}; found: ${best.header.join(', ')} (no row of the first ${HEADER_SEARCH_ROWS} names them all; a supplier's own column names go in its statement profile)`,
   }]);
 }
 
@@ -58,7 +58,7 @@ export async function sniffFormat(file: string, name: string, fallback: 'csv' | 
       throw new StatementFormatError(name, [{ file: name, line: 0, message: 'is a legacy Excel 97-2003 workbook (.xls), which is not read: open it in Excel or WPS, save it as .xlsx (Excel 工作簿 / Excel Workbook) or CSV, and upload that. 旧版 .xls 文件无法读取，请另存为 .xlsx 后上传' }]);
     }
     if (bytesRead >= 4 && magic.subarray(0, 4).equals(ZIP)) return 'xlsx';
-    return fallback === 'xlsx' && bytesRead >= 4 ? 'csv' : fallback;
+    return fallback;
   } finally {
     await handle.close();
   }
