@@ -10,6 +10,7 @@ import { userCommand } from './user.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { adjustCommand, payoutsCommand, rebatesCommand, settleCommand, statementCommand } from './settle.ts';
 import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCommand, stockCommand } from './inventory.ts';
+import { registerStatementProfileCommands } from './statement-profile.ts';
 
 const program = new Command()
   .name('kameng')
@@ -207,6 +208,7 @@ program
 
 program.command('logout').description('End the CLI session: the token stops working and its file is removed').action(logoutCommand);
 program.command('whoami').description('Who the CLI acts as (checked against the database)').action(whoamiCommand);
+registerStatementProfileCommands(program);
 
 try {
   await program.parseAsync(process.argv);
