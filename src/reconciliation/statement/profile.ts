@@ -116,7 +116,7 @@ export function parseAmount(text: string, unit: 'yuan' | 'fen'): number {
     negative = true;
     t = t.slice(1, -1);
   }
-  t = t.replace(/^(?:rmb|cny)/i, '').replace(/(?:元|rmb|cny)$/i, '');
+  t = t.replace(/^(?:rmb|cny)\s*/i, '').replace(/\s*(?:元|rmb|cny)$/i, '');
   if (t.startsWith('-')) {
     negative = !negative;
     t = t.slice(1);
