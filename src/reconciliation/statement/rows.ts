@@ -232,7 +232,7 @@ function footerOf(cells: Cell[], line: number, g: Grammar): Footer {
   const text = cellsText(cells);
   const footer: Footer = { line, text };
   const flat = text.normalize('NFKC');
-  const count = /(\d+)\s*(?:笔|条|单|行|个|records?|lines?|txns?|transactions?|orders?)\b/i.exec(flat) ?? /(?:笔数|条数|单数|总笔数|总数|数量|count|lines)\s*[:：=]?\s*(\d+)/i.exec(flat);
+  const count = /(\d+)\s*(?:笔|条|单|行|个|records?|lines?|txns?|transactions?|orders?)(?![a-z])/i.exec(flat) ?? /(?:笔数|条数|单数|总笔数|总数|数量|count|lines)\s*[:：=]?\s*(\d+)/i.exec(flat);
   if (count) footer.count = Number(count[1]);
   const amountCell = g.index.amount >= 0 ? cells[g.index.amount] : undefined;
   const fromCell = typeof amountCell === 'number' ? numberAmount(amountCell, g.unit) : typeof amountCell === 'string' && amountCell.trim() ? parseAmount(amountCell, g.unit) : NaN;
