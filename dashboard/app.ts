@@ -22,6 +22,7 @@ import { HashSlots } from '../src/users/hash-slots.ts';
 import { LoginThrottle } from '../src/users/login-throttle.ts';
 import { Users } from '../src/users/users.ts';
 import { stockPage } from './pages/stock.ts';
+import { mountStatementProfilePages } from './pages/statement-profile.ts';
 
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -88,6 +89,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   app.post('/settlement/settle', requirePermission('settlement'), settlementActions.settle);
   app.post('/settlement/payouts/:id/:step', requirePermission('settlement'), settlementActions.payout);
 
+  mountStatementProfilePages(app, full);
   app.use((req, _res, next) => next(new NotFoundError('page', req.path)));
 
   // Every error answers the error page (or JSON to a script) with a stable code, never a stack trace.
