@@ -322,7 +322,8 @@ function expectedLines(s: Statement, lines: number[]): StatementLine[] {
     sku: row.cells.sku.value as string,
     quantity: row.cells.quantity.value as number,
     amountFen: row.cells.amount.value as number,
-    status: row.cells.status.value as StatementLine['status'],
+    // a negative amount on a successful line is money going back: a refund, never a sale
+    status: row.cells.status.value === 'success' && (row.cells.amount.value as number) < 0 ? 'refund' : row.cells.status.value as StatementLine['status'],
     completedAt: row.cells.completedAt.value as Date,
   }));
 }
