@@ -251,3 +251,47 @@ describe('amounts and times as suppliers write them', () => {
   ])('reads %s (Asia/Shanghai)', (text, iso) => expect(parseTime(text, 'Asia/Shanghai')?.toISOString()).toBe(iso));
   it('reads a time in the supplier\'s own zone', () => expect(parseTime('2026-11-23 09:05:01', 'America/New_York')?.toISOString()).toBe('2026-11-23T14:05:01.000Z'));
 });
+
+describe('the statement profile page', () => {
+  it('uploads a sample, previews it by a draft profile with field errors shown, and saves it (audited)', async () => {
+    const { createDashboardApp } = await import('../dashboard/app.ts');
+    const { loginAs } = await import('./support/dashboard-session.ts');
+    const { loadConfig } = await import('../src/config.ts');
+    const s = await newSupplier('page');
+    const config = { ...loadConfig(), reconciliation: TEST_RECON_SETTINGS };
+    const app = createDashboardApp({ db: h.db, ledger: h.ledger, client: h.client, config, infrastructure: ['test'],
+      health: { postgres: '18', migrations: 13, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() } });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+      const finance = await loginAs(base, h.db, 'finance');
+      const page = `/admin/suppliers/${s.code}/statement-profile`;
+      expect((await finance.get(page)).status).toBe(200);
+      const sample = iconv.encode(['XX公司对账单 2026-11-23', '流水号,我方单号,扣款,交易状态,交易时间', 'T-1,R-1,4850,OKAY,2026/11/23 9:05:01', '合计,1笔,,4850,'].join('\r\n'), 'gbk');
+      const uploaded = await fetch(`${base}${page}/sample?name=${encodeURIComponent('样例.csv')}`, {
+        method: "POST", body: new Uint8Array(sample), headers: { cookie: finance.cookie, 'x-csrf-token': finance.csrf, 'content-type': 'application/octet-stream', accept: 'application/json' },
+      });
+      expect(uploaded.status).toBe(201);
+      const { location } = await uploaded.json() as { location: string };
+      // by the defaults, 我方单号 and 扣款 are no columns it knows
+      expect(await (await finance.get(location.replace(base, ''))).text()).toContain('header is missing column(s)');
+      const sampleId = new URL(location, base).searchParams.get('sample')!;
+      const draft = JSON.stringify({ columns: { merchantOrderNo: ['我方单号'], amount: ['扣款'] }, statusWords: { success: ['OKAY'] }, amountUnit: 'fen' });
+      const previewed = await (await finance.post(page, { profile: draft, sample: sampleId, step: 'preview' })).text();
+      expect(previewed).toContain('我方单号 (#2)');
+      expect(previewed).toContain('default 1');
+      expect(previewed).toContain('48.50');
+      expect(previewed).toContain('XX公司对账单 2026-11-23');
+      const refused = await finance.post(page, { profile: JSON.stringify({ amountUnit: 'jiao' }), sample: sampleId, step: 'save' });
+      expect(refused.status).toBe(422);
+      expect(await refused.text()).toContain('amountUnit');
+      expect(await h.db('supplier_statement_profiles').where({ supplier_id: s.id }).first()).toBeUndefined();
+      expect((await finance.post(page, { profile: draft, sample: sampleId, step: 'save' })).status).toBe(303);
+      expect((await loadProfile(h.db, s.id)).columns.merchantOrderNo).toEqual(['我方单号']);
+      expect(await h.db('audit_log').where({ action: 'recon.statement_profile', subject_id: s.code, actor: finance.username }).first()).toBeTruthy();
+    } finally {
+      server.close();
+    }
+  });
+});
