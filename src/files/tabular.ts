@@ -58,7 +58,12 @@ export async function* csvRows(
  */
 export function textDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean) {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
-  const gbk = iconv.getDecoder('gbk');
+  // as statement staging decodes GBK (utf8Lines): the platform's decoder when there is one
+  const platform = (() => { try { return new TextDecoder('gbk'); } catch { return undefined; } })();
+  const lite = iconv.getDecoder('gbk');
+  const gbk = platform
+    ? { write: (chunk: Buffer) => platform.decode(chunk, { stream: true }), end: () => platform.decode() }
+    : lite;
   const copy = copyRules ? copyChecker(name) : undefined;
   let line = 1;
   let endsWithCr = false;
