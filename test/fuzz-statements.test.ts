@@ -672,3 +672,45 @@ describe('statements through the whole reconciliation', () => {
     expect(rejected).toBeGreaterThan(0);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Statements as suppliers send them (issue 19): the grammar's new shapes, staged as read.
+
+describe('statements as suppliers send them', () => {
+  it(`are staged as the streaming reader reads them: title lines before the header, a 合计 footer, amounts and times in every shape (${RUNS} files)`, async () => {
+    const fullWidth = (text: string) => text.replace(/[0-9.]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+    const amount = fc.tuple(fc.integer({ min: -9_999_999, max: 9_999_999 }), fc.constantFrom('plain', 'yen', 'thousands', 'yuan', 'paren', 'fullwidth')).map(([fen, form]) => {
+      const abs = `${Math.trunc(Math.abs(fen) / 100)}.${String(Math.abs(fen) % 100).padStart(2, '0')}`;
+      const sign = fen < 0 ? '-' : '';
+      const text = { plain: `${sign}${abs}`, yen: `${sign}￥${abs}`, thousands: `"${sign}${abs.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}"`, yuan: `${sign}${abs}元`, paren: fen < 0 ? `(${abs})` : abs, fullwidth: `${sign}${fullWidth(abs)}` }[form];
+      return { fen, text };
+    });
+    const wall = Date.UTC(2026, 10, 23, 9, 5, 1);
+    const time = fc.constantFrom('2026-11-23 09:05:01', '2026/11/23 9:05:01', '2026-11-23T09:05:01+08:00', '20261123090501', '46349.378483796296', '2026年11月23日 9:05:01');
+    const statuses = { 充值成功: 'success', 交易关闭: 'failed', 处理中: 'processing', 已退款: 'refund', SUCCESS: 'success' } as const;
+    const shape = fc.record({
+      preamble: fc.array(fc.constantFrom('XX公司对账单 2026-11-23', '商户号: 10086', '账户：卡盟'), { maxLength: 3 }),
+      rows: fc.array(fc.record({ ref: fc.nat({ max: 99 }), amount, time, status: fc.constantFrom(...(Object.keys(statuses) as (keyof typeof statuses)[])) }), { maxLength: 8 }),
+      footer: fc.boolean(),
+      encoding: fc.constantFrom('utf8' as const, 'gbk' as const),
+      eol: fc.constantFrom('\n', '\r\n'),
+    });
+    await fc.assert(fc.asyncProperty(shape, async (g) => {
+      const lines = [...g.preamble, '流水号,外部订单号,结算金额,交易状态,交易时间',
+        ...g.rows.map((r, i) => `T-${i},R-${r.ref},${r.amount.text},${r.status},${r.time}`),
+        ...(g.footer ? [`合计,${g.rows.length}笔,"${g.rows.reduce((n, r) => n + r.amount.fen, 0) / 100}",,`] : [])];
+      const text = lines.join(g.eol) + g.eol;
+      const file = await write(g.encoding === 'gbk' ? iconv.encode(text, 'gbk') : Buffer.from(text), 'csv');
+      const outcome = await read(file, { name: NAME });
+      expectSound(outcome, NAME);
+      expectStagedAsRead(await staged(file, { name: NAME }), outcome, { sameProblems: true });
+      expect('lines' in outcome, 'refused a statement as suppliers write it').toBe(true);
+      const read_ = (outcome as { lines: StatementLine[] }).lines;
+      expect(read_.map((l) => l.line)).toEqual(g.rows.map((_, i) => g.preamble.length + 2 + i));
+      expect(read_.map((l) => [l.amountFen, l.status, l.completedAt.getTime()])).toEqual(g.rows.map((r) => {
+        const status = statuses[r.status] === 'success' && r.amount.fen < 0 ? 'refund' : statuses[r.status];
+        return [status === 'refund' ? -Math.abs(r.amount.fen) : r.amount.fen, status, wall - 8 * 3600_000];
+      }));
+    }), { numRuns: Math.min(RUNS, 2_000), ...seeded });
+  });
+});

@@ -91,7 +91,7 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
   const merchant = index.merchantOrderNo >= 0 ? text('merchantOrderNo') : txnText;
   const supplierTxnId = txnText ?? merchant;
   const sku = text('sku') ?? '';
-  const quantityText = text('quantity', true);
+  const quantityText = text('quantity');
   const amountText = text('amount');
   const statusText = text('status');
   const tz = g.profile.timeZone;
