@@ -295,3 +295,24 @@ describe('the statement profile page', () => {
     }
   });
 });
+
+describe('a suspicious statement in its workflow', () => {
+  it('waits for finance, who confirms it (audited), and the same workflow reconciles it', async () => {
+    const { loadConfig } = await import('../src/config.ts');
+    const { confirmSuspiciousStatement, startReconciliation } = await import('../src/reconciliation/trigger.ts');
+    const s = await newSupplier('confirm');
+    const c = loadConfig();
+    const config = { ...c, reconciliation: TEST_RECON_SETTINGS, temporal: { ...c.temporal, taskQueues: { ...c.temporal.taskQueues, reconciliation: h.taskQueue } } };
+    const lines = Array.from({ length: 25 }, (_, i) => `T-${i},elsewhere-${i},48.50,成功,2026-10-07 12:00:00`);
+    const statement = await file('wrong.csv', `${['流水号,商户订单号,金额,状态,完成时间', ...lines].join('\n')}\n`);
+    const handle = await startReconciliation(h.client, config, { supplierCode: s.code, date: D, file: statement, triggeredBy: 'finance-test' });
+    await expect.poll(async () => (await h.db('recon_runs').where({ supplier_id: s.id }).orderBy('id', 'desc').first())?.status, { timeout: 20_000 }).toBe('suspicious');
+    const finance = await userActor(h.db, 'finance');
+    const { runId } = await confirmSuspiciousStatement(h.client, h.db, finance, { supplierCode: s.code, date: D, reason: '供应商确认是当日对账单' });
+    const summary = await handle.result();
+    expect(summary.counts.missing_in_ours?.lines).toBe(25);
+    const audit = await h.db('audit_log').where({ action: 'recon.confirm_suspicious', subject_id: String(runId) }).first();
+    expect(Number(audit.actor_user_id)).toBe(finance.userId);
+    expect((await h.db('recon_runs').where({ id: summary.runId }).first()).confirmed_by).toBe(finance.username);
+  });
+});

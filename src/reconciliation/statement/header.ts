@@ -90,7 +90,7 @@ export async function csvHead(path: string, name: string, profile: StatementProf
   let line = 1;
   const rows: { cells: string[]; line: number; end: number }[] = [];
   const delimiters = profile.delimiter === 'auto' ? [',', '\t', ';'] : [profile.delimiter];
-  const candidates: Map<string, { cells: Cell[]; line: number }[]> = new Map(delimiters.map((d) => [d, []]));
+  const candidates: Map<string, { cells: Cell[]; line: number; bad?: string }[]> = new Map(delimiters.map((d) => [d, []]));
   while (rows.length < HEADER_SEARCH_ROWS && start < head.length) {
     // blank lines are skipped, as the streaming reader skips them
     const eol = head[start] === 0x0a ? 1 : head[start] === 0x0d && head[start + 1] === 0x0a ? 2 : 0;
@@ -114,13 +114,12 @@ export async function csvHead(path: string, name: string, profile: StatementProf
     }
     const text = decoded.replace(/^\uFEFF/, '');
     for (const d of delimiters) {
-      let cells: string[];
+      // by the streaming reader's rules: a row that is not CSV (a stray quote) is refused there, so here
       try {
-        cells = (parseCsv(text, { relax_column_count: true, delimiter: d, relax_quotes: true }) as string[][])[0] ?? [];
-      } catch {
-        cells = [text.trim()];
+        candidates.get(d)!.push({ cells: (parseCsv(text, { relax_column_count: true, delimiter: d }) as string[][])[0] ?? [], line });
+      } catch (err) {
+        candidates.get(d)!.push({ cells: [], line, bad: `not valid CSV: ${(err as Error).message}` });
       }
-      candidates.get(d)!.push({ cells, line });
     }
     rows.push({ cells: [], line, end: start + inRest.end });
     start += inRest.end;
@@ -129,8 +128,17 @@ export async function csvHead(path: string, name: string, profile: StatementProf
   let failure: unknown;
   for (const d of delimiters) {
     try {
-      const found = findHeader(candidates.get(d)!, profile, name);
-      const headerRow = candidates.get(d)![found.at]!;
+      const all = candidates.get(d)!;
+      const firstBad = all.findIndex((r) => r.bad);
+      const usable = firstBad === -1 ? all : all.slice(0, firstBad);
+      let found;
+      try {
+        found = findHeader(usable, profile, name);
+      } catch (err) {
+        if (firstBad === -1) throw err;
+        throw new StatementFormatError(name, [{ file: name, line: all[firstBad]!.line, message: all[firstBad]!.bad! }]);
+      }
+      const headerRow = all[found.at]!;
       // a quoted header cell may hold line breaks
       const breaks = (headerRow.cells as string[]).reduce((n, cell) => n + lineBreaks(cell), 0);
       return {
