@@ -99,6 +99,7 @@ export class CsvStageFeed extends Transform {
     const len = b.length;
     const width = this.width;
     const cuts = this.cuts;
+    const sep = this.sep; // a local: read for every byte
     let pos = 0;
     while (pos < len) {
       cuts[0] = pos - 1;
@@ -109,7 +110,7 @@ export class CsvStageFeed extends Transform {
       let i = pos;
       for (; i < len; i++) {
         const c = b[i]!;
-        if (c === this.sep) {
+        if (c === sep) {
           if (k < width) cuts[k] = i;
           k++;
         } else if (c === NL) break;
