@@ -5,8 +5,8 @@ import { Context } from '@temporalio/activity';
 import type { ReconSettings } from '../src/config.ts';
 import type { BusinessDate } from '../src/dates.ts';
 import type { Db } from '../src/db/knex.ts';
-import { reconcileDay } from '../src/reconciliation/reconcile.ts';
-import type { ReconSummary } from '../src/reconciliation/types.ts';
+import { reconcileDay, SuspiciousStatementError } from '../src/reconciliation/reconcile.ts';
+import type { ReconSummary, SuspiciousEvidence } from '../src/reconciliation/types.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { temporalConfig } from '../temporal.config.ts';
 
@@ -16,9 +16,16 @@ export interface ReconcileStatementInput {
   /** An uploaded statement (already in the archive); absent: fetch it from the supplier. */
   upload?: { path: string; name: string };
   triggeredBy: string;
+  /** Stop as suspicious when most lines are unknown to us (absent: workflows from before this check do not). */
+  checkSuspicious?: boolean;
+  /** Finance confirmed a suspicious file: who. */
+  confirmedBy?: string;
 }
 
-export type ReconcileStatementResult = { status: 'reconciled'; summary: ReconSummary } | { status: 'not_published' };
+export type ReconcileStatementResult =
+  | { status: 'reconciled'; summary: ReconSummary }
+  | { status: 'not_published' }
+  | { status: 'suspicious'; evidence: SuspiciousEvidence; message: string };
 
 /** Reconciliation's adapters: get the statement (upload or supplier API), then reconcile it in PostgreSQL. */
 export function createReconciliationActivities(deps: { db: Db; suppliers: SupplierRegistry; reconciliation: ReconSettings }) {
@@ -51,9 +58,12 @@ export function createReconciliationActivities(deps: { db: Db; suppliers: Suppli
           supplier, date: input.date, file, fileName, source: input.upload ? 'uploaded' : 'fetched',
           workflowId: info.workflowExecution?.workflowId ?? info.activityId, triggeredBy: input.triggeredBy,
           archiveDir: deps.reconciliation.archiveDir, windowMinutes: deps.reconciliation.windowMinutes,
-          onProgress: (n) => { lines = n; },
+          onProgress: (n) => { lines = n; }, checkSuspicious: input.checkSuspicious === true, confirmedBy: input.confirmedBy,
         });
         return { status: 'reconciled', summary };
+      } catch (err) {
+        if (err instanceof SuspiciousStatementError) return { status: 'suspicious', evidence: err.evidence, message: err.message };
+        throw err;
       } finally {
         clearInterval(beat);
         if (downloaded) await fs.rm(downloaded, { force: true });

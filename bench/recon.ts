@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import iconv from 'iconv-lite';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { businessDayRange } from '../src/dates.ts';
@@ -71,7 +72,26 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`recon      ${fmt(summary.lines)} lines in ${fmt(seconds, 2)} s end to end = ${fmt(summary.lines / seconds)} lines/s, peak RSS ${fmt(recon.peakRssMb)} MB (target < 300 MB)`);
     console.log(`           phases: ${phases.join(', ')}`);
     console.log(`floor      COPY into an unlogged table ${fmt(copy.seconds, 2)} s + FULL OUTER JOIN ${fmt(join.seconds, 2)} s = ${fmt(floor, 2)} s`);
-    console.log(`ratio      reconciliation ÷ floor = ${fmt(seconds / floor, 2)}x (target ≤ 4x)`);
+    console.log(`ratio      reconciliation ÷ floor = ${fmt(seconds / floor, 2)}x (target ≤ 3.5x)`);
+
+    // The same day as suppliers send it: GBK, a title line, Chinese headers and status words, no
+    // quantity column, a 合计 footer (issue 19). Same lines, same planted discrepancies.
+    const gbkFile = path.join(dir, 'bench-supplier-2026-11-24-gbk.csv');
+    await writeSupplierShapedStatement(gbkFile, date, n);
+    console.log(`generated ${gbkFile} (${fmt((await fs.stat(gbkFile)).size / 1e6, 1)} MB, GBK)`);
+    const gbkBar = progressBar('reconciling GBK', n);
+    const gbkPhases: string[] = [];
+    const gbk = await withPeakRss(() => timed(() => reconcileDay(db, {
+      supplier, date, file: gbkFile, source: 'uploaded', workflowId: 'bench-gbk', triggeredBy: 'bench', archiveDir: path.join(dir, 'archive'), windowMinutes: 10,
+      onProgress: (lines) => gbkBar.update(lines), onPhase: (name, ms) => gbkPhases.push(`${name} ${fmt(ms / 1000, 2)} s`),
+    })));
+    gbkBar.done();
+    const gbkSummary = gbk.result.result;
+    console.log(`found      ${CLASSES.map((c) => `${c} ${fmt(gbkSummary.counts[c]?.items ?? 0)}`).join(', ')}`);
+    console.log(`findings   ${(gbkSummary.findings ?? []).map((f) => `${f.kind} line ${f.line}`).join(', ')}`);
+    console.log(`GBK recon  ${fmt(gbkSummary.lines)} lines in ${fmt(gbk.result.seconds, 2)} s end to end = ${fmt(gbkSummary.lines / gbk.result.seconds)} lines/s, peak RSS ${fmt(gbk.peakRssMb)} MB`);
+    console.log(`           phases: ${gbkPhases.join(', ')}`);
+    console.log(`ratio      GBK supplier-shaped ÷ ASCII = ${fmt(gbk.result.seconds / seconds, 2)}x (target ≤ 1.3x)`);
     await reportInvariants(db);
   } finally {
     await db.destroy();
@@ -121,4 +141,35 @@ export async function writeStatement(file: string, date: string, n: number): Pro
   out.end();
   await once(out, 'finish');
   return planted;
+}
+
+/**
+ * The same statement as suppliers send it (issue 19): GBK, CRLF, a title line, Chinese headers and
+ * status words, no quantity column (one line, one top-up), and a 合计 footer with its count and sum.
+ */
+export async function writeSupplierShapedStatement(file: string, date: string, n: number): Promise<void> {
+  const out = createWriteStream(file);
+  const put = async (text: string) => { if (!out.write(iconv.encode(text, 'gbk'))) await once(out, 'drain'); };
+  await put(`基准供应商对账单 ${date}\r\n流水号,商户订单号,商品编码,金额(元),状态,完成时间\r\n`);
+  const shanghai = (d: Date) => new Date(d.getTime() + 8 * 3600_000).toISOString().replace('T', ' ').slice(0, 19);
+  const line = (i: number, amount = 4850, status = '充值成功') => `T${i},bench-${i},CM50,${formatYuan(amount)},${status},${shanghai(at(date, n, i))}\r\n`;
+  let count = 0;
+  let fen = 0;
+  let chunk = '';
+  for (let i = 0; i < n; i++) {
+    let text: string;
+    switch (i % 1000) {
+      case 100: text = line(i, 4950); fen += 4950; count++; break;
+      case 300: text = line(i, 4850, '充值失败'); fen += 4850; count++; break;
+      case 500: text = ''; break;
+      case 700: text = line(i) + `X${i},unknown-${i},CM50,48.50,充值成功,${shanghai(at(date, n, i))}\r\n`; fen += 9700; count += 2; break;
+      case 900: text = line(i) + line(i); fen += 9700; count += 2; break;
+      default: text = line(i); fen += 4850; count++;
+    }
+    chunk += text;
+    if (chunk.length > 262_144) { await put(chunk); chunk = ''; }
+  }
+  await put(`${chunk}合计,${count}笔,,${formatYuan(fen)},,\r\n`);
+  out.end();
+  await once(out, 'finish');
 }

@@ -29,6 +29,7 @@ const dashboardLog = logger('dashboard');
 import { mountAdminPages } from './pages/admin.ts';
 import { mountResellerAdminPages } from './pages/admin-resellers.ts';
 import { mountOperationsPages } from './pages/operations.ts';
+import { mountStatementProfilePages } from './pages/statement-profile.ts';
 
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -105,6 +106,7 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   mountResellerAdminPages(app, full);
   mountOperationsPages(app, full);
 
+  mountStatementProfilePages(app, full);
   app.use((req, _res, next) => next(new NotFoundError('page', req.path)));
 
   // Every error answers the error page (or JSON to a script) with a stable code, never a stack trace.

@@ -17,6 +17,7 @@ import * as loginThrottle from './20261201_017_login_throttle.ts';
 import * as catalogAdmin from './20261201_018_catalog_admin.ts';
 import * as resellerOnboarding from './20261201_020_reseller_onboarding.ts';
 import * as walletRecharges from './20261201_021_wallet_recharges.ts';
+import * as statementProfiles from './20261201_022_statement_profiles.ts';
 import * as aftersales from './20261201_024_aftersales.ts';
 import * as routingAndAlerts from './20261201_027_routing_and_alerts.ts';
 import * as stockDemand from './20261201_028_stock_demand.ts';
@@ -41,6 +42,7 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_018_catalog_admin': catalogAdmin,
   '20261201_020_reseller_onboarding': resellerOnboarding,
   '20261201_021_wallet_recharges': walletRecharges,
+  '20261201_022_statement_profiles': statementProfiles,
   '20261201_024_aftersales': aftersales,
   '20261201_027_routing_and_alerts': routingAndAlerts,
   '20261201_028_stock_demand': stockDemand,

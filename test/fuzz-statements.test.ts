@@ -8,7 +8,10 @@ import fc from 'fast-check';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileDay } from '../src/reconciliation/reconcile.ts';
-import { DEFAULT_COLUMNS, type StatementField } from '../src/reconciliation/statement/columns.ts';
+import { DEFAULT_COLUMNS, type StatementField as AnyField } from '../src/reconciliation/statement/columns.ts';
+
+/** The fields of a statement with its time in one column (statement-profiles.test.ts reads the other shapes). */
+type StatementField = Exclude<AnyField, 'completedDate' | 'completedTime'>;
 import { formatProblem, StatementFormatError, type StatementProblem } from '../src/reconciliation/statement/errors.ts';
 import { CsvStageFeed, headerEnd } from '../src/reconciliation/statement/csv-stage-feed.ts';
 import { utf8Lines } from '../src/reconciliation/statement/utf8-lines.ts';
@@ -77,14 +80,17 @@ async function read(file: string, options: Partial<StatementSource> = {}): Promi
 async function staged(file: string, options: { name: string; encoding?: 'utf8' | 'gbk' | 'auto' }): Promise<Outcome> {
   const out: Buffer[] = [];
   const sink = new Writable({ write(chunk: Buffer, _encoding, done) { out.push(chunk); done(); } });
+  let side: StatementLine[] = [];
   try {
     const rows = await stageCsv({ path: file, name: options.name, encoding: options.encoding }, () => sink);
     rows.finish();
+    side = rows.side;
   } catch (err) {
     if (err instanceof StatementFormatError) return { refused: err };
     throw err;
   }
-  return { lines: copyLines(Buffer.concat(out).toString('utf8')) };
+  // refund and processing lines are kept beside the stage, not in it: read in file order with the rest
+  return { lines: [...copyLines(Buffer.concat(out).toString('utf8')), ...side].sort((a, b) => a.line - b.line) };
 }
 
 /** Stage rows (COPY text) as the statement lines they hold. */
@@ -133,10 +139,11 @@ function expectWellFormed(line: StatementLine): void {
   expect(line.supplierTxnId, where).toMatch(/^\S(.*\S)?$/s);
   expect(line.merchantOrderNos.length, where).toBeGreaterThan(0);
   for (const ref of line.merchantOrderNos) expect(ref, where).toMatch(/^[^|;\s]([^|;]*[^|;\s])?$/);
-  expect(line.sku, where).toMatch(/^\S(.*\S)?$/s);
+  expect(line.sku, where).toMatch(/^(\S(.*\S)?)?$/s); // empty: the statement has no sku column
   expect(Number.isSafeInteger(line.quantity) && line.quantity >= 1, where).toBe(true);
   expect(Number.isSafeInteger(line.amountFen), where).toBe(true);
-  expect(['success', 'failed'], where).toContain(line.status);
+  expect(['success', 'failed', 'processing', 'refund'], where).toContain(line.status);
+  if (line.status === 'refund') expect(line.amountFen, where).toBeLessThanOrEqual(0);
   expect(Number.isFinite(line.completedAt.getTime()), where).toBe(true);
 }
 
@@ -239,7 +246,7 @@ const CELLS: Record<StatementField, fc.Arbitrary<Cell>> = {
 };
 
 /** A header title for a field: any of its aliases, in any case, spaces for underscores, padded. */
-const titleFor = (field: StatementField) => fc.tuple(fc.constantFrom(...DEFAULT_COLUMNS[field]), fc.constantFrom('as is', 'upper', 'spaced', 'padded'))
+const titleFor = (field: StatementField) => fc.tuple(fc.constantFrom(...DEFAULT_COLUMNS[field].filter((a) => a !== 'amount_fen')), fc.constantFrom('as is', 'upper', 'spaced', 'padded'))
   .map(([alias, style]) => ({ 'as is': alias, upper: alias.toUpperCase(), spaced: alias.replace(/_/g, ' '), padded: ` ${alias} ` }[style]));
 const EXTRA_TITLES = ['备注', 'remark', 'channel'];
 const extraText = fc.oneof(fc.constantFrom('', '无', 'note, with comma', 'say "hi"', '=1+1'), fc.stringMatching(/^[a-z ]{0,8}$/));
@@ -315,7 +322,8 @@ function expectedLines(s: Statement, lines: number[]): StatementLine[] {
     sku: row.cells.sku.value as string,
     quantity: row.cells.quantity.value as number,
     amountFen: row.cells.amount.value as number,
-    status: row.cells.status.value as StatementLine['status'],
+    // a negative amount on a successful line is money going back: a refund, never a sale
+    status: row.cells.status.value === 'success' && (row.cells.amount.value as number) < 0 ? 'refund' : row.cells.status.value as StatementLine['status'],
     completedAt: row.cells.completedAt.value as Date,
   }));
 }
@@ -331,7 +339,7 @@ const BAD_TEXT: Record<StatementField, string[]> = {
   sku: ['', ' '],
   quantity: ['0', '-1', '1.5', 'x', '', '1e3', '一'],
   amount: ['4x.50', '1.234', '', '￥', '--1', '1.2.3', 'NaN', 'Infinity', '=1+1', '0x10', '1 000'],
-  status: ['MAYBE', '', 'succeed', '处理中', 'pending'],
+  status: ['MAYBE', '', 'succeed', '成功了', 'pendingx'],
   completedAt: ['2026-13-40 10:00:00', '2026-13-01 10:00:00', '2026-00-10 10:00:00', '2026-11-24 10:60:00', '2026-02-30 10:00:00', '24/11/2026 10:00', '', '2026-11-24 25:00:00', '2026-11-24', 'yesterday', '2026-11-24 10:00:61'],
 };
 const MESSAGE: Record<StatementField, RegExp> = {
@@ -662,5 +670,47 @@ describe('statements through the whole reconciliation', () => {
       // random seeds still find rare reader/COPY disagreements (see the README); CI must not flicker.
     }), { numRuns: DB_RUNS, endOnFailure: true, seed: WHOLE_RECONCILIATION_SEED, ...seeded }); // shrinking would reconcile hundreds more files
     expect(rejected).toBeGreaterThan(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Statements as suppliers send them (issue 19): the grammar's new shapes, staged as read.
+
+describe('statements as suppliers send them', () => {
+  it(`are staged as the streaming reader reads them: title lines before the header, a 合计 footer, amounts and times in every shape (${RUNS} files)`, async () => {
+    const fullWidth = (text: string) => text.replace(/[0-9.]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+    const amount = fc.tuple(fc.integer({ min: -9_999_999, max: 9_999_999 }), fc.constantFrom('plain', 'yen', 'thousands', 'yuan', 'paren', 'fullwidth')).map(([fen, form]) => {
+      const abs = `${Math.trunc(Math.abs(fen) / 100)}.${String(Math.abs(fen) % 100).padStart(2, '0')}`;
+      const sign = fen < 0 ? '-' : '';
+      const text = { plain: `${sign}${abs}`, yen: `${sign}￥${abs}`, thousands: `"${sign}${abs.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}"`, yuan: `${sign}${abs}元`, paren: fen < 0 ? `(${abs})` : abs, fullwidth: `${sign}${fullWidth(abs)}` }[form];
+      return { fen, text };
+    });
+    const wall = Date.UTC(2026, 10, 23, 9, 5, 1);
+    const time = fc.constantFrom('2026-11-23 09:05:01', '2026/11/23 9:05:01', '2026-11-23T09:05:01+08:00', '20261123090501', '46349.378483796296', '2026年11月23日 9:05:01');
+    const statuses = { 充值成功: 'success', 交易关闭: 'failed', 处理中: 'processing', 已退款: 'refund', SUCCESS: 'success' } as const;
+    const shape = fc.record({
+      preamble: fc.array(fc.constantFrom('XX公司对账单 2026-11-23', '商户号: 10086', '账户：卡盟'), { maxLength: 3 }),
+      rows: fc.array(fc.record({ ref: fc.nat({ max: 99 }), amount, time, status: fc.constantFrom(...(Object.keys(statuses) as (keyof typeof statuses)[])) }), { maxLength: 8 }),
+      footer: fc.boolean(),
+      encoding: fc.constantFrom('utf8' as const, 'gbk' as const),
+      eol: fc.constantFrom('\n', '\r\n'),
+    });
+    await fc.assert(fc.asyncProperty(shape, async (g) => {
+      const lines = [...g.preamble, '流水号,外部订单号,结算金额,交易状态,交易时间',
+        ...g.rows.map((r, i) => `T-${i},R-${r.ref},${r.amount.text},${r.status},${r.time}`),
+        ...(g.footer ? [`合计,${g.rows.length}笔,"${g.rows.reduce((n, r) => n + r.amount.fen, 0) / 100}",,`] : [])];
+      const text = lines.join(g.eol) + g.eol;
+      const file = await write(g.encoding === 'gbk' ? iconv.encode(text, 'gbk') : Buffer.from(text), 'csv');
+      const outcome = await read(file, { name: NAME });
+      expectSound(outcome, NAME);
+      expectStagedAsRead(await staged(file, { name: NAME }), outcome, { sameProblems: true });
+      expect('lines' in outcome, 'refused a statement as suppliers write it').toBe(true);
+      const read_ = (outcome as { lines: StatementLine[] }).lines;
+      expect(read_.map((l) => l.line)).toEqual(g.rows.map((_, i) => g.preamble.length + 2 + i));
+      expect(read_.map((l) => [l.amountFen, l.status, l.completedAt.getTime()])).toEqual(g.rows.map((r) => {
+        const status = statuses[r.status] === 'success' && r.amount.fen < 0 ? 'refund' : statuses[r.status];
+        return [status === 'refund' ? -Math.abs(r.amount.fen) : r.amount.fen, status, wall - 8 * 3600_000];
+      }));
+    }), { numRuns: Math.min(RUNS, 2_000), ...seeded });
   });
 });

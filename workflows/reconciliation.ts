@@ -15,6 +15,12 @@ export const reconciliationWorkflowId = (supplierCode: string, date: string) => 
 export interface StatementUpload { path: string; name: string; triggeredBy: string }
 export const uploadStatementSignal = defineSignal<[StatementUpload]>('uploadStatement');
 
+/** Finance confirms a statement the run stopped as suspicious (most lines unknown to us): reconcile it anyway. */
+export interface ConfirmSuspiciousStatement { runId: number; confirmedBy: string; userId: number }
+export const confirmSuspiciousStatementSignal = defineSignal<[ConfirmSuspiciousStatement]>('confirmSuspiciousStatement');
+/** How long a suspicious statement waits for finance (or a new upload) before the workflow gives up. */
+export const SUSPICIOUS_WAIT_MS = 7 * 24 * 3600_000;
+
 export interface ReconcileSupplierDayInput {
   supplierCode: string;
   /** Business date, YYYY-MM-DD (Asia/Shanghai). */
@@ -36,11 +42,33 @@ export async function reconcileSupplierDay(input: ReconcileSupplierDayInput): Pr
   const giveUpAt = Date.now() + input.maxWaitMs;
   // finance may upload the day's file while we wait for the supplier: it is reconciled at once
   let handed: StatementUpload | undefined;
-  setHandler(uploadStatementSignal, (upload) => { handed ??= upload; });
+  // a file that is mostly unknown to us stops the run until finance confirms it, or uploads another
+  const guardSuspicious = patched('suspicious-statement');
+  let confirmed: ConfirmSuspiciousStatement | undefined;
+  let suspicious = false;
+  setHandler(uploadStatementSignal, (upload) => {
+    if (suspicious) {
+      handed = upload;
+      confirmed = undefined;
+    } else handed ??= upload;
+  });
+  if (guardSuspicious) setHandler(confirmSuspiciousStatementSignal, (c) => { if (suspicious) confirmed ??= c; });
   for (;;) {
     const upload = handed ? { path: handed.path, name: handed.name } : input.upload;
-    const result = await files.reconcileStatement({ supplierCode: input.supplierCode, date: input.date, upload, triggeredBy: handed?.triggeredBy ?? input.triggeredBy });
+    const result = await files.reconcileStatement({
+      supplierCode: input.supplierCode, date: input.date, upload, triggeredBy: handed?.triggeredBy ?? input.triggeredBy,
+      ...(guardSuspicious ? { checkSuspicious: confirmed === undefined, confirmedBy: confirmed?.confirmedBy } : {}),
+    });
     if (result.status === 'reconciled') return result.summary;
+    if (result.status === 'suspicious') {
+      suspicious = true;
+      const file = handed;
+      if (!(await condition(() => confirmed !== undefined || handed !== file, SUSPICIOUS_WAIT_MS))) {
+        throw ApplicationFailure.nonRetryable(`${result.message} Nobody confirmed it within ${SUSPICIOUS_WAIT_MS / 86_400_000} days.`, 'SuspiciousStatementError');
+      }
+      suspicious = false;
+      continue;
+    }
     if (patched('upload-while-waiting')) {
       if (handed) continue;
       if (Date.now() + input.pollMs <= giveUpAt) {

@@ -76,7 +76,7 @@ export function reconciliationPages(deps: DashboardDeps) {
       const filter = filterOf(req);
       const [runs, list, suppliers] = await Promise.all([
         deps.db('recon_runs as r').join('suppliers as s', 's.id', 'r.supplier_id').orderBy('r.id', 'desc').limit(15)
-          .select('r.id', 's.code as supplier', 'r.business_date', 'r.status', 'r.lines_read', 'r.counts', 'r.is_current', 'r.triggered_by', 'r.error', 'r.workflow_id'),
+          .select('r.id', 's.code as supplier', 'r.business_date', 'r.status', 'r.lines_read', 'r.counts', 'r.is_current', 'r.triggered_by', 'r.error', 'r.workflow_id', 'r.findings'),
         cases.list({ ...filter, page: p.page, pageSize: p.size }),
         deps.db('suppliers').orderBy('code').select('code', 'name'),
       ]);
@@ -109,7 +109,11 @@ export function reconciliationPages(deps: DashboardDeps) {
           <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('status')}</th><th class="num">${t('lines')}</th>${CLASSES.map((c) => html`<th class="num">${label(CLASS_LABELS[c], lang)}</th>`)}<th></th></tr></thead>
           <tbody>${runs.map((r: Record<string, any>) => html`<tr><td>${r.id}</td><td>${r.supplier}</td><td>${r.business_date}</td><td class="${r.status === 'rejected' || r.status === 'failed' ? 'bad' : ''}">${statusWord(t, r.status)}${r.is_current ? ' ✓' : ''}${r.error ? html`<br><small class="run-error free-text">${t('rejectedReason')}: ${r.error}</small>` : ''}</td><td class="num">${r.lines_read}</td>
             ${CLASSES.map((c) => html`<td class="num">${classCount(r.counts, c)}</td>`)}
-            <td>${temporalLink(deps.config, r.workflow_id, t('temporalUi'))} ${finance && r.status !== 'running' ? html`<form method="post" action="/reconciliation/rerun" class="inline">${csrfField(res)}<input type="hidden" name="supplier" value="${r.supplier}"><input type="hidden" name="date" value="${r.business_date}"><button>${t('retry')}</button></form>` : ''}</td></tr>`)}</tbody></table>
+            <td>${temporalLink(deps.config, r.workflow_id, t('temporalUi'))}
+              ${finance && r.status === 'suspicious' ? html`<form method="post" action="/reconciliation/runs/${r.id}/confirm" class="inline">${csrfField(res)}<input name="reason" required placeholder="${t('confirmSuspicious')}"><button>${t('confirmSuspicious')}</button></form>` : ''}
+              ${(r.findings ?? []).some((f: { kind: string }) => f.kind === 'control_total_mismatch') ? html`<span class="bad" title="${(r.findings ?? []).filter((f: { kind: string }) => f.kind === 'control_total_mismatch').map((f: { message: string }) => f.message).join('\n')}">${t('finding_control_total_mismatch')}</span>` : ''}
+              <a href="/admin/suppliers/${r.supplier}/statement-profile">${t('statementProfile')}</a>
+              ${finance && r.status !== 'running' ? html`<form method="post" action="/reconciliation/rerun" class="inline">${csrfField(res)}<input type="hidden" name="supplier" value="${r.supplier}"><input type="hidden" name="date" value="${r.business_date}"><button>${t('retry')}</button></form>` : ''}</td></tr>`)}</tbody></table>
         </section>
         <section>
           <h2>${t('cases')} <a href="/reconciliation/cases.xlsx?${query.toString()}">${t('exportXlsx')}</a></h2>

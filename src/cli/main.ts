@@ -14,6 +14,7 @@ import { importCodesCommand, procureCommand, qualificationsCommand, quarantineCo
 import { registerAdminCommands } from './admin.ts';
 import { registerResellerAdminCommands } from './admin-resellers.ts';
 import { registerOperationsCommands } from './operations.ts';
+import { registerStatementProfileCommands } from './statement-profile.ts';
 
 const program = new Command()
   .name('kameng')
@@ -216,6 +217,7 @@ program.command('logout').description('End the CLI session: the token stops work
 registerResellerAdminCommands(program);
 
 program.command('whoami').description('Who the CLI acts as (checked against the database)').action(whoamiCommand);
+registerStatementProfileCommands(program);
 
 registerComplaintCommands(program);
 registerOperationsCommands(program);

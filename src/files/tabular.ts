@@ -25,14 +25,14 @@ export class FileFormatError extends KamengError {
 export async function* csvRows(
   file: string, encoding: 'utf8' | 'gbk' | 'auto', name = path.basename(file),
   /** Also refuse what statement staging refuses (a NUL, a stray carriage return): for a reader that must agree with it. */
-  options: { copyRules?: boolean } = {},
+  options: { copyRules?: boolean; delimiter?: string } = {},
 ): AsyncGenerator<{ cells: Cell[]; line: number }> {
   const chosen = encoding === 'auto' ? await detectEncoding(file) : encoding;
   // pipeline: an error anywhere (unreadable bytes, the file itself) ends the loop below with it
   const parser = pipeline(
     createReadStream(file), strictDecoder(chosen, name, options.copyRules ?? false),
     parse({
-      bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false,
+      bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false, delimiter: options.delimiter ?? ',',
       // as staging splits records (CsvStageFeed): LF or CRLF ends a record, mixed in one file; csv-parse
       // would otherwise take the first line's ending as the only one
       ...(options.copyRules ? { record_delimiter: ['\r\n', '\n'] } : {}),
@@ -58,7 +58,12 @@ export async function* csvRows(
  */
 export function textDecoder(encoding: 'utf8' | 'gbk', name: string, copyRules: boolean) {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
-  const gbk = iconv.getDecoder('gbk');
+  // as statement staging decodes GBK (utf8Lines): the platform's decoder when there is one
+  const platform = (() => { try { return new TextDecoder('gbk'); } catch { return undefined; } })();
+  const lite = iconv.getDecoder('gbk');
+  const gbk = platform
+    ? { write: (chunk: Buffer) => platform.decode(chunk, { stream: true }), end: () => platform.decode() }
+    : lite;
   const copy = copyRules ? copyChecker(name) : undefined;
   let line = 1;
   let endsWithCr = false;
@@ -157,12 +162,16 @@ export async function detectEncoding(file: string): Promise<'utf8' | 'gbk'> {
 /** A workbook that produces nothing for this long is corrupt (a damaged deflate stream can stall the unzipper). */
 export const XLSX_STALL_MS = 30_000;
 
-export async function* xlsxRows(file: string, name = path.basename(file), options: { stallMs?: number } = {}): AsyncGenerator<{ cells: Cell[]; line: number }> {
+export async function* xlsxRows(
+  file: string, name = path.basename(file),
+  /** isHeader: read the first sheet whose first rows hold a row it accepts (the first sheet when none does). */
+  options: { stallMs?: number; isHeader?: (cells: Cell[]) => boolean } = {},
+): AsyncGenerator<{ cells: Cell[]; line: number }> {
   const stallMs = options.stallMs ?? XLSX_STALL_MS;
   for (let attempt = 1; ; attempt++) {
     let rowsRead = 0;
     try {
-      for await (const row of firstSheetRows(file, stallMs)) {
+      for await (const row of firstSheetRows(file, stallMs, options.isHeader)) {
         rowsRead++;
         yield row;
       }
@@ -177,21 +186,43 @@ export async function* xlsxRows(file: string, name = path.basename(file), option
   }
 }
 
-async function* firstSheetRows(file: string, stallMs: number): AsyncGenerator<{ cells: Cell[]; line: number }> {
+async function* firstSheetRows(file: string, stallMs: number, isHeader?: (cells: Cell[]) => boolean): AsyncGenerator<{ cells: Cell[]; line: number }> {
   const input = createReadStream(file);
   const damaged = partErrors(input);
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
   const step = <T>(next: Promise<T>) => withinStall(Promise.race([next, damaged]), stallMs);
+  const HEAD_ROWS = 20;
   try {
     const sheets = (reader as AsyncIterable<AsyncIterable<ExcelJS.Row>>)[Symbol.asyncIterator]();
-    const first = await step(sheets.next()); // the statement is the first sheet
-    if (first.done) return;
-    const rows = first.value[Symbol.asyncIterator]();
+    let firstHead: { cells: Cell[]; line: number }[] | undefined;
     for (;;) {
-      const next = await step(rows.next());
-      if (next.done) return;
-      const values = (next.value.values as unknown[]).slice(1); // exceljs rows are 1-based
-      yield { cells: values.map(toCell), line: next.value.number };
+      const sheet = await step(sheets.next());
+      if (sheet.done) {
+        // no sheet has a header: the first one's rows, for the reader to say what it found
+        if (firstHead) yield* firstHead;
+        return;
+      }
+      const rows = sheet.value[Symbol.asyncIterator]();
+      const head: { cells: Cell[]; line: number }[] = [];
+      let ended = false;
+      while (head.length < (isHeader ? HEAD_ROWS : 0)) {
+        const next = await step(rows.next());
+        if (next.done) { ended = true; break; }
+        head.push({ cells: (next.value.values as unknown[]).slice(1).map(toCell), line: next.value.number });
+      }
+      if (isHeader && !head.some((r) => isHeader(r.cells))) {
+        firstHead ??= head;
+        if (!ended) for (;;) if ((await step(rows.next())).done) break; // the next sheet comes after this one's rows
+        continue;
+      }
+      yield* head;
+      if (ended) return;
+      for (;;) {
+        const next = await step(rows.next());
+        if (next.done) return;
+        const values = (next.value.values as unknown[]).slice(1); // exceljs rows are 1-based
+        yield { cells: values.map(toCell), line: next.value.number };
+      }
     }
   } finally {
     input.destroy();

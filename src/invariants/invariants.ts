@@ -186,7 +186,7 @@ export const INVARIANTS: Invariant[] = [
         SELECT r.id, r.lines_read, count(l.line_no) AS lines FROM runs r LEFT JOIN lines l ON l.run_id = r.id GROUP BY r.id, r.lines_read
       ), ours AS (
         SELECT run_id, request_id, count(DISTINCT class) AS classes, count(DISTINCT coalesce(line_no, 0)) AS places FROM items
-         WHERE request_id IS NOT NULL AND class <> 'duplicate_at_supplier' GROUP BY run_id, request_id
+         WHERE request_id IS NOT NULL AND class NOT IN ('duplicate_at_supplier', 'refund_at_supplier') GROUP BY run_id, request_id
       ), bad AS (
         SELECT 'run ' || id || ': ' || lines_read || ' lines read, ' || lines || ' classified' AS what FROM per_run WHERE lines <> lines_read
         UNION ALL

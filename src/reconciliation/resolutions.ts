@@ -53,6 +53,9 @@ export const CLASS_DIRECTIONS: Record<Exclude<DiscrepancyClass, 'matched'>, Dire
   missing_at_supplier: ['bills_less'],
   missing_in_ours: ['bills_more'],
   duplicate_at_supplier: ['bills_more'],
+  // the supplier gives money back, or has not charged yet: it bills less than our books
+  refund_at_supplier: ['bills_less'],
+  processing_at_supplier: ['bills_less'],
 };
 
 export const directionOf = (deltaFen: number): Direction => (deltaFen > 0 ? 'bills_more' : 'bills_less');

@@ -1,7 +1,7 @@
 import type { BusinessDate } from '../dates.ts';
 
 /** Where every statement line and every one of our supplier transactions ends up: exactly one of these. */
-export const CLASSES = ['matched', 'amount_mismatch', 'status_mismatch', 'missing_at_supplier', 'missing_in_ours', 'duplicate_at_supplier'] as const;
+export const CLASSES = ['matched', 'amount_mismatch', 'status_mismatch', 'missing_at_supplier', 'missing_in_ours', 'duplicate_at_supplier', 'refund_at_supplier', 'processing_at_supplier'] as const;
 export type DiscrepancyClass = (typeof CLASSES)[number];
 
 /** Finance reads these: Chinese first, English second. */
@@ -12,6 +12,8 @@ export const CLASS_LABELS: Record<DiscrepancyClass, { zh: string; en: string }> 
   missing_at_supplier: { zh: '供应商漏账', en: 'Missing at supplier' },
   missing_in_ours: { zh: '我方无记录', en: 'Missing in our records' },
   duplicate_at_supplier: { zh: '供应商重复', en: 'Duplicate at supplier' },
+  refund_at_supplier: { zh: '供应商退款/冲正', en: 'Refund or reversal at supplier' },
+  processing_at_supplier: { zh: '供应商处理中', en: 'Still processing at supplier' },
 };
 
 export interface ClassCount {
@@ -56,6 +58,25 @@ export interface ReconSummary {
   counts: ClassCounts;
   cases: { opened: number; stillOpen: number; cleared: number; matchedOtherDay: number };
   seconds: number;
+  /** What the reader found beside the lines: preamble, footers, control-total mismatches. */
+  findings?: { kind: string; line: number; message: string }[];
+}
+
+/** A run stopped because most of its lines are unknown to us: what it saw, against what the day holds. */
+export interface SuspiciousEvidence {
+  runId: number;
+  lines: number;
+  unknownLines: number;
+  share: number;
+  threshold: number;
+  /** Business dates (Asia/Shanghai) of the file's lines, most first. */
+  fileDates: { date: string; lines: number }[];
+  sampleReferences: string[];
+  /** The day as we hold it. */
+  ourTransactions: number;
+  ourSampleReferences: string[];
+  /** The file's references we know under another supplier or another day. */
+  knownElsewhere: { supplierCode: string; date: string | null; count: number }[];
 }
 
 export interface ReconCase {

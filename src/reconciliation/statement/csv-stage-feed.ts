@@ -1,14 +1,13 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { lineBreaks } from '../../files/tabular.ts';
 import { CsvStructureError } from './errors.ts';
-import { parseStatementTime, statusOf } from './rows.ts';
+import { wallClockToInstant } from './profile.ts';
 import { digits, sameBytes, writeNumber, writeSmall, yuan } from './ascii-bytes.ts';
 import { FNV_OFFSET, FNV_PRIME, type StageRows } from './stage-rows.ts';
 
 const NL = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 const TAB = 0x09;
 const BACKSLASH = 0x5c;
 const PIPE = 0x7c;
@@ -45,12 +44,25 @@ export class CsvStageFeed extends Transform {
   private out = Buffer.allocUnsafe(1 << 20);
   private o = 0;
 
-  constructor(private readonly rows: StageRows, firstLine: number, private readonly onLines?: (lines: number) => void) {
+  private readonly sep: number;
+  private readonly fen: boolean;
+  private readonly quantityDefault: number;
+  /** Only Asia/Shanghai's times (no daylight saving) are typed here; other zones' go to the grammar. */
+  private readonly shanghai: boolean;
+
+  constructor(private readonly rows: StageRows, firstLine: number, private readonly onLines?: (lines: number) => void, separator = ',') {
     super();
     this.line = firstLine;
+    this.sep = separator.charCodeAt(0);
     this.width = rows.header.length;
+    // cuts[-1] is never read: a missing column's index is -1, handled before its cut is
     this.cuts = new Int32Array(this.width + 1);
     ({ supplierTxnId: this.txn, merchantOrderNo: this.ref, sku: this.sku, quantity: this.quantity, amount: this.amount, status: this.status, completedAt: this.completedAt } = rows.index);
+    // without our reference column, the supplier's id stands for it
+    if (this.ref < 0) this.ref = this.txn;
+    this.fen = rows.g.unit === 'fen';
+    this.quantityDefault = rows.g.profile.quantityDefault;
+    this.shanghai = rows.g.profile.timeZone === 'Asia/Shanghai';
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -87,6 +99,7 @@ export class CsvStageFeed extends Transform {
     const len = b.length;
     const width = this.width;
     const cuts = this.cuts;
+    const sep = this.sep; // a local: read for every byte
     let pos = 0;
     while (pos < len) {
       cuts[0] = pos - 1;
@@ -97,7 +110,7 @@ export class CsvStageFeed extends Transform {
       let i = pos;
       for (; i < len; i++) {
         const c = b[i]!;
-        if (c === COMMA) {
+        if (c === sep) {
           if (k < width) cuts[k] = i;
           k++;
         } else if (c === NL) break;
@@ -121,7 +134,7 @@ export class CsvStageFeed extends Transform {
       const end = crs === 1 && cr === i - 1 ? i - 1 : i;
       if (crs > 1 || (crs === 1 && cr !== end)) throw new CsvStructureError('a carriage return outside quotes that does not end a line');
       if (end > pos) {
-        if (k !== width || !this.plain(b, pos, end)) this.text(this.rows.row(b.toString('utf8', pos, end).split(','), this.line));
+        if (k !== width || !this.plain(b, pos, end)) this.text(this.rows.row(b.toString('utf8', pos, end).split(String.fromCharCode(this.sep)), this.line));
       }
       this.line++;
       pos = i + 1;
@@ -161,7 +174,7 @@ export class CsvStageFeed extends Transform {
         lines += lineBreaks(cell);
         cells.push(cell);
         const after = i < len ? b[i] : NL;
-        if (after === COMMA) {
+        if (after === this.sep) {
           i++;
           continue;
         }
@@ -176,7 +189,7 @@ export class CsvStageFeed extends Transform {
       let stop = i;
       for (; stop < len; stop++) {
         const c = b[stop];
-        if (c === COMMA || c === NL) break;
+        if (c === this.sep || c === NL) break;
         if (c === QUOTE) throw new CsvStructureError('a quote in the middle of a field');
       }
       if (stop >= len && !final) return undefined;
@@ -193,24 +206,33 @@ export class CsvStageFeed extends Transform {
   private plain(b: Buffer, start: number, end: number): boolean {
     const cuts = this.cuts;
     cuts[this.width] = end;
-    const txnFrom = cuts[this.txn]! + 1;
-    const txnTo = cuts[this.txn + 1]!;
+    if (this.completedAt < 0 || !this.shanghai) return false;
     const refFrom = cuts[this.ref]! + 1;
     const refTo = cuts[this.ref + 1]!;
-    const skuFrom = cuts[this.sku]! + 1;
-    const skuTo = cuts[this.sku + 1]!;
-    if (!plainText(b, txnFrom, txnTo) || !plainText(b, skuFrom, skuTo)) return false;
+    const txnFrom = this.txn < 0 ? refFrom : cuts[this.txn]! + 1;
+    const txnTo = this.txn < 0 ? refTo : cuts[this.txn + 1]!;
+    const skuFrom = this.sku < 0 ? 0 : cuts[this.sku]! + 1;
+    const skuTo = this.sku < 0 ? 0 : cuts[this.sku + 1]!;
+    if (!plainText(b, txnFrom, txnTo) || (this.sku >= 0 && !plainText(b, skuFrom, skuTo))) return false;
     const refHash = plainReference(b, refFrom, refTo);
     if (refHash === -1) return false;
-    const quantity = digits(b, cuts[this.quantity]! + 1, cuts[this.quantity + 1]!, 9);
+    const quantity = this.quantity < 0 ? this.quantityDefault : digits(b, cuts[this.quantity]! + 1, cuts[this.quantity + 1]!, 9);
     if (!(quantity >= 1)) return false;
-    const fen = yuan(b, cuts[this.amount]! + 1, cuts[this.amount + 1]!);
+    const fen = this.fen ? digits(b, cuts[this.amount]! + 1, cuts[this.amount + 1]!, 15) : yuan(b, cuts[this.amount]! + 1, cuts[this.amount + 1]!);
     if (Number.isNaN(fen)) return false;
-    const status = this.statusFlag(b, cuts[this.status]! + 1, cuts[this.status + 1]!);
+    const status = this.status < 0 ? 0x74 : this.statusFlag(b, cuts[this.status]! + 1, cuts[this.status + 1]!);
     if (status === 0) return false;
     const ms = this.time(b, cuts[this.completedAt]! + 1, cuts[this.completedAt + 1]!);
     if (!(ms >= 0)) return false; // before 1970 (or not a time): the grammar's path writes it
 
+    const body = this.rows.body;
+    if (status === 0x74) {
+      body.count.success++;
+      body.fen.success += fen;
+    } else {
+      body.count.failed++;
+      body.fen.failed += fen;
+    }
     this.rows.lines++;
     if (this.rows.refused) return true;
     this.room(end - start + 96);
@@ -273,7 +295,7 @@ export class CsvStageFeed extends Transform {
       if (sameBytes(known.bytes, b, a, z)) return known.flag;
     }
     const text = b.toString('utf8', a, z);
-    const meaning = text === text.trim() ? statusOf(text) : undefined;
+    const meaning = text === text.trim() ? this.rows.g.status(text) : undefined;
     const flag = meaning === 'success' ? 0x74 : meaning === 'failed' ? 0x66 : 0;
     if (this.statuses.length < 16) this.statuses.push({ bytes: Buffer.from(b.subarray(a, z)), flag });
     return flag;
@@ -293,7 +315,9 @@ export class CsvStageFeed extends Transform {
     if (Number.isNaN(key)) return NaN;
     let start = this.days.get(key);
     if (start === undefined) {
-      start = parseStatementTime(`${b.toString('latin1', a, a + 10)} 00:00:00`)?.getTime() ?? NaN;
+      const day = new Date(Date.UTC(2000, mo - 1, d));
+      day.setUTCFullYear(y, mo - 1, d);
+      start = y >= 1 && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d ? wallClockToInstant(day.getTime(), 'Asia/Shanghai') : NaN;
       if (this.days.size > 1000) this.days.clear();
       this.days.set(key, start);
     }

@@ -1,6 +1,7 @@
-import { parseYuan, type Fen } from '../../money.ts';
-import type { StatementField } from './columns.ts';
+import type { Fen } from '../../money.ts';
+import { headerUnit, type ColumnIndex, type StatementField } from './columns.ts';
 import type { StatementProblem } from './errors.ts';
+import { DEFAULT_PROFILE, footerReader, parseAmount, parseDateAndTime, parseTime, serialTime, statusReader, wallClockToInstant, type LineStatus, type StatementProfile } from './profile.ts';
 
 /** One line of a supplier statement, checked and in our units. */
 export interface StatementLine {
@@ -11,23 +12,15 @@ export interface StatementLine {
   sku: string;
   quantity: number;
   amountFen: Fen;
-  status: 'success' | 'failed';
+  /** refund: a refund or reversal (its amount negative); processing: not final at the supplier yet. */
+  status: LineStatus;
   completedAt: Date;
 }
 
 import type { Cell } from '../../files/tabular.ts';
 
-/** Status words suppliers use (compared lower-cased), and what they mean. */
-export const STATUS: Record<string, StatementLine['status']> = {
-  success: 'success', succeeded: 'success', ok: 'success', '成功': 'success', '已完成': 'success', '交易成功': 'success',
-  failed: 'failed', fail: 'failed', failure: 'failed', '失败': 'failed', '交易失败': 'failed',
-};
-
-/** What a status word means; undefined for any other text (not an Object.prototype key such as "constructor"). */
-export const statusOf = (text: string): StatementLine['status'] | undefined => {
-  const word = text.toLowerCase();
-  return Object.hasOwn(STATUS, word) ? STATUS[word] : undefined;
-};
+/** What a status word means by the default vocabulary; undefined for any other text. */
+export const statusOf = statusReader(DEFAULT_PROFILE);
 
 const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;
 
@@ -57,65 +50,208 @@ export function parseStatementTime(text: string): Date | undefined {
   return new Date(utc - sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000);
 }
 
+/** How one statement's rows are read: its header, its columns, and its supplier's profile. */
+export interface Grammar {
+  file: string;
+  header: string[];
+  index: ColumnIndex;
+  profile: StatementProfile;
+  status: (text: string) => LineStatus | undefined;
+  footer: (cells: unknown[]) => boolean;
+  unit: 'yuan' | 'fen';
+}
+
+export function grammarOf(file: string, header: string[], index: ColumnIndex, profile: StatementProfile = DEFAULT_PROFILE): Grammar {
+  return {
+    file, header, index, profile, status: statusReader(profile), footer: footerReader(profile),
+    unit: (index.amount >= 0 ? headerUnit(header[index.amount] ?? '') : undefined) ?? profile.amountUnit,
+  };
+}
+
 /** Checks one row; returns the line, or the problems with it (each naming its column). */
-export function checkRow(
-  cells: Cell[], line: number, file: string, header: string[], index: Record<StatementField, number>,
-): { value: StatementLine } | { problems: StatementProblem[] } {
+export function checkRow(cells: Cell[], line: number, g: Grammar): { value: StatementLine } | { problems: StatementProblem[] } {
+  const { file, header, index } = g;
   const problems: StatementProblem[] = [];
   const at = (field: StatementField) => ({ file, line, column: header[index[field]], columnNumber: index[field] + 1 });
-  const text = (field: StatementField): string | undefined => {
+  const text = (field: StatementField, optional = false): string | undefined => {
+    if (index[field] < 0) return undefined;
     const cell = cells[index[field]];
     if (cell !== null && typeof cell === 'object' && !(cell instanceof Date)) {
       problems.push({ ...at(field), message: `formulas are not accepted in a statement (found =${cell.formula})` });
       return undefined;
     }
     if (cell === undefined || cell === null || String(cell).trim() === '') {
-      problems.push({ ...at(field), message: 'is empty' });
+      if (!optional) problems.push({ ...at(field), message: 'is empty' });
       return undefined;
     }
     return cell instanceof Date ? cell.toISOString() : String(cell).trim();
   };
 
-  const supplierTxnId = text('supplierTxnId');
-  const merchant = text('merchantOrderNo');
-  const sku = text('sku');
+  const txnText = text('supplierTxnId');
+  const merchant = index.merchantOrderNo >= 0 ? text('merchantOrderNo') : txnText;
+  const supplierTxnId = txnText ?? merchant;
+  const sku = text('sku') ?? '';
   const quantityText = text('quantity');
   const amountText = text('amount');
   const statusText = text('status');
-  const completedCell = cells[index.completedAt];
-  const completedText = text('completedAt');
+  const tz = g.profile.timeZone;
 
-  let quantity = 0;
+  let quantity = g.profile.quantityDefault;
   if (quantityText !== undefined) {
-    quantity = Number(quantityText);
-    if (!/^\d+$/.test(quantityText) || quantity < 1 || quantity > 999_999_999) problems.push({ ...at('quantity'), message: `"${quantityText}" is not a positive whole number` });
+    quantity = Number(quantityText.normalize('NFKC'));
+    if (!/^\d+$/.test(quantityText.normalize('NFKC')) || quantity < 1 || quantity > 999_999_999) problems.push({ ...at('quantity'), message: `"${quantityText}" is not a positive whole number` });
   }
   let amountFen = 0;
   if (amountText !== undefined) {
-    try {
-      amountFen = parseYuan(amountText);
-    } catch {
-      problems.push({ ...at('amount'), message: `"${amountText}" is not an amount in yuan with at most two decimals` });
+    const cell = cells[index.amount];
+    amountFen = typeof cell === 'number' ? numberAmount(cell, g.unit) : parseAmount(amountText, g.unit);
+    if (!Number.isSafeInteger(amountFen)) {
+      problems.push({ ...at('amount'), message: `"${amountText}" is not an amount ${g.unit === 'fen' ? 'in whole fen' : 'in yuan with at most two decimals'}` });
+      amountFen = 0;
     }
   }
-  const status = statusText === undefined ? undefined : statusOf(statusText);
-  if (statusText !== undefined && !status) problems.push({ ...at('status'), message: `"${statusText}" is not a known status (成功/SUCCESS or 失败/FAILED)` });
+  let status: LineStatus | undefined = index.status < 0 ? 'success' : statusText === undefined ? undefined : g.status(statusText);
+  if (statusText !== undefined && !status) problems.push({ ...at('status'), message: `"${statusText}" is not a known status (成功/SUCCESS, 失败/FAILED, 处理中/PROCESSING, 已退款/REFUNDED; a supplier's own words go in its statement profile)` });
+  // a negative amount is money going back: a refund or reversal, never a sale
+  if (amountFen < 0 && (status === 'success' || status === 'refund')) status = 'refund';
+  if (status === 'refund') amountFen = -Math.abs(amountFen);
+
   let completedAt: Date | undefined;
-  if (completedCell instanceof Date) {
-    // XLSX stores wall-clock time; exceljs reads it as if it were UTC. The supplier meant Shanghai time.
-    completedAt = new Date(completedCell.getTime() - SHANGHAI_OFFSET_MS);
-  } else if (completedText !== undefined) {
-    completedAt = parseStatementTime(completedText);
-    if (!completedAt) problems.push({ ...at('completedAt'), message: `"${completedText}" is not a time like 2026-11-24 23:59:58` });
+  if (index.completedAt >= 0) {
+    const cell = cells[index.completedAt];
+    const completedText = text('completedAt');
+    if (cell instanceof Date) completedAt = new Date(wallClockToInstant(cell.getTime(), tz)); // XLSX: wall-clock time read as if UTC
+    else if (typeof cell === 'number') completedAt = serialTime(cell, tz);
+    else if (completedText !== undefined) completedAt = parseTime(completedText, tz);
+    if (completedText !== undefined && !completedAt) problems.push({ ...at('completedAt'), message: `"${completedText}" is not a time like 2026-11-24 23:59:58` });
+  } else {
+    const dateCell = cells[index.completedDate];
+    const timeCell = cells[index.completedTime];
+    const dateText = text('completedDate');
+    const timeText = text('completedTime');
+    if (dateText !== undefined && timeText !== undefined) {
+      const asText = (c: Cell, t: string) => (c instanceof Date ? c.toISOString().slice(0, 19).replace('T', ' ') : t);
+      if (dateCell instanceof Date) {
+        const day = dateCell.toISOString().slice(0, 10);
+        completedAt = timeCell instanceof Date ? new Date(wallClockToInstant(Date.parse(`${day}T${timeCell.toISOString().slice(11, 19)}Z`), tz)) : parseDateAndTime(day, String(timeText), tz);
+      } else {
+        completedAt = parseDateAndTime(asText(dateCell, dateText), timeCell instanceof Date ? timeCell.toISOString().slice(11, 19) : timeText, tz);
+      }
+      if (!completedAt) problems.push({ ...at('completedTime'), message: `"${dateText} ${timeText}" is not a date and time like 2026/11/23 9:05:01` });
+    }
   }
   const merchantOrderNos = merchant?.split(/[|;]/).map((s) => s.trim()).filter(Boolean) ?? [];
   // a line with no reference would match nothing and be counted nowhere
-  if (merchant !== undefined && merchantOrderNos.length === 0) problems.push({ ...at('merchantOrderNo'), message: `"${merchant}" holds no order reference` });
+  if (merchant !== undefined && merchantOrderNos.length === 0) problems.push({ ...at(index.merchantOrderNo >= 0 ? 'merchantOrderNo' : 'supplierTxnId'), message: `"${merchant}" holds no order reference` });
 
   if (problems.length) return { problems };
   return {
-    value: { line, supplierTxnId: supplierTxnId!, merchantOrderNos, sku: sku!, quantity, amountFen, status: status!, completedAt: completedAt! },
+    value: { line, supplierTxnId: supplierTxnId!, merchantOrderNos, sku, quantity, amountFen, status: status!, completedAt: completedAt! },
   };
+}
+
+/** A number cell of a workbook as fen: yuan with at most two decimals (floating point's noise rounded off), or whole fen. */
+function numberAmount(n: number, unit: 'yuan' | 'fen'): number {
+  if (!Number.isFinite(n)) return NaN;
+  if (unit === 'fen') return Number.isInteger(n) ? n : NaN;
+  const fen = Math.round(n * 100);
+  return Math.abs(fen - n * 100) < 1e-6 ? fen : NaN;
+}
+
+/** A footer (totals) row: its figures when it gives them. */
+export interface Footer { line: number; text: string; count?: number; amountFen?: number }
+
+/** What finance should know about a file that still reads: skipped preamble, notes, control totals. */
+export interface StatementFinding { kind: 'preamble' | 'footer' | 'note' | 'control_total_mismatch'; line: number; message: string }
+
+/**
+ * A statement's rows after its header, one by one: lines, footers (合计 ...), and, after a footer,
+ * notes (signatures, remarks) that are no lines. Keeps what the control totals are checked against.
+ */
+export class StatementBody {
+  readonly footers: Footer[] = [];
+  readonly notes: { line: number; text: string }[] = [];
+  /** Accepted lines, and their amounts (refunds negative), by status. */
+  readonly count: Record<LineStatus, number> = { success: 0, failed: 0, processing: 0, refund: 0 };
+  readonly fen: Record<LineStatus, number> = { success: 0, failed: 0, processing: 0, refund: 0 };
+
+  constructor(readonly g: Grammar, private readonly fixedWidth: boolean) {}
+
+  /** A row: undefined when it is blank, a footer or a note; else its line or its problems. */
+  read(cells: Cell[], line: number): { value: StatementLine } | { problems: StatementProblem[] } | undefined {
+    if (this.g.footer(cells)) {
+      this.footers.push(footerOf(cells, line, this.g));
+      return undefined;
+    }
+    const checked = checkRecord(cells, line, this.g, this.fixedWidth);
+    if (!checked) return undefined;
+    if ('problems' in checked) {
+      // after the totals, what is not a line is a remark (制表人, 备注), not a bad line
+      if (this.footers.length) {
+        this.notes.push({ line, text: cellsText(cells) });
+        return undefined;
+      }
+      return checked;
+    }
+    this.counted(checked.value.status, checked.value.amountFen);
+    return checked;
+  }
+
+  counted(status: LineStatus, fen: number): void {
+    this.count[status]++;
+    this.fen[status] += fen;
+  }
+
+  /** The file's findings: its footers' control totals against its lines, and its notes. */
+  findings(): StatementFinding[] {
+    const out: StatementFinding[] = [];
+    for (const n of this.notes) out.push({ kind: 'note', line: n.line, message: `not a line, after the totals: ${n.text}` });
+    // the grand total when there is one, else the last subtotal
+    const control = [...this.footers].reverse().find((f) => !/^(小计|subtotal)/i.test(f.text) && (f.count !== undefined || f.amountFen !== undefined))
+      ?? (this.footers.length === 1 ? this.footers[0] : undefined);
+    for (const f of this.footers) out.push({ kind: 'footer', line: f.line, message: `totals row (not a line): ${f.text}` });
+    if (!control) return out;
+    const c = this.count;
+    const all = c.success + c.failed + c.processing + c.refund;
+    const counts = [all, c.success, c.success + c.refund, all - c.failed];
+    const f = this.fen;
+    const sums = [f.success + f.failed + f.processing + f.refund, f.success, f.success + f.refund, f.success + f.refund + f.processing, f.success - f.refund, f.success + f.failed + f.processing - f.refund];
+    if (control.count !== undefined && !counts.includes(control.count)) {
+      out.push({ kind: 'control_total_mismatch', line: control.line, message: `the totals row says ${control.count} lines; the file has ${all} (${c.success} successful): was the file cut?` });
+    }
+    if (control.amountFen !== undefined && !sums.includes(control.amountFen)) {
+      out.push({ kind: 'control_total_mismatch', line: control.line, message: `the totals row says ${(control.amountFen / 100).toFixed(2)} yuan; the lines add up to ${(sums[0]! / 100).toFixed(2)} (successful: ${(f.success / 100).toFixed(2)}): was the file cut?` });
+    }
+    return out;
+  }
+}
+
+const cellsText = (cells: Cell[]) => cells.filter((c) => c !== null && c !== undefined && String(c).trim() !== '').map((c) => (c instanceof Date ? c.toISOString() : typeof c === "object" && c !== null ? `=${c.formula}` : String(c).trim())).join(' ').slice(0, 200);
+
+function footerOf(cells: Cell[], line: number, g: Grammar): Footer {
+  const text = cellsText(cells);
+  const footer: Footer = { line, text };
+  const flat = text.normalize('NFKC');
+  const count = /(\d+)\s*(?:笔|条|单|行|个|records?|lines?|txns?|transactions?|orders?)(?![a-z])/i.exec(flat) ?? /(?:笔数|条数|单数|总笔数|总数|数量|count|lines)\s*[:：=]?\s*(\d+)/i.exec(flat);
+  if (count) footer.count = Number(count[1]);
+  const amountCell = g.index.amount >= 0 ? cells[g.index.amount] : undefined;
+  const fromCell = typeof amountCell === 'number' ? numberAmount(amountCell, g.unit) : typeof amountCell === 'string' && amountCell.trim() ? parseAmount(amountCell, g.unit) : NaN;
+  if (Number.isSafeInteger(fromCell)) footer.amountFen = fromCell;
+  else {
+    const m = /(?:金额|总额|amount|sum)\s*[:：=]?\s*([-(¥￥]*[\d,]+(?:\.\d+)?\)?\s*元?)/i.exec(flat);
+    const fen = m ? parseAmount(m[1]!, g.unit) : NaN;
+    if (Number.isSafeInteger(fen)) footer.amountFen = fen;
+  }
+  // "合计,1003200,,..." : a whole number under the reference or id column is the line count
+  if (footer.count === undefined) {
+    for (const i of [g.index.merchantOrderNo, g.index.supplierTxnId, g.index.quantity]) {
+      const cell = i >= 0 ? cells[i] : undefined;
+      if (typeof cell === 'number' && Number.isInteger(cell)) footer.count = cell;
+      else if (typeof cell === 'string' && /^\d{1,9}$/.test(cell.trim())) footer.count = Number(cell.trim());
+      if (footer.count !== undefined) break;
+    }
+  }
+  return footer;
 }
 
 /**
@@ -123,10 +259,8 @@ export function checkRow(
  * spreadsheet's trailing rows are), else its line or its problems. A CSV row must be as wide as
  * the header first, even an empty one (",,"): a ragged row is no record of the file.
  */
-export function checkRecord(
-  cells: Cell[], line: number, file: string, header: string[], index: Record<StatementField, number>, fixedWidth: boolean,
-): ReturnType<typeof checkRow> | undefined {
-  if (fixedWidth && cells.length !== header.length) return { problems: [{ file, line, message: `has ${cells.length} columns, the header has ${header.length}` }] };
+export function checkRecord(cells: Cell[], line: number, g: Grammar, fixedWidth: boolean): ReturnType<typeof checkRow> | undefined {
+  if (fixedWidth && cells.length !== g.header.length) return { problems: [{ file: g.file, line, message: `has ${cells.length} columns, the header has ${g.header.length}` }] };
   if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) return undefined;
-  return checkRow(cells, line, file, header, index);
+  return checkRow(cells, line, g);
 }

@@ -1,8 +1,9 @@
 import { copyText } from '../../db/copy-text.ts';
 import type { Cell } from '../../files/tabular.ts';
-import type { StatementField } from './columns.ts';
+import type { ColumnIndex } from './columns.ts';
 import { StatementFormatError, type StatementProblem } from './errors.ts';
-import { checkRecord, type StatementLine } from './rows.ts';
+import { DEFAULT_PROFILE, type StatementProfile } from './profile.ts';
+import { grammarOf, StatementBody, type Grammar, type StatementLine } from './rows.ts';
 
 /**
  * The stage table a statement is loaded into: one row per line and our reference it lists (a line
@@ -35,14 +36,23 @@ export class StageRows {
   lines = 0;
   /** The references staged so far. */
   readonly refs = new RefFilter();
+  readonly g: Grammar;
+  /** Footers, notes and the control totals' figures. */
+  readonly body: StatementBody;
+  /** Refund and processing lines: not sales, so not staged; reconciliation classifies them on their own. */
+  readonly side: StatementLine[] = [];
 
   constructor(
     readonly file: string,
     readonly header: string[],
-    readonly index: Record<StatementField, number>,
+    readonly index: ColumnIndex,
     /** CSV rows must be as wide as the header (COPY-style); XLSX rows stop at their last cell. */
-    private readonly fixedWidth: boolean,
-  ) {}
+    fixedWidth: boolean,
+    profile: StatementProfile = DEFAULT_PROFILE,
+  ) {
+    this.g = grammarOf(file, header, index, profile);
+    this.body = new StatementBody(this.g, fixedWidth);
+  }
 
   get refused(): boolean {
     return this.totalProblems > 0;
@@ -50,7 +60,7 @@ export class StageRows {
 
   /** A row as the file gave it: its COPY text, or '' (blank, or bad and recorded as a problem). */
   row(cells: Cell[], line: number): string {
-    const checked = checkRecord(cells, line, this.file, this.header, this.index, this.fixedWidth);
+    const checked = this.body.read(cells, line);
     if (!checked) return '';
     if ('problems' in checked) {
       for (const p of checked.problems) this.problem(p);
@@ -60,7 +70,8 @@ export class StageRows {
     // PostgreSQL text cannot hold NUL (a CSV file with one is refused before this; a workbook's cell can hold one)
     const withNul = (['supplierTxnId', 'sku'] as const).find((f) => v[f].includes('\u0000')) ?? (v.merchantOrderNos.some((r) => r.includes('\u0000')) ? 'merchantOrderNo' : undefined);
     if (withNul) {
-      this.problem({ file: this.file, line, column: this.header[this.index[withNul]], columnNumber: this.index[withNul] + 1, message: 'holds a NUL character' });
+      const at = this.index[withNul] >= 0 ? this.index[withNul] : this.index.supplierTxnId;
+      this.problem({ file: this.file, line, column: this.header[at], columnNumber: at + 1, message: 'holds a NUL character' });
       return '';
     }
     return this.line(v);
@@ -70,6 +81,10 @@ export class StageRows {
   line(v: StatementLine): string {
     this.lines++;
     if (this.refused) return '';
+    if (v.status === 'refund' || v.status === 'processing') {
+      this.side.push(v);
+      return '';
+    }
     const refs = v.merchantOrderNos;
     const rest = `\t${copyText(v.sku)}\t${v.quantity}\t${v.amountFen}`;
     const tail = `\t${v.status === 'success' ? 't' : 'f'}\t${v.completedAt.getTime()}\t`;

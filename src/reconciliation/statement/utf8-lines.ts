@@ -6,12 +6,25 @@ import { CsvStructureError } from './errors.ts';
 const NL = 0x0a;
 
 /**
+ * GBK (and GB18030's four-byte sequences) by the platform's decoder, about twice as fast as
+ * iconv-lite's; iconv-lite where Node was built without full ICU. csvRows decodes the same way.
+ */
+export const gbkDecoder = (): { decode(bytes?: Uint8Array, options?: { stream?: boolean }): string } | undefined => {
+  try {
+    return new TextDecoder('gbk');
+  } catch {
+    return undefined;
+  }
+};
+
+/**
  * A statement's bytes as UTF-8, in pieces that end at a line feed, refused (CsvStructureError) at
  * a NUL or at bytes that are not the encoding, as the streaming reader refuses them. A line feed
  * is never part of a UTF-8 or GBK character, so each piece decodes on its own.
  */
 export function utf8Lines(encoding: 'utf8' | 'gbk'): Transform {
   let carry: Buffer | undefined;
+  const gbk = gbkDecoder();
   const piece = (bytes: Buffer): Buffer => {
     if (bytes.indexOf(0) !== -1) throw new CsvStructureError('a NUL byte: this is not a text file');
     if (isAscii(bytes)) return bytes;
@@ -19,7 +32,7 @@ export function utf8Lines(encoding: 'utf8' | 'gbk'): Transform {
       if (!isUtf8(bytes)) throw new CsvStructureError('bytes that are not valid UTF-8');
       return bytes;
     }
-    const text = iconv.decode(bytes, 'gbk');
+    const text = gbk ? gbk.decode(bytes) : iconv.decode(bytes, 'gbk');
     if (text.includes('\uFFFD')) throw new CsvStructureError('bytes that are not valid GBK');
     return Buffer.from(text, 'utf8');
   };
