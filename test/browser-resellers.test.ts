@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import type { Server } from 'node:http';
-import path from 'node:path';
 import express from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

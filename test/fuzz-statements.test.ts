@@ -80,7 +80,7 @@ async function read(file: string, options: Partial<StatementSource> = {}): Promi
 async function staged(file: string, options: { name: string; encoding?: 'utf8' | 'gbk' | 'auto' }): Promise<Outcome> {
   const out: Buffer[] = [];
   const sink = new Writable({ write(chunk: Buffer, _encoding, done) { out.push(chunk); done(); } });
-  let side: StatementLine[] = [];
+  let side: StatementLine[];
   try {
     const rows = await stageCsv({ path: file, name: options.name, encoding: options.encoding }, () => sink);
     rows.finish();

@@ -4,7 +4,7 @@ import { fieldErrorsOf } from '../../src/admin/fields.ts';
 import { CatalogAdmin, PRICE_TIERS, PriceBelowCostError, SKU_KINDS } from '../../src/catalog/admin.ts';
 import { ComplianceDocuments, DOCUMENT_KINDS, type ComplianceDocument } from '../../src/compliance/documents.ts';
 import { formatShanghai } from '../../src/dates.ts';
-import { KamengError, NotFoundError, ValidationError } from '../../src/errors.ts';
+import { KamengError, NotFoundError } from '../../src/errors.ts';
 import { declaredTooLarge, receiveBody } from '../../src/http/body-cap.ts';
 import { BodyTooLargeError } from '../../src/http/request-errors.ts';
 import { displayYuan, formatYuan } from '../../src/money.ts';

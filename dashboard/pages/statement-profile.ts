@@ -5,7 +5,7 @@ import path from 'node:path';
 import type express from 'express';
 import type { Request, Response } from 'express';
 import { isoShanghai } from '../../src/dates.ts';
-import { KamengError, NotFoundError, ValidationError } from '../../src/errors.ts';
+import { type KamengError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { declaredTooLarge, receiveBody } from '../../src/http/body-cap.ts';
 import { BodyTooLargeError } from '../../src/http/request-errors.ts';
 import { formatYuan } from '../../src/money.ts';
