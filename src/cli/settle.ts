@@ -39,7 +39,7 @@ export async function settleCommand(options: { date?: string }): Promise<void> {
 }
 
 /**
- * `kameng statement --reseller R --from D1 --to D2 --format xlsx|csv [--out F]`: one reseller's
+ * `kameng statement --reseller R --from D1 --to D2 --format xlsx|csv [--out F]` (csv: a zip, one file per table): one reseller's
  * statement; `kameng statement --date D`: every reseller's statement of a day in one workbook.
  */
 export async function statementCommand(options: { reseller?: string; from?: string; to?: string; date?: string; format: string; out?: string }): Promise<void> {
@@ -56,7 +56,8 @@ export async function statementCommand(options: { reseller?: string; from?: stri
       const days = await statements.forReseller(options.reseller, from, to);
       if (days.length === 0) throw new NotFoundError(`settled statement of ${options.reseller} between ${from} and ${to}`, options.reseller);
       expected = days.reduce((n, d) => n + d.lines, 0);
-      file = options.out ?? `statement-${options.reseller}-${from}-${to}.${format}`;
+      // a CSV statement is a zip of one CSV per table (their headers differ)
+      file = options.out ?? `statement-${options.reseller}-${from}-${to}.${format === 'csv' ? 'csv.zip' : 'xlsx'}`;
       write = (out, onLines) => exportResellerStatement(statements, { resellerCode: options.reseller!, from, to, format }, out as never, onLines);
     } else {
       const date = assertBusinessDate(options.date ?? yesterday(), '--date');

@@ -135,19 +135,19 @@ new Gauge({
 
 new Gauge({
   name: 'kameng_wallets_low_balance',
-  help: 'Active reseller wallets under their low-balance threshold (KAMENG_LOW_BALANCE_FEN)',
+  help: 'Active reseller wallets under their own low-balance threshold (KAMENG_LOW_BALANCE_FEN where none is set)',
   registers: [registry],
   async collect() {
     if (!source) return;
     // Wallets keep a running balance (ledger_accounts.guarded_balance, credit-normal); one row per reseller.
-    // TODO(low-balance threshold per reseller): read resellers' own threshold column here when it exists,
-    // coalesce(r.low_balance_fen, ?) instead of the default.
+    // each reseller's own threshold (set at onboarding); 0 means none was set: the default applies
     const result = await source.db.raw(
       `SELECT count(*)::int AS n
          FROM resellers r
          JOIN ledger_accounts a ON a.code = 'reseller:' || r.id || ':wallet'
         WHERE r.status = 'active'
-          AND (CASE a.normal_side WHEN 'credit' THEN -a.guarded_balance ELSE a.guarded_balance END) < ?`,
+          AND (CASE a.normal_side WHEN 'credit' THEN -a.guarded_balance ELSE a.guarded_balance END)
+              < CASE WHEN r.low_balance_fen > 0 THEN r.low_balance_fen ELSE ? END`,
       [source.lowBalanceFen],
     );
     this.set(Number(result.rows[0]?.n ?? 0));
