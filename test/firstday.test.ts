@@ -25,7 +25,7 @@ import { userActor } from './support/actors.ts';
 import { loginAs, type DashboardSession } from './support/dashboard-session.ts';
 import { openHarness, TEST_RECON_SETTINGS, uniq, type Harness } from './support/harness.ts';
 import { historyFromJSON } from './support/history-json.ts';
-import { RAW_WORDS, untranslated, untranslatedInContext, ZH_ROUTES } from './support/zh-render.ts';
+import { ADMIN_ZH_ROUTES, RAW_WORDS, untranslated, untranslatedInContext, ZH_ROUTES } from './support/zh-render.ts';
 
 /**
  * What a new user ran into on the first day (issue 23, the user-facing half): reconciliation
@@ -47,6 +47,7 @@ beforeAll(async () => {
   const app = express();
   app.use(createDashboardApp({
     db: h.db, ledger: h.ledger, client: h.client, config: loadConfig({ ...process.env, KAMENG_STATEMENT_DIR: path.join(dir, 'statements') }), infrastructure: ['测试 test'],
+    resellers: h.deps.resellers, suppliers: h.deps.suppliers,
     health: { postgres: '18', migrations: 7, accounts: 1, entries: 0, ledgerImbalanceFen: 0, checkedAt: new Date().toISOString() },
   }));
   server = app.listen(port, '127.0.0.1');
@@ -192,6 +193,13 @@ describe('the zh UI shows no untranslated word', () => {
     const found: Record<string, string[]> = {};
     for (const route of ZH_ROUTES.filter((r) => !r.includes(':'))) {
       const res = await session.get(`${route}${route.includes('?') ? '&' : '?'}lang=zh`);
+      expect(res.status, route).toBe(200);
+      const words = untranslatedInContext(await res.text());
+      if (words.length) found[route] = words.map((w) => `${w.word}: …${w.context}…`);
+    }
+    const admin: DashboardSession = await loginAs(base, h.db, 'admin');
+    for (const route of ADMIN_ZH_ROUTES) {
+      const res = await admin.get(`${route}${route.includes('?') ? '&' : '?'}lang=zh`);
       expect(res.status, route).toBe(200);
       const words = untranslatedInContext(await res.text());
       if (words.length) found[route] = words.map((w) => `${w.word}: …${w.context}…`);

@@ -19,6 +19,7 @@ import type { DashboardDeps } from '../deps.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { langOf, translator, type Lang } from '../i18n.ts';
 import { layout } from '../layout.ts';
+import { statusWord } from '../words.ts';
 import { pageOf, pager } from '../pagination.ts';
 
 type T = ReturnType<typeof translator>;
@@ -187,12 +188,12 @@ export function mountResellerAdminPages(app: express.Express, deps: DashboardDep
         </form></section>` : ''}
       <section><h2>${t('rechargesTitle')}</h2>
       <form method="get" action="/finance/recharges" class="act"><select name="status"><option value="">${t('all')}</option>
-        ${(['pending', 'credited', 'rejected', 'reversed'] as const).map((s) => html`<option value="${s}" ${status === s ? 'selected' : ''}>${s}</option>`)}</select><button>${t('filter')}</button></form>
+        ${(['pending', 'credited', 'rejected', 'reversed'] as const).map((s) => html`<option value="${s}" ${status === s ? 'selected' : ''}>${statusWord(t, s)}</option>`)}</select><button>${t('filter')}</button></form>
       ${rows.length === 0 ? html`<p>${t('noData')}</p>` : html`<table id="recharges"><thead><tr><th>#</th><th>${t('resellerCode')}</th><th class="num">${t('amount')}</th><th>${t('channel')}</th><th>${t('channelReference')}</th>
         <th>${t('payer')}</th><th>${t('valueDate')}</th><th>${t('status')}</th><th>${t('recordedBy')}</th><th>${t('approvedBy')}</th>${mayAct ? html`<th></th>` : ''}</tr></thead>
         <tbody>${rows.map((r) => html`<tr data-id="${r.id}" data-reference="${r.reference}"><td>${r.id}</td><td>${r.resellerCode}</td><td class="num">${displayYuan(r.amountFen)}</td><td>${CHANNEL_LABELS[r.channel][lang]}</td>
           <td>${r.reference}</td><td>${r.payer}</td><td>${r.valueDate}</td>
-          <td class="status ${r.status === 'pending' ? 'warn' : r.status === 'credited' ? '' : 'bad'}">${r.status}${r.status === 'pending' ? html` <small>${t('pendingApproval')}</small>` : ''}${r.closeReason ? html` <small>${r.closeReason}</small>` : ''}</td>
+          <td class="status ${r.status === 'pending' ? 'warn' : r.status === 'credited' ? '' : 'bad'}" data-status="${r.status}">${statusWord(t, r.status)}${r.status === 'pending' ? html` <small>${t('pendingApproval')}</small>` : ''}${r.closeReason ? html` <small>${r.closeReason}</small>` : ''}</td>
           <td>${r.recordedBy}</td><td>${r.approvedBy ?? ''}</td>
           ${mayAct ? html`<td>${r.status === 'pending' ? html`<form method="post" action="/finance/recharges/${r.id}/approve" class="act">${csrfField(res)}<button type="submit" ${session && session.user.username === r.recordedBy ? 'disabled' : ''}>${t('approve')}</button></form>
             <form method="post" action="/finance/recharges/${r.id}/reject" class="act">${csrfField(res)}<input name="reason" placeholder="${t('reason')}" required minlength="3"><button type="submit">${t('reject')}</button></form>`

@@ -46,7 +46,7 @@ async function fillRecharge(financePage: Page, base: string, r: { resellerCode: 
 /** Finance records a ¥5,000 bank transfer: below the approval threshold, credited at once. */
 export async function recordBankRechargeStep(financePage: Page, base: string, r: { resellerCode: string; reference: string; amount?: string }): Promise<void> {
   const status = await fillRecharge(financePage, base, { ...r, amount: r.amount ?? '5000.00', channel: 'bank' });
-  expect(await status.textContent()).toContain('credited');
+  expect(await status.getAttribute('data-status')).toBe('credited');
 }
 
 /**
@@ -56,11 +56,11 @@ export async function recordBankRechargeStep(financePage: Page, base: string, r:
  */
 export async function recordLargeRechargeWithApprovalStep(financePage: Page, approverPage: Page, base: string, r: { resellerCode: string; reference: string; amount?: string }): Promise<void> {
   const status = await fillRecharge(financePage, base, { ...r, amount: r.amount ?? '60000.00', channel: 'bank' });
-  expect(await status.textContent()).toContain('pending');
+  expect(await status.getAttribute('data-status')).toBe('pending');
   const row = (p: Page) => p.locator(`#recharges tr[data-reference="${r.reference}"]`);
   expect(await row(financePage).locator('form[action$="/approve"] button').isDisabled()).toBe(true);
   await approverPage.goto(`${base}/finance/recharges?status=pending`);
   await row(approverPage).locator('form[action$="/approve"] button').click();
   await approverPage.waitForSelector('#done');
-  expect(await row(approverPage).locator('td.status').textContent()).toContain('credited');
+  expect(await row(approverPage).locator('td.status').getAttribute('data-status')).toBe('credited');
 }

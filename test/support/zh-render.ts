@@ -17,12 +17,25 @@ export const ZH_ROUTES = [
   '/audit',
 ];
 
+/** The administration, after-sales and operations pages, rendered as an admin (who may see them all). */
+export const ADMIN_ZH_ROUTES = [
+  '/admin/suppliers',
+  '/admin/skus',
+  '/compliance',
+  '/admin/resellers',
+  '/finance/recharges',
+  '/admin/users',
+  '/aftersales',
+  '/orders/search',
+  '/routing',
+];
+
 /** Raw values of the code's enums and keys, which the zh UI must never show as they are. */
 export const RAW_WORDS: string[] = [
   // orders, supplier transactions, recon runs, payouts, procurement, claims, cards, resellers
   'delivered', 'processing', 'stuck', 'succeeded', 'refunded', 'success', 'unknown',
   'running', 'completed', 'rejected', 'failed', 'draft', 'approved', 'paid', 'cancelled',
-  'netted', 'withdrawn', 'available', 'void', 'suspended',
+  'netted', 'withdrawn', 'available', 'void', 'suspended', 'pending', 'credited', 'reversed',
   ...CASE_FILTER_STATES, ...CLASSES, ...RESOLUTIONS,
   // ops actions and the top-up's activities
   'retry', 'switchSupplier', 'markSucceeded', 'refund',
