@@ -644,7 +644,7 @@ describe('complaints (after-sales) with arbitrary bodies and order ids', () => {
     if (typeof c.complaintId !== 'string' || !ORDER_ID.test(c.complaintId)) return { refused: 'VALIDATION_ERROR' };
     if (typeof c.kind !== 'string' || !KINDS.includes(c.kind)) return { refused: 'VALIDATION_ERROR' };
     if (c.serial !== undefined && (typeof c.serial !== 'string' || !ORDER_ID.test(c.serial))) return { refused: 'VALIDATION_ERROR' };
-    if (c.note !== undefined && (typeof c.note !== 'string' || c.note.length > 500 || c.note.includes('\u0000'))) return { refused: 'VALIDATION_ERROR' };
+    if (c.note !== undefined && (typeof c.note !== 'string' || c.note.length > 500 || c.note.includes('\u0000') || /\p{Cs}/u.test(c.note))) return { refused: 'VALIDATION_ERROR' };
     const order = model.placed.get(orderId);
     if (!order) return { refused: 'NOT_FOUND' };
     const note = (c.note as string | undefined) ?? '';

@@ -44,7 +44,9 @@ const complaintRequest = z.object({
   complaintId: z.string().regex(ID, 'must be 1-64 letters, digits, _ . : or -'),
   kind: z.enum(COMPLAINT_KINDS),
   serial: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be the card serial as delivered').optional(),
-  note: z.string().max(500).refine((n) => !n.includes('\u0000'), 'must not contain a NUL character').default(''),
+  note: z.string().max(500).refine((n) => !n.includes('\u0000'), 'must not contain a NUL character')
+    // a lone UTF-16 surrogate is not text: PostgreSQL refuses it in JSON, so refuse it here, by name
+    .refine((n) => !/\p{Cs}/u.test(n), 'must be valid Unicode text (it holds a lone surrogate)').default(''),
 }).strict();
 
 /** '2h', '30m', '24h', '45s', '1d' as temporal.config.ts writes durations. */
