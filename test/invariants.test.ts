@@ -156,8 +156,20 @@ describe('the invariant checker', () => {
 
   it('finds nothing wrong with books kept through the ledger, the order service, fulfillment, reconciliation and settlement', async () => {
     const all = await verdicts();
-    // and each invariant had something to check
-    for (const r of Object.values(all)) expect(r.checked, r.invariant.id).toBeGreaterThan(0);
+    // and each invariant had something to check, but those whose subject this scenario does not
+    // make: each is run over real rows, and caught planting a violation, in its own test file
+    const exercisedElsewhere: Record<string, string> = {
+      complaint_one_money_outcome: 'test/aftersales.test.ts',
+      complaint_refunds_within_charge: 'test/aftersales.test.ts',
+      replaced_code_counted_once: 'test/aftersales.test.ts',
+      claims_netted_once: 'test/aftersales.test.ts',
+      qualifications_four_eyes: 'test/catalog-admin.test.ts',
+      prices_above_cost: 'test/catalog-admin.test.ts',
+      recharges_posted: 'test/recharges.test.ts',
+    };
+    for (const r of Object.values(all)) {
+      if (!(r.invariant.id in exercisedElsewhere)) expect(r.checked, r.invariant.id).toBeGreaterThan(0);
+    }
   });
 
   it('reports an unbalanced journal entry (per currency: CNY and USD postings that cancel out do not balance it)', async () => {

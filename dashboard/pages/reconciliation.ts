@@ -125,7 +125,7 @@ export function reconciliationPages(deps: DashboardDeps) {
             <button>${t('filter')}</button>
           </form>
           <table><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('date')}</th><th>${t('kind')}</th><th class="num">${t('amount')}</th><th>${t('status')}</th><th>${t('resolve')}</th></tr></thead>
-          <tbody>${list.cases.map((c) => html`<tr id="case-${c.id}"><td>${c.id}</td><td>${c.supplierCode}</td><td>${c.businessDate}</td><td>${label(CLASS_LABELS[c.class], lang)}<br><small>${c.requestIds.join(', ') || c.supplierTxnId || ''}</small></td>
+          <tbody>${list.cases.map((c) => html`<tr id="case-${c.id}"><td>${c.id}</td><td>${c.supplierCode}</td><td>${c.businessDate}</td><td>${label(CLASS_LABELS[c.class], lang)}<br><small class="free-text">${c.requestIds.join(', ') || c.supplierTxnId || ''}</small></td>
             <td class="num">${displayYuan(c.ourFen)} / ${displayYuan(c.theirFen)} (${displayYuan(c.deltaFen)})</td><td class="case-state" data-state="${c.state}">${statusWord(t, c.state)}${c.resolution ? `: ${resolutionWord(c.resolution, lang)}` : ''}</td>
             <td>${finance && c.state !== 'resolved' ? html`<form method="post" action="/reconciliation/cases/${c.id}/resolve" class="act">${csrfField(res)}
               <select name="resolution">${RESOLUTIONS.map((r) => html`<option value="${r}">${label(RESOLUTION_LABELS[r], lang)}</option>`)}</select>

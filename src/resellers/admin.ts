@@ -215,7 +215,7 @@ export class ResellerAdmin {
   /** Resellers with wallet balance, low-balance flag and credential state, for the admin page and the CLI. */
   async overview(options: { limit: number; offset: number }): Promise<{ rows: (Reseller & { balanceFen: number; low: boolean; previousSecretUntil: Date | null; suspendedAt: Date | null })[]; total: number }> {
     const [rows, [count]] = await Promise.all([
-      this.db('resellers').orderBy('code').limit(options.limit).offset(options.offset).select('*'),
+      this.db('resellers').orderBy('id', 'desc').limit(options.limit).offset(options.offset).select('*'),
       this.db('resellers').count<{ n: string }[]>('* as n'),
     ]);
     const out = [];

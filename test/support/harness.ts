@@ -59,7 +59,12 @@ export async function openHarness(options: {
   const fresh = options.freshDatabase ? await createFreshDatabase() : undefined;
   const db = createDb(fresh?.url ?? inject('databaseUrl'), { poolMax: 60 });
   const ownerDb = createDb(fresh?.ownerUrl ?? inject('ownerDatabaseUrl'), { poolMax: 4 });
-  if (fresh) await migrateToLatest(ownerDb, { appRole: roleOf(inject('databaseUrl')) });
+  if (fresh) {
+    await migrateToLatest(ownerDb, { appRole: roleOf(inject('databaseUrl')) });
+    // workflow ids carry order ids (topup-<id>) and all test files share one Temporal namespace:
+    // a fresh database's orders start at a random id, so they never meet another file's workflows
+    await ownerDb.raw(`ALTER SEQUENCE orders_id_seq RESTART WITH ${1_000_000 + Math.floor(Math.random() * 1_000_000_000)}`);
+  }
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
   const reconciliation = { ...TEST_RECON_SETTINGS, ...options.reconciliation };
