@@ -11,7 +11,7 @@ import { reconcileDay } from '../src/reconciliation/reconcile.ts';
 import { DEFAULT_COLUMNS, type StatementField as AnyField } from '../src/reconciliation/statement/columns.ts';
 
 /** The fields of a statement with its time in one column (statement-profiles.test.ts reads the other shapes). */
-type StatementField = Exclude<AnyField, 'completedDate' | 'completedTime'>;
+type StatementField = Exclude<AnyField, 'completedDate' | 'completedTime' | 'kind'>;
 import { formatProblem, StatementFormatError, type StatementProblem } from '../src/reconciliation/statement/errors.ts';
 import { CsvStageFeed, headerEnd } from '../src/reconciliation/statement/csv-stage-feed.ts';
 import { utf8Lines } from '../src/reconciliation/statement/utf8-lines.ts';

@@ -21,7 +21,10 @@ export const DEFAULT_STATUS_WORDS: Record<LineStatus, string[]> = {
   refund: ['refunded', 'refund', 'reversed', 'reversal', 'chargeback', '已退款', '退款', '冲正', '已冲正', '退款成功', '部分退款', '冲账', '已冲账', '退回', '已退回'],
 };
 
-export const DEFAULT_FOOTER_MARKERS = ['合计', '总计', '小计', '共计', '汇总', '总金额', 'total', 'totals', 'subtotal', 'grand total', 'sum'];
+export const DEFAULT_FOOTER_MARKERS = ['合计', '总计', '小计', '共计', '汇总', '总金额', '总笔数', '总条数', '本页合计', '本页小计', 'total', 'totals', 'subtotal', 'grand total', 'sum'];
+
+/** "共10笔", "共 10 条": a count of lines, which only a footer opens with. */
+const COUNT_FOOTER = /^共\s*\d+\s*(笔|条|单|项|行)/;
 
 const word = z.string().trim().min(1).max(40);
 const aliases = z.array(z.string().trim().min(1).max(60)).max(20);
@@ -100,7 +103,7 @@ export function footerReader(profile: StatementProfile): (cells: unknown[]) => b
     const first = cells.find((c) => c !== null && c !== undefined && String(c).trim() !== '');
     if (typeof first !== 'string') return false;
     const text = first.normalize('NFKC').trim().toLowerCase();
-    return markers.some((m) => text.startsWith(m) && !/^[a-z0-9_]/.test(text.slice(m.length)));
+    return markers.some((m) => text.startsWith(m) && !/^[a-z0-9_]/.test(text.slice(m.length))) || COUNT_FOOTER.test(text);
   };
 }
 
@@ -135,7 +138,8 @@ export function parseAmount(text: string, unit: 'yuan' | 'fen'): number {
     if (!/^\d{1,15}$/.test(t)) return NaN;
     fen = Number(t);
   } else {
-    const m = /^(\d{1,13})(?:\.(\d{1,2}))?$/.exec(t);
+    // zeros past the fen change nothing (48.5000, as a decimal(10,4) column exports it)
+    const m = /^(\d{1,13})(?:\.(\d{1,2})0*)?$/.exec(t);
     if (!m) return NaN;
     fen = Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
   }

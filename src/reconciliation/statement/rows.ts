@@ -84,7 +84,9 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
       if (!optional) problems.push({ ...at(field), message: 'is empty' });
       return undefined;
     }
-    return cell instanceof Date ? cell.toISOString() : String(cell).trim();
+    const value = cell instanceof Date ? cell.toISOString() : String(cell).trim();
+    // Excel's way of keeping a number as text (="0012"), as exported CSV files carry it
+    return value.startsWith('="') && value.endsWith('"') && value.length >= 3 ? value.slice(2, -1).trim() : value;
   };
 
   const txnText = text('supplierTxnId');
@@ -92,8 +94,14 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
   const supplierTxnId = txnText ?? merchant;
   const sku = text('sku') ?? '';
   const quantityText = text('quantity');
-  const amountText = text('amount');
+  // a failed or processing line may leave its amount out (blank, - or --): nothing was charged yet
+  const statusCell = index.status >= 0 ? cells[index.status] : undefined;
+  const said = typeof statusCell === 'string' ? g.status(statusCell) : undefined;
+  const amountOptional = said === 'failed' || said === 'processing';
+  const amountRaw = text('amount', amountOptional);
+  const amountText = amountOptional && amountRaw !== undefined && /^[-–—]+$/.test(amountRaw) ? undefined : amountRaw;
   const statusText = text('status');
+  const kindText = text('kind', true);
   const tz = g.profile.timeZone;
 
   let quantity = g.profile.quantityDefault;
@@ -114,6 +122,8 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
   if (statusText !== undefined && !status) problems.push({ ...at('status'), message: `"${statusText}" is not a known status (成功/SUCCESS, 失败/FAILED, 处理中/PROCESSING, 已退款/REFUNDED; a supplier's own words go in its statement profile)` });
   // a negative amount is money going back: a refund or reversal, never a sale
   if (amountFen < 0 && (status === 'success' || status === 'refund')) status = 'refund';
+  // a line whose kind (交易类型) is a refund or reversal is one, whatever its status says
+  if (kindText !== undefined && status === 'success' && g.status(kindText) === 'refund') status = 'refund';
   if (status === 'refund') amountFen = -Math.abs(amountFen);
 
   let completedAt: Date | undefined;
@@ -183,6 +193,11 @@ export class StatementBody {
       this.footers.push(footerOf(cells, line, this.g));
       return undefined;
     }
+    if (this.repeatsHeader(cells)) {
+      // a multi-page export repeats its header: no line
+      this.notes.push({ line, text: `the header again: ${cellsText(cells)}` });
+      return undefined;
+    }
     const checked = checkRecord(cells, line, this.g, this.fixedWidth);
     if (!checked) return undefined;
     if ('problems' in checked) {
@@ -195,6 +210,14 @@ export class StatementBody {
     }
     this.counted(checked.value.status, checked.value.amountFen);
     return checked;
+  }
+
+  /** Whether a row names the header's amount and reference columns as the header does. */
+  private repeatsHeader(cells: Cell[]): boolean {
+    const { index, header } = this.g;
+    const ref = index.merchantOrderNo >= 0 ? index.merchantOrderNo : index.supplierTxnId;
+    const same = (i: number) => typeof cells[i] === 'string' && (cells[i] as string).trim() === header[i];
+    return same(index.amount) && same(ref);
   }
 
   counted(status: LineStatus, fen: number): void {
@@ -260,7 +283,8 @@ function footerOf(cells: Cell[], line: number, g: Grammar): Footer {
  * the header first, even an empty one (",,"): a ragged row is no record of the file.
  */
 export function checkRecord(cells: Cell[], line: number, g: Grammar, fixedWidth: boolean): ReturnType<typeof checkRow> | undefined {
-  if (fixedWidth && cells.length !== g.header.length) return { problems: [{ file: g.file, line, message: `has ${cells.length} columns, the header has ${g.header.length}` }] };
+  // a blank row (",,,", spaces) is skipped whatever its width: spreadsheets end with them
   if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) return undefined;
+  if (fixedWidth && cells.length !== g.header.length) return { problems: [{ file: g.file, line, message: `has ${cells.length} columns, the header has ${g.header.length}` }] };
   return checkRow(cells, line, g);
 }
