@@ -247,6 +247,46 @@ describe('statements in shapes suppliers send, read alike by the streaming reade
   });
 });
 
+describe('more shapes', () => {
+  it('17. every row one wider than the header (a trailing separator), or a header with empty trailing names and rows without them', async () => {
+    const a = await readCsv('s17a.csv', ['流水号,商户订单号,金额,状态,交易时间', `T-1,R-1,48.50,成功,${T},`, `T-2,R-2,49.50,成功,${T},`].join('\n'));
+    expect(linesOf(a)).toEqual(STANDARD.slice(0, 2));
+    const b = await readCsv('s17b.csv', ['流水号,商户订单号,金额,状态,交易时间,,,', `T-1,R-1,48.50,成功,${T}`, `T-2,R-2,49.50,成功,${T},`].join('\n'));
+    expect(linesOf(b)).toEqual(STANDARD.slice(0, 2));
+    // a cell beyond the header that is not empty: the row is shifted (an unquoted 1,234.50), refused
+    const c = await readCsv('s17c.csv', ['流水号,商户订单号,金额,状态,交易时间', `T-1,R-1,1,234.50,成功,${T}`].join('\n'));
+    expect(refusal(c)).toContain('s17c.csv:2: has 6 columns, the header has 5');
+  });
+
+  it('18. a reference Excel rounded (1.23457E+17, or a number cell past 2^53) is refused, saying to keep the column as text', async () => {
+    const r = await readCsv('s18.csv', ['订单号,商户订单号,金额,状态,交易时间', `T-1,1.23457E+17,48.50,成功,${T}`].join('\n'));
+    expect(refusal(r)).toContain('s18.csv:2:2 (商户订单号): "1.23457E+17" is a number Excel rounded');
+    const x = await readXlsx((book) => {
+      const sheet = book.addWorksheet('s');
+      sheet.addRow(['订单号', '商户订单号', '金额', '状态', '交易时间']);
+      sheet.addRow(['T-1', 202611230000000123, 48.5, '成功', T]);
+    });
+    expect(refusal(x)).toContain('book.xlsx:2:2 (商户订单号)');
+    expect(refusal(x)).toContain('Excel rounded');
+  });
+
+  it('19. header cells broken by spaces or line breaks between Chinese characters, and 金额(人民币)', async () => {
+    const r = await readCsv('s19.csv', ['"商户\n订单号",结算 金额(人民币),交易 状态,完成  时间', `R-1,48.50,成功,${T}`].join('\n'));
+    expect(linesOf(r)).toEqual([STANDARD[0]]);
+  });
+
+  it('20. status words in other common forms (SUCCEED, 已受理, 已退货) and a U+2212 minus sign', async () => {
+    const r = await readCsv('s20.csv', ['订单号,金额,状态,时间', `R-1,48.50,SUCCEED,${T}`, `R-5,48.50,已受理,${T}`, `R-4,48.50,已退货,${T}`, `R-6,\u221248.50,成功,${T}`].join('\n'));
+    expect(linesOf(r)).toEqual([STANDARD[0], ['R-5', 4850, 'processing', T], STANDARD[3], ['R-6', -4850, 'refund', T]]);
+  });
+
+  it('21. a failed line with no time: refused, saying which profile setting names another time column', async () => {
+    const text = ['订单号,金额,状态,下单时间,完成时间', `R-1,48.50,成功,${T},${T}`, `R-3,48.50,失败,${T},`].join('\n');
+    expect(refusal(await readCsv('s21.csv', text))).toContain('s21.csv:3:5 (完成时间): is empty (every line needs a time; to read another column, such as 下单时间, name it in the profile\'s columns.completedAt)');
+    expect(linesOf(await readCsv('s21.csv', text, { columns: { completedAt: ['下单时间'] } }))).toEqual([['R-1', 4850, 'success', T], ['R-3', 4850, 'failed', T]]);
+  });
+});
+
 async function readXlsx(build: (book: ExcelJS.Workbook) => void, profileInput: unknown = {}): Promise<Read> {
   const book = new ExcelJS.Workbook();
   build(book);

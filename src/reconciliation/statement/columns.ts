@@ -48,11 +48,13 @@ export const FIELD_LABELS: Record<StatementField, string> = {
 
 /** A header cell as compared: no BOM, no spaces, lower case, half-width brackets, no unit suffix such as (元). */
 export const normaliseHeader = (h: string) => h.replace(/^\uFEFF/, '').normalize('NFKC').trim().toLowerCase()
-  .replace(/[:：.#]+$/, '').replace(/\s*[(（[【](元|分|rmb|cny|¥|￥|yuan|fen)[)）\]】]$/, '').replace(/[\s.\-/]+/g, '_');
+    .replace(/[:：.#]+$/, '').replace(/\s*[(（[【](元|分|rmb|cny|¥|￥|yuan|fen|人民币)[)）\]】]$/, '')
+  // "商户\n订单号", "结算 金额": a line break or a space between Chinese characters is layout, not a word break
+  .replace(/(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])/g, '').replace(/[\s.\-/]+/g, '_');
 
 /** The unit a header says its amounts are in ("金额(分)"), if it says. */
 export const headerUnit = (h: string): 'fen' | 'yuan' | undefined => {
-  const m = /[(（[【](元|分|rmb|cny|¥|￥|yuan|fen)[)）\]】]\s*$/i.exec(h.normalize('NFKC').trim()) ?? (/_fen$/i.test(h.trim()) ? ['', 'fen'] : undefined);
+  const m = /[(（[【](元|分|rmb|cny|¥|￥|yuan|fen|人民币)[)）\]】]\s*$/i.exec(h.normalize('NFKC').trim()) ?? (/_fen$/i.test(h.trim()) ? ['', 'fen'] : undefined);
   if (!m) return undefined;
   return m[1] === '分' || m[1]!.toLowerCase() === 'fen' ? 'fen' : 'yuan';
 };

@@ -13,6 +13,7 @@ const BACKSLASH = 0x5c;
 const PIPE = 0x7c;
 const SEMICOLON = 0x3b;
 const EQUALS = 0x3d;
+const PLUS = 0x2b;
 const EXCEL_OPEN = Buffer.from('="');
 const EXCEL_CLOSE = Buffer.from('"');
 
@@ -372,7 +373,8 @@ function plainReference(b: Buffer, a: number, z: number): number {
   let h = FNV_OFFSET;
   for (let i = a; i < z; i++) {
     const c = b[i]!;
-    if (c === BACKSLASH || c === TAB || c === PIPE || c === SEMICOLON) return -1;
+    // a plus: perhaps 1.23457E+17, which the grammar refuses
+    if (c === BACKSLASH || c === TAB || c === PIPE || c === SEMICOLON || c === PLUS) return -1;
     h = Math.imul(h ^ c, FNV_PRIME);
   }
   return h >>> 0;

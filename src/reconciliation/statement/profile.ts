@@ -12,13 +12,13 @@ import { STATEMENT_FIELDS, type ColumnMapping, type StatementField } from './col
 export type LineStatus = 'success' | 'failed' | 'processing' | 'refund';
 
 export const DEFAULT_STATUS_WORDS: Record<LineStatus, string[]> = {
-  success: ['success', 'succeeded', 'successful', 'ok', 'done', 'completed', 'paid', '成功', '已完成', '完成', '交易成功', '充值成功', '支付成功', '已成功', '已支付',
+  success: ['success', 'succeeded', 'successful', 'succeed', 'succ', 'ok', 'done', 'completed', 'complete', 'finished', 'paid', '充值完成', '交易完成', '已充值', '成功', '已完成', '完成', '交易成功', '充值成功', '支付成功', '已成功', '已支付',
     '已到账', '到账', '已发货', '发货成功', '订单完成', '成交'],
-  failed: ['failed', 'fail', 'failure', 'error', 'closed', 'cancelled', 'canceled', '失败', '交易失败', '充值失败', '支付失败', '交易关闭', '已关闭', '关闭', '已取消',
+  failed: ['failed', 'fail', 'failure', 'error', 'closed', 'cancelled', 'canceled', 'rejected', '已拒绝', '拒绝', '失败', '交易失败', '充值失败', '支付失败', '交易关闭', '已关闭', '关闭', '已取消',
     '取消', '订单关闭', '已撤销', '撤销'],
-  processing: ['processing', 'pending', 'in_progress', 'in progress', 'waiting', '处理中', '充值中', '进行中', '待处理', '等待中', '待充值', '未完成', '待确认', '审核中',
+  processing: ['processing', 'pending', 'in_progress', 'in progress', 'waiting', 'wait', 'submitted', 'accepted', '已提交', '已受理', '受理中', '充值处理中', '等待充值', '处理中', '充值中', '进行中', '待处理', '等待中', '待充值', '未完成', '待确认', '审核中',
     '交易中', '支付中', '发货中'],
-  refund: ['refunded', 'refund', 'reversed', 'reversal', 'chargeback', '已退款', '退款', '冲正', '已冲正', '退款成功', '部分退款', '冲账', '已冲账', '退回', '已退回'],
+  refund: ['refunded', 'refund', 'reversed', 'reversal', 'chargeback', '已退货', '退货', '已退款', '退款', '冲正', '已冲正', '退款成功', '部分退款', '冲账', '已冲账', '退回', '已退回'],
 };
 
 export const DEFAULT_FOOTER_MARKERS = ['合计', '总计', '小计', '共计', '汇总', '总金额', '总笔数', '总条数', '本页合计', '本页小计', 'total', 'totals', 'subtotal', 'grand total', 'sum'];
@@ -113,7 +113,7 @@ export function footerReader(profile: StatementProfile): (cells: unknown[]) => b
  * unit says so. NaN when it is not an amount.
  */
 export function parseAmount(text: string, unit: 'yuan' | 'fen'): number {
-  let t = text.normalize('NFKC').trim().replace(/^([(]?[-+]?)\s*([¥￥])\s*/, '$1$2');
+  let t = text.normalize('NFKC').trim().replace(/^\u2212/, '-').replace(/^([(]?[-+]?)\s*([¥￥])\s*/, '$1$2');
   let negative = false;
   if (/^\(.*\)$/.test(t)) {
     negative = true;

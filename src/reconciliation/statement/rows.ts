@@ -59,12 +59,15 @@ export interface Grammar {
   status: (text: string) => LineStatus | undefined;
   footer: (cells: unknown[]) => boolean;
   unit: 'yuan' | 'fen';
+  /** The header's named columns end here: a CSV row may end early or run on only with empty cells past it. */
+  named: number;
 }
 
 export function grammarOf(file: string, header: string[], index: ColumnIndex, profile: StatementProfile = DEFAULT_PROFILE): Grammar {
   return {
     file, header, index, profile, status: statusReader(profile), footer: footerReader(profile),
     unit: (index.amount >= 0 ? headerUnit(header[index.amount] ?? '') : undefined) ?? profile.amountUnit,
+    named: header.reduce((n, h, i) => (h ? i + 1 : n), 0),
   };
 }
 
@@ -81,7 +84,7 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
       return undefined;
     }
     if (cell === undefined || cell === null || String(cell).trim() === '') {
-      if (!optional) problems.push({ ...at(field), message: 'is empty' });
+      if (!optional) problems.push({ ...at(field), message: field === 'completedAt' ? "is empty (every line needs a time; to read another column, such as 下单时间, name it in the profile's columns.completedAt)" : 'is empty' });
       return undefined;
     }
     const value = cell instanceof Date ? cell.toISOString() : String(cell).trim();
@@ -151,6 +154,12 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
     }
   }
   const merchantOrderNos = merchant?.split(/[|;]/).map((s) => s.trim()).filter(Boolean) ?? [];
+  // a long reference Excel turned into a number has lost its last digits: it would match nothing, or the wrong order
+  const refField = index.merchantOrderNo >= 0 ? 'merchantOrderNo' : 'supplierTxnId';
+  const refCell = cells[index[refField]];
+  if (merchant !== undefined && ((typeof refCell === 'number' && !Number.isSafeInteger(refCell)) || /^\d+(\.\d+)?e\+\d+$/i.test(merchant))) {
+    problems.push({ ...at(refField), message: `"${merchant}" is a number Excel rounded, not the reference as issued: ask the supplier to export this column as text (="..." or a text cell)` });
+  }
   // a line with no reference would match nothing and be counted nowhere
   if (merchant !== undefined && merchantOrderNos.length === 0) problems.push({ ...at(index.merchantOrderNo >= 0 ? 'merchantOrderNo' : 'supplierTxnId'), message: `"${merchant}" holds no order reference` });
 
@@ -285,6 +294,8 @@ function footerOf(cells: Cell[], line: number, g: Grammar): Footer {
 export function checkRecord(cells: Cell[], line: number, g: Grammar, fixedWidth: boolean): ReturnType<typeof checkRow> | undefined {
   // a blank row (",,,", spaces) is skipped whatever its width: spreadsheets end with them
   if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) return undefined;
-  if (fixedWidth && cells.length !== g.header.length) return { problems: [{ file: g.file, line, message: `has ${cells.length} columns, the header has ${g.header.length}` }] };
+  // a trailing separator on every row, or a header with empty trailing names: only empty cells past the named columns
+  const fits = cells.length >= g.named && cells.slice(g.named).every((c) => c === null || c === undefined || String(c).trim() === '');
+  if (fixedWidth && cells.length !== g.header.length && !fits) return { problems: [{ file: g.file, line, message: `has ${cells.length} columns, the header has ${g.header.length}` }] };
   return checkRow(cells, line, g);
 }
