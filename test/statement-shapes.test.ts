@@ -337,3 +337,67 @@ describe("Excel's =\"0012\" in the streaming reader", () => {
     }
   });
 });
+
+describe('through the whole reconciliation', () => {
+  const D = '2026-10-07';
+  let h: import('./support/harness.ts').Harness;
+  beforeAll(async () => {
+    const { openHarness } = await import('./support/harness.ts');
+    h = await openHarness();
+    await h.ledger.openPlatformAccounts();
+  });
+  afterAll(async () => { await h?.close(); });
+
+  /** As statement-profiles.test.ts plants them: ours for ok, amount, status, proc, omitted; the file's lines as labelled. */
+  async function plantedRun(label: string, build: (ref: (l: string) => string) => string | Buffer, name = 'stmt.csv') {
+    const { businessDayRange } = await import('../src/dates.ts');
+    const { reconcileDay } = await import('../src/reconciliation/reconcile.ts');
+    const { recordPlacement, recordResult } = await import('../src/supplier-api/transactions.ts');
+    const { supplierCode } = await import('./support/world.ts');
+    const { TEST_RECON_SETTINGS } = await import('./support/harness.ts');
+    const code = supplierCode(label);
+    const s = await h.deps.suppliers.upsert({ code, name: `${code} 供应商`, apiBaseUrl: 'http://127.0.0.1:1', apiKey: 'k' });
+    const ref = (l: string) => `${s.code}-${l}`;
+    const noon = new Date(businessDayRange(D).start.getTime() + 12 * 3600_000);
+    for (const l of ['ok', 'amount', 'status', 'proc', 'omitted']) {
+      await recordPlacement(h.db, { requestId: ref(l), supplierId: s.id, kind: 'topup', skuCode: 'CMCC-50', supplierSku: 'CM50', quantity: 1, costFen: 4_850 });
+      await recordResult(h.db, ref(l), { status: 'success', supplierTxnId: `T-${ref(l)}`, completedAt: noon });
+    }
+    const file = await write(name, build(ref));
+    const summary = await reconcileDay(h.db, {
+      supplier: s, date: D, file, fileName: name, source: 'uploaded', workflowId: 'test', triggeredBy: 'test',
+      archiveDir: TEST_RECON_SETTINGS.archiveDir, windowMinutes: 10, checkSuspicious: true,
+    });
+    const rows = await h.db('recon_results').where({ run_id: summary.runId });
+    const classes = Object.fromEntries(rows.map((r) => [r.class === 'missing_in_ours' ? 'unknown' : `${String(r.request_id).replace(`${s.code}-`, '')}${r.class === 'refund_at_supplier' ? '/refund' : ''}`, r.class]));
+    return { summary, classes };
+  }
+  const EXPECTED = {
+    ok: 'matched', 'ok/refund': 'refund_at_supplier', amount: 'amount_mismatch', status: 'status_mismatch',
+    unknown: 'missing_in_ours', proc: 'processing_at_supplier', omitted: 'missing_at_supplier',
+  };
+  const at = '2026-10-07 12:00:00';
+
+  it('Excel-exported CSV: ="..." references, a trailing separator, trade_status, a 交易类型 refund with a positive amount, 48.5000, a failed line with "-", 共6笔', async () => {
+    const { classes, summary } = await plantedRun('excelcsv', (ref) => `\uFEFF${[
+      'XX公司对账单 2026-10-07',
+      'Order ID,Merchant Order No.,交易类型,Amount (CNY),trade_status,Transaction Time,',
+      `="0001",="${ref('ok')}",消费,48.5000,SUCCESS,${at},`,
+      `="0002",="${ref('amount')}",消费,49.50,SUCCESS,${at},`,
+      `="0003",="${ref('status')}",消费,-,FAILED,${at},`,
+      `="0004",="other-unknown",消费,"1,010.00",SUCCESS,${at},`,
+      `="0005",="${ref('proc')}",消费,48.50,PROCESSING,${at},`,
+      `="0006",="${ref('ok')}",退款,48.50,SUCCESS,${at},`,
+      '共6笔,,,,,,',
+    ].join('\r\n')}\r\n`);
+    expect(classes).toEqual(EXPECTED);
+    expect(summary.findings!.some((f) => f.kind === 'control_total_mismatch')).toBe(false);
+  });
+
+  it('a status column under a name we do not know refuses the file instead of reading every line as successful', async () => {
+    const error = await plantedRun('unknownstatus', (ref) => ['订单号,金额,Settle Status,完成时间', `${ref('status')},48.50,FAILED,${at}`].join('\n')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StatementFormatError);
+    expect((error as Error).message).toContain('header is missing column(s): 状态 status');
+    expect((error as Error).message).toContain('columns.status');
+  });
+});
