@@ -108,6 +108,6 @@ export function resolveColumns(header: string[], mapping: Partial<ColumnMapping>
   if (index.amount === -1) missing.push('amount');
   if (index.completedAt === -1 && index.completedDate === -1) missing.push('completedAt');
   // a column that looks like a status but is none we know would read every line as successful: its name must be given
-  if (index.status === -1 && names.some((n, i) => !used.has(i) && /状态|结果|status|state|result/.test(n))) missing.push('status');
+  if (index.status === -1 && names.some((n, i) => !used.has(i) && /状态|status|state/.test(n))) missing.push('status');
   return { index, missing };
 }
