@@ -285,6 +285,13 @@ describe('more shapes', () => {
     expect(refusal(await readCsv('s21.csv', text))).toContain('s21.csv:3:5 (完成时间): is empty (every line needs a time; to read another column, such as 下单时间, name it in the profile\'s columns.completedAt)');
     expect(linesOf(await readCsv('s21.csv', text, { columns: { completedAt: ['下单时间'] } }))).toEqual([['R-1', 4850, 'success', T], ['R-3', 4850, 'failed', T]]);
   });
+
+  it('22. times written 下午 3:05:01 or 3:05:01 PM, seconds since 1970, and a 日期 column holding the whole time', async () => {
+    const r = await readCsv('s22.csv', ['订单号,金额,状态,时间', 'R-1,48.50,成功,2026/11/23 上午 9:05:01', 'R-2,48.50,成功,2026-11-23 3:05:01 PM', 'R-3,48.50,成功,1795482301'].join('\n'));
+    expect(linesOf(r)).toEqual([['R-1', 4850, 'success', T], ['R-2', 4850, 'success', '2026-11-23 15:05:01'], ['R-3', 4850, 'success', '2026-11-24 09:05:01']]);
+    const d = await readCsv('s22b.csv', ['订单号,金额,状态,日期', `R-1,48.50,成功,${T}`, 'R-2,48.50,成功,2026-11-23'].join('\n'));
+    expect(refusal(d)).toContain('s22b.csv:3:4 (日期): "2026-11-23" is not a time');
+  });
 });
 
 async function readXlsx(build: (book: ExcelJS.Workbook) => void, profileInput: unknown = {}): Promise<Read> {

@@ -99,9 +99,15 @@ export function resolveColumns(header: string[], mapping: Partial<ColumnMapping>
   if (index.completedDate === -1 && index.completedAt === -1) index.completedDate = find('completedDate');
   if (index.completedDate !== -1 && index.completedTime === -1 && index.completedAt === -1) index.completedTime = find('completedTime');
   if (index.completedAt === -1 && (index.completedDate === -1 || index.completedTime === -1)) {
+    const lone = index.completedDate;
     if (index.completedTime !== -1) { used.delete(index.completedTime); index.completedTime = -1; }
     if (index.completedDate !== -1) { used.delete(index.completedDate); index.completedDate = -1; }
     index.completedAt = find('completedAt');
+    // a 日期 column and no other: it may hold the whole time ("2026-11-23 09:05:01"); a date alone is refused line by line
+    if (index.completedAt === -1 && lone !== -1) {
+      index.completedAt = lone;
+      used.add(lone);
+    }
   }
   const missing: StatementField[] = [];
   if (index.merchantOrderNo === -1 && index.supplierTxnId === -1) missing.push('merchantOrderNo');

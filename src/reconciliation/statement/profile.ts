@@ -194,7 +194,19 @@ function wall(y: number, mo: number, d: number, h: number, mi: number, s: number
  * wall-clock time in tz. Undefined when it is not a time.
  */
 export function parseTime(text: string, tz: string): Date | undefined {
-  const t = text.normalize('NFKC').trim();
+  let t = text.normalize('NFKC').trim();
+  // 上午/下午 or AM/PM (Excel's Chinese and English locales): a 24-hour time
+  const meridiem = /(上午|下午|(?<![a-z])[ap]\.?m\.?(?![a-z]))/i.exec(t);
+  if (meridiem) {
+    const rest = `${t.slice(0, meridiem.index)} ${t.slice(meridiem.index + meridiem[0].length)}`.replace(/\s+/g, ' ').trim();
+    const hm = /(\d{1,2})(\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d+)?\s*秒?)?)$/.exec(rest);
+    if (!hm || Number(hm[1]) < 1 || Number(hm[1]) > 12) return undefined;
+    const pm = /下午|p/i.test(meridiem[0]);
+    t = `${rest.slice(0, hm.index)}${(Number(hm[1]) % 12) + (pm ? 12 : 0)}${hm[2]}`;
+  }
+  // seconds or milliseconds since 1970 (a system's export): 10 or 13 digits
+  if (/^\d{10}$/.test(t)) return new Date(Number(t) * 1000);
+  if (/^\d{13}$/.test(t)) return new Date(Number(t));
   let m = DATE_TIME.exec(t);
   if (m) {
     const [, y, mo, d, h, mi, s, fraction, offset] = m;
