@@ -20,7 +20,7 @@ export const DEFAULT_COLUMNS: ColumnMapping = {
   sku: ['sku', 'product_code', 'goods_id', 'product_id', '商品编码', '产品编码', '商品代码', '产品代码', '商品编号', '产品编号', '商品id', '产品id'],
   quantity: ['quantity', 'qty', 'count', '数量', '购买数量', '充值数量', '件数'],
   amount: ['amount', 'amount_yuan', 'amount_fen', 'settle_amount', 'cost', '结算金额', '成本', '成本价', '扣款金额', '实付金额', '交易金额', '金额', '采购金额',
-    '订单金额', '支付金额', '充值金额', '进价', '成交金额', '实扣金额', '扣款', '结算价', '采购价', 'settlement_amount', 'paid_amount', 'amount_paid', 'actual_amount',
+    '订单金额', '支付金额', '充值金额', '进价', '成交金额', '实扣金额', '结算价', '采购价', 'settlement_amount', 'paid_amount', 'amount_paid', 'actual_amount',
     'deduct_amount', 'cost_price', 'order_amount', 'total_amount', '面值', 'price'],
   status: ['status', 'state', 'result', '状态', '交易状态', '订单状态', '充值状态', '处理状态', '结果', '充值结果', '支付状态', '交易结果', '订单结果', 'trade_status',
     'order_status', 'txn_status', 'transaction_status', 'recharge_status', 'pay_status'],
