@@ -143,7 +143,7 @@ export function mountStatementProfilePages(app: express.Express, deps: Dashboard
 }
 
 function previewSection(preview: Preview, profile: StatementProfile, t: ReturnType<typeof translator>) {
-  const fields = STATEMENT_FIELDS.filter((f) => f !== 'completedDate' && f !== 'completedTime');
+  const fields = STATEMENT_FIELDS.filter((f) => f !== 'completedDate' && f !== 'completedTime' && f !== 'kind');
   return html`
     <section id="preview">
       <h2>${t('previewLines')} (${preview.lines.length} / ${preview.totalLines})</h2>

@@ -62,7 +62,7 @@ async function readJson(file: string): Promise<unknown> {
 
 export function printPreview(preview: Preview, profile: StatementProfile): void {
   console.log(`表头 header (line ${preview.headerLine}${preview.encoding ? `, ${preview.encoding}` : ''}${preview.delimiter ? `, separator ${JSON.stringify(preview.delimiter)}` : ''}): ${preview.header.join(' | ')}`);
-  const fields = STATEMENT_FIELDS.filter((f) => f !== 'completedDate' && f !== 'completedTime');
+  const fields = STATEMENT_FIELDS.filter((f) => f !== 'completedDate' && f !== 'completedTime' && f !== 'kind');
   const from = new Table({ head: ['字段 field', '来自列 from column'] });
   for (const f of STATEMENT_FIELDS) if (preview.columns[f] || !['completedDate', 'completedTime', 'completedAt'].includes(f)) from.push([FIELD_LABELS[f], sourceOf(preview, f, profile)]);
   console.log(from.toString());

@@ -31,6 +31,8 @@ export async function* csvRows(
   // pipeline: an error anywhere (unreadable bytes, the file itself) ends the loop below with it
   const parser = pipeline(
     createReadStream(file), strictDecoder(chosen, name, options.copyRules ?? false),
+    // as staging reads Excel's ="0012" (CsvStageFeed): a field whose cell is ="0012"
+    ...(options.copyRules ? [excelTexts(options.delimiter ?? ',')] : []),
     parse({
       bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false, delimiter: options.delimiter ?? ',',
       // as staging splits records (CsvStageFeed): LF or CRLF ends a record, mixed in one file; csv-parse
@@ -40,7 +42,7 @@ export async function* csvRows(
     () => {},
   );
   try {
-    for await (const record of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const record of parser as unknown as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       // the line a record starts on: csv-parse counts to its end, past line breaks in quoted cells
       yield { cells: record.record, line: record.info.lines - record.record.reduce((n, cell) => n + lineBreaks(cell), 0) };
     }
@@ -126,6 +128,67 @@ function copyChecker(name: string): (text: string, line: number) => FileFormatEr
     }
     return undefined; // a CR as the very last byte is a CRLF cut short: the decoder ends the record
   };
+}
+
+/**
+ * Excel's way of keeping a number as text in a CSV file, ="0012" (a quote after an equals sign
+ * opening a field), rewritten as the quoted field "=""0012""" whose cell is ="0012", which
+ * csv-parse reads (it refuses a quote in an unquoted field), as staging reads it (CsvStageFeed).
+ * Jumps from quote to quote.
+ */
+export function excelTexts(delimiter: string): Transform {
+  let inQuotes = false;
+  let tail = '\n\n';
+  let carry = '';
+  const rewrite = (chunk: string, final: boolean): string => {
+    let text = carry + chunk;
+    carry = '';
+    // an equals sign at the end may open an Excel field in the next chunk: keep it until then
+    if (!final && text.endsWith('=')) {
+      carry = '=';
+      text = text.slice(0, -1);
+    }
+    let out = '';
+    let from = 0;
+    const at = (i: number) => (i >= 0 ? text[i] : tail[tail.length + i]);
+    for (let q = text.indexOf('"'); q !== -1; q = text.indexOf('"', q + 1)) {
+      if (inQuotes) {
+        inQuotes = false; // a closing quote, or the first of a doubled one (the second opens again)
+        continue;
+      }
+      const start = at(q - 2);
+      if (at(q - 1) !== '=' || !(start === delimiter || start === '\n')) {
+        inQuotes = true;
+        continue;
+      }
+      let close = q + 1;
+      for (;;) {
+        close = text.indexOf('"', close);
+        if (close === -1 || (close + 1 >= text.length && !final)) break;
+        if (text[close + 1] === '"') close += 2;
+        else break;
+      }
+      if (close === -1 || (close + 1 >= text.length && !final)) {
+        if (final) { inQuotes = true; break; } // never closed: csv-parse says so
+        // the field goes on in the next chunk: keep it, from its equals sign
+        carry = text.slice(q - 1);
+        out += text.slice(from, q - 1);
+        from = text.length;
+        break;
+      }
+      out += `${text.slice(from, q - 1)}"=""${text.slice(q + 1, close)}"""`;
+      from = close + 1;
+      q = close;
+    }
+    out += text.slice(from);
+    if (out) tail = (tail + out).slice(-2);
+    return out;
+  };
+  return new Transform({
+    decodeStrings: false,
+    transform: (chunk: Buffer | string, _encoding, done) => done(null, rewrite(String(chunk), false) || undefined),
+    flush: (done) => done(null, carry ? rewrite('', true) || undefined : undefined),
+  });
 }
 
 /** Line breaks in a cell as CSV readers count them: LF, CRLF, or a CR alone. */

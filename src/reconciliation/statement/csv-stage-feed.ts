@@ -12,6 +12,10 @@ const TAB = 0x09;
 const BACKSLASH = 0x5c;
 const PIPE = 0x7c;
 const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const PLUS = 0x2b;
+const EXCEL_OPEN = Buffer.from('="');
+const EXCEL_CLOSE = Buffer.from('"');
 
 /**
  * A CSV statement's body (its UTF-8 bytes after the header, from utf8Lines) to COPY text rows of
@@ -38,7 +42,10 @@ export class CsvStageFeed extends Transform {
   private readonly amount: number;
   private readonly status: number;
   private readonly completedAt: number;
+  private readonly kind: number;
   private readonly statuses: { bytes: Buffer; flag: number }[] = [];
+  /** Kinds (交易类型) seen: whether each is a refund or reversal, which only the grammar writes. */
+  private readonly kinds: { bytes: Buffer; refund: boolean }[] = [];
   /** Start of each Shanghai day (epoch ms) by its yyyymmdd; NaN for a day that does not exist. */
   private readonly days = new Map<number, number>();
   private out = Buffer.allocUnsafe(1 << 20);
@@ -57,7 +64,7 @@ export class CsvStageFeed extends Transform {
     this.width = rows.header.length;
     // cuts[-1] is never read: a missing column's index is -1, handled before its cut is
     this.cuts = new Int32Array(this.width + 1);
-    ({ supplierTxnId: this.txn, merchantOrderNo: this.ref, sku: this.sku, quantity: this.quantity, amount: this.amount, status: this.status, completedAt: this.completedAt } = rows.index);
+    ({ supplierTxnId: this.txn, merchantOrderNo: this.ref, sku: this.sku, quantity: this.quantity, amount: this.amount, status: this.status, completedAt: this.completedAt, kind: this.kind } = rows.index);
     // without our reference column, the supplier's id stands for it
     if (this.ref < 0) this.ref = this.txn;
     this.fen = rows.g.unit === 'fen';
@@ -152,8 +159,11 @@ export class CsvStageFeed extends Transform {
     let i = pos;
     let lines = 1;
     for (;;) {
-      if (i < len && b[i] === QUOTE) {
-        const parts: Buffer[] = [];
+      // Excel's ="0012" (a number kept as text) is a quoted field after an equals sign: its cell reads ="0012"
+      const excel = i + 1 < len && b[i] === EQUALS && b[i + 1] === QUOTE;
+      if (excel || (i < len && b[i] === QUOTE)) {
+        const parts: Buffer[] = excel ? [EXCEL_OPEN] : [];
+        if (excel) i++;
         let from = i + 1;
         for (;;) {
           const q = b.indexOf(QUOTE, from);
@@ -167,6 +177,7 @@ export class CsvStageFeed extends Transform {
             continue;
           }
           parts.push(b.subarray(from, q));
+          if (excel) parts.push(EXCEL_CLOSE);
           i = q + 1;
           break;
         }
@@ -222,6 +233,7 @@ export class CsvStageFeed extends Transform {
     if (Number.isNaN(fen)) return false;
     const status = this.status < 0 ? 0x74 : this.statusFlag(b, cuts[this.status]! + 1, cuts[this.status + 1]!);
     if (status === 0) return false;
+    if (this.kind >= 0 && this.refundKind(b, cuts[this.kind]! + 1, cuts[this.kind + 1]!)) return false;
     const ms = this.time(b, cuts[this.completedAt]! + 1, cuts[this.completedAt + 1]!);
     if (!(ms >= 0)) return false; // before 1970 (or not a time): the grammar's path writes it
 
@@ -301,6 +313,17 @@ export class CsvStageFeed extends Transform {
     return flag;
   }
 
+  /** Whether a kind cell may make the line a refund (or is not plain): then the grammar reads the line. */
+  private refundKind(b: Buffer, a: number, z: number): boolean {
+    for (const known of this.kinds) {
+      if (sameBytes(known.bytes, b, a, z)) return known.refund;
+    }
+    const text = b.toString('utf8', a, z);
+    const refund = text !== text.trim() || this.rows.g.status(text) === 'refund';
+    if (this.kinds.length < 16) this.kinds.push({ bytes: Buffer.from(b.subarray(a, z)), refund });
+    return refund;
+  }
+
   /** "2026-11-24 23:59:58", Shanghai time, as epoch ms (the grammar's usual form); NaN for anything else. */
   private time(b: Buffer, a: number, z: number): number {
     if (z - a !== 19 || b[a + 4] !== 0x2d || b[a + 7] !== 0x2d || b[a + 10] !== 0x20 || b[a + 13] !== 0x3a || b[a + 16] !== 0x3a) return NaN;
@@ -350,7 +373,8 @@ function plainReference(b: Buffer, a: number, z: number): number {
   let h = FNV_OFFSET;
   for (let i = a; i < z; i++) {
     const c = b[i]!;
-    if (c === BACKSLASH || c === TAB || c === PIPE || c === SEMICOLON) return -1;
+    // a plus: perhaps 1.23457E+17, which the grammar refuses
+    if (c === BACKSLASH || c === TAB || c === PIPE || c === SEMICOLON || c === PLUS) return -1;
     h = Math.imul(h ^ c, FNV_PRIME);
   }
   return h >>> 0;

@@ -37,7 +37,7 @@ export function findHeader(rows: { cells: Cell[]; line: number }[], profile: Sta
   if (!best) throw new StatementFormatError(file, [{ file, line: 1, message: 'the file is empty' }]);
   throw new StatementFormatError(file, [{
     file, line: best.line,
-    message: `header is missing column(s): ${best.missing.map((f) => FIELD_LABELS[f as keyof typeof FIELD_LABELS]).join(', ')}; found: ${best.header.join(', ')} (no row of the first ${HEADER_SEARCH_ROWS} names them all; a supplier's own column names go in its statement profile)`,
+    message: `header is missing column(s): ${best.missing.map((f) => FIELD_LABELS[f as keyof typeof FIELD_LABELS]).join(', ')}; found: ${best.header.join(', ')} (no row of the first ${HEADER_SEARCH_ROWS} names them all; a supplier's own column names go in its statement profile: ${best.missing.map((f) => `columns.${f}`).join(', ')})`,
   }]);
 }
 

@@ -12,16 +12,19 @@ import { STATEMENT_FIELDS, type ColumnMapping, type StatementField } from './col
 export type LineStatus = 'success' | 'failed' | 'processing' | 'refund';
 
 export const DEFAULT_STATUS_WORDS: Record<LineStatus, string[]> = {
-  success: ['success', 'succeeded', 'successful', 'ok', 'done', 'completed', 'paid', '成功', '已完成', '完成', '交易成功', '充值成功', '支付成功', '已成功', '已支付',
+  success: ['success', 'succeeded', 'successful', 'succeed', 'succ', 'ok', 'done', 'completed', 'complete', 'finished', 'paid', '充值完成', '交易完成', '已充值', '成功', '已完成', '完成', '交易成功', '充值成功', '支付成功', '已成功', '已支付',
     '已到账', '到账', '已发货', '发货成功', '订单完成', '成交'],
-  failed: ['failed', 'fail', 'failure', 'error', 'closed', 'cancelled', 'canceled', '失败', '交易失败', '充值失败', '支付失败', '交易关闭', '已关闭', '关闭', '已取消',
+  failed: ['failed', 'fail', 'failure', 'error', 'closed', 'cancelled', 'canceled', 'rejected', '已拒绝', '拒绝', '失败', '交易失败', '充值失败', '支付失败', '交易关闭', '已关闭', '关闭', '已取消',
     '取消', '订单关闭', '已撤销', '撤销'],
-  processing: ['processing', 'pending', 'in_progress', 'in progress', 'waiting', '处理中', '充值中', '进行中', '待处理', '等待中', '待充值', '未完成', '待确认', '审核中',
+  processing: ['processing', 'pending', 'in_progress', 'in progress', 'waiting', 'wait', 'submitted', 'accepted', '已提交', '已受理', '受理中', '充值处理中', '等待充值', '处理中', '充值中', '进行中', '待处理', '等待中', '待充值', '未完成', '待确认', '审核中',
     '交易中', '支付中', '发货中'],
-  refund: ['refunded', 'refund', 'reversed', 'reversal', 'chargeback', '已退款', '退款', '冲正', '已冲正', '退款成功', '部分退款', '冲账', '已冲账', '退回', '已退回'],
+  refund: ['refunded', 'refund', 'reversed', 'reversal', 'chargeback', '已退货', '退货', '已退款', '退款', '冲正', '已冲正', '退款成功', '部分退款', '冲账', '已冲账', '退回', '已退回'],
 };
 
-export const DEFAULT_FOOTER_MARKERS = ['合计', '总计', '小计', '共计', '汇总', '总金额', 'total', 'totals', 'subtotal', 'grand total', 'sum'];
+export const DEFAULT_FOOTER_MARKERS = ['合计', '总计', '小计', '共计', '汇总', '总金额', '总笔数', '总条数', '本页合计', '本页小计', 'total', 'totals', 'subtotal', 'grand total', 'sum'];
+
+/** "共10笔", "共 10 条": a count of lines, which only a footer opens with. */
+const COUNT_FOOTER = /^共\s*\d+\s*(笔|条|单|项|行)/;
 
 const word = z.string().trim().min(1).max(40);
 const aliases = z.array(z.string().trim().min(1).max(60)).max(20);
@@ -100,7 +103,7 @@ export function footerReader(profile: StatementProfile): (cells: unknown[]) => b
     const first = cells.find((c) => c !== null && c !== undefined && String(c).trim() !== '');
     if (typeof first !== 'string') return false;
     const text = first.normalize('NFKC').trim().toLowerCase();
-    return markers.some((m) => text.startsWith(m) && !/^[a-z0-9_]/.test(text.slice(m.length)));
+    return markers.some((m) => text.startsWith(m) && !/^[a-z0-9_]/.test(text.slice(m.length))) || COUNT_FOOTER.test(text);
   };
 }
 
@@ -110,7 +113,7 @@ export function footerReader(profile: StatementProfile): (cells: unknown[]) => b
  * unit says so. NaN when it is not an amount.
  */
 export function parseAmount(text: string, unit: 'yuan' | 'fen'): number {
-  let t = text.normalize('NFKC').trim().replace(/^([(]?[-+]?)\s*([¥￥])\s*/, '$1$2');
+  let t = text.normalize('NFKC').trim().replace(/^\u2212/, '-').replace(/^([(]?[-+]?)\s*([¥￥])\s*/, '$1$2');
   let negative = false;
   if (/^\(.*\)$/.test(t)) {
     negative = true;
@@ -135,7 +138,8 @@ export function parseAmount(text: string, unit: 'yuan' | 'fen'): number {
     if (!/^\d{1,15}$/.test(t)) return NaN;
     fen = Number(t);
   } else {
-    const m = /^(\d{1,13})(?:\.(\d{1,2}))?$/.exec(t);
+    // zeros past the fen change nothing (48.5000, as a decimal(10,4) column exports it)
+    const m = /^(\d{1,13})(?:\.(\d{1,2})0*)?$/.exec(t);
     if (!m) return NaN;
     fen = Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
   }
@@ -190,7 +194,19 @@ function wall(y: number, mo: number, d: number, h: number, mi: number, s: number
  * wall-clock time in tz. Undefined when it is not a time.
  */
 export function parseTime(text: string, tz: string): Date | undefined {
-  const t = text.normalize('NFKC').trim();
+  let t = text.normalize('NFKC').trim();
+  // 上午/下午 or AM/PM (Excel's Chinese and English locales): a 24-hour time
+  const meridiem = /(上午|下午|(?<![a-z])[ap]\.?m\.?(?![a-z]))/i.exec(t);
+  if (meridiem) {
+    const rest = `${t.slice(0, meridiem.index)} ${t.slice(meridiem.index + meridiem[0].length)}`.replace(/\s+/g, ' ').trim();
+    const hm = /(\d{1,2})(\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d+)?\s*秒?)?)$/.exec(rest);
+    if (!hm || Number(hm[1]) < 1 || Number(hm[1]) > 12) return undefined;
+    const pm = /下午|p/i.test(meridiem[0]);
+    t = `${rest.slice(0, hm.index)}${(Number(hm[1]) % 12) + (pm ? 12 : 0)}${hm[2]}`;
+  }
+  // seconds or milliseconds since 1970 (a system's export): 10 or 13 digits
+  if (/^\d{10}$/.test(t)) return new Date(Number(t) * 1000);
+  if (/^\d{13}$/.test(t)) return new Date(Number(t));
   let m = DATE_TIME.exec(t);
   if (m) {
     const [, y, mo, d, h, mi, s, fraction, offset] = m;

@@ -59,12 +59,15 @@ export interface Grammar {
   status: (text: string) => LineStatus | undefined;
   footer: (cells: unknown[]) => boolean;
   unit: 'yuan' | 'fen';
+  /** The header's named columns end here: a CSV row may end early or run on only with empty cells past it. */
+  named: number;
 }
 
 export function grammarOf(file: string, header: string[], index: ColumnIndex, profile: StatementProfile = DEFAULT_PROFILE): Grammar {
   return {
     file, header, index, profile, status: statusReader(profile), footer: footerReader(profile),
     unit: (index.amount >= 0 ? headerUnit(header[index.amount] ?? '') : undefined) ?? profile.amountUnit,
+    named: header.reduce((n, h, i) => (h ? i + 1 : n), 0),
   };
 }
 
@@ -81,10 +84,12 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
       return undefined;
     }
     if (cell === undefined || cell === null || String(cell).trim() === '') {
-      if (!optional) problems.push({ ...at(field), message: 'is empty' });
+      if (!optional) problems.push({ ...at(field), message: field === 'completedAt' ? "is empty (every line needs a time; to read another column, such as 下单时间, name it in the profile's columns.completedAt)" : 'is empty' });
       return undefined;
     }
-    return cell instanceof Date ? cell.toISOString() : String(cell).trim();
+    const value = cell instanceof Date ? cell.toISOString() : String(cell).trim();
+    // Excel's way of keeping a number as text (="0012"), as exported CSV files carry it
+    return value.startsWith('="') && value.endsWith('"') && value.length >= 3 ? value.slice(2, -1).trim() : value;
   };
 
   const txnText = text('supplierTxnId');
@@ -92,8 +97,14 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
   const supplierTxnId = txnText ?? merchant;
   const sku = text('sku') ?? '';
   const quantityText = text('quantity');
-  const amountText = text('amount');
+  // a failed or processing line may leave its amount out (blank, - or --): nothing was charged yet
+  const statusCell = index.status >= 0 ? cells[index.status] : undefined;
+  const said = typeof statusCell === 'string' ? g.status(statusCell) : undefined;
+  const amountOptional = said === 'failed' || said === 'processing';
+  const amountRaw = text('amount', amountOptional);
+  const amountText = amountOptional && amountRaw !== undefined && /^[-–—]+$/.test(amountRaw) ? undefined : amountRaw;
   const statusText = text('status');
+  const kindText = text('kind', true);
   const tz = g.profile.timeZone;
 
   let quantity = g.profile.quantityDefault;
@@ -114,6 +125,8 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
   if (statusText !== undefined && !status) problems.push({ ...at('status'), message: `"${statusText}" is not a known status (成功/SUCCESS, 失败/FAILED, 处理中/PROCESSING, 已退款/REFUNDED; a supplier's own words go in its statement profile)` });
   // a negative amount is money going back: a refund or reversal, never a sale
   if (amountFen < 0 && (status === 'success' || status === 'refund')) status = 'refund';
+  // a line whose kind (交易类型) is a refund or reversal is one, whatever its status says
+  if (kindText !== undefined && status === 'success' && g.status(kindText) === 'refund') status = 'refund';
   if (status === 'refund') amountFen = -Math.abs(amountFen);
 
   let completedAt: Date | undefined;
@@ -141,6 +154,12 @@ export function checkRow(cells: Cell[], line: number, g: Grammar): { value: Stat
     }
   }
   const merchantOrderNos = merchant?.split(/[|;]/).map((s) => s.trim()).filter(Boolean) ?? [];
+  // a long reference Excel turned into a number has lost its last digits: it would match nothing, or the wrong order
+  const refField = index.merchantOrderNo >= 0 ? 'merchantOrderNo' : 'supplierTxnId';
+  const refCell = cells[index[refField]];
+  if (merchant !== undefined && ((typeof refCell === 'number' && !Number.isSafeInteger(refCell)) || /^\d+(\.\d+)?e\+\d+$/i.test(merchant))) {
+    problems.push({ ...at(refField), message: `"${merchant}" is a number Excel rounded, not the reference as issued: ask the supplier to export this column as text (="..." or a text cell)` });
+  }
   // a line with no reference would match nothing and be counted nowhere
   if (merchant !== undefined && merchantOrderNos.length === 0) problems.push({ ...at(index.merchantOrderNo >= 0 ? 'merchantOrderNo' : 'supplierTxnId'), message: `"${merchant}" holds no order reference` });
 
@@ -183,6 +202,11 @@ export class StatementBody {
       this.footers.push(footerOf(cells, line, this.g));
       return undefined;
     }
+    if (this.repeatsHeader(cells)) {
+      // a multi-page export repeats its header: no line
+      this.notes.push({ line, text: `the header again: ${cellsText(cells)}` });
+      return undefined;
+    }
     const checked = checkRecord(cells, line, this.g, this.fixedWidth);
     if (!checked) return undefined;
     if ('problems' in checked) {
@@ -195,6 +219,14 @@ export class StatementBody {
     }
     this.counted(checked.value.status, checked.value.amountFen);
     return checked;
+  }
+
+  /** Whether a row names the header's amount and reference columns as the header does. */
+  private repeatsHeader(cells: Cell[]): boolean {
+    const { index, header } = this.g;
+    const ref = index.merchantOrderNo >= 0 ? index.merchantOrderNo : index.supplierTxnId;
+    const same = (i: number) => typeof cells[i] === 'string' && (cells[i] as string).trim() === header[i];
+    return same(index.amount) && same(ref);
   }
 
   counted(status: LineStatus, fen: number): void {
@@ -260,7 +292,10 @@ function footerOf(cells: Cell[], line: number, g: Grammar): Footer {
  * the header first, even an empty one (",,"): a ragged row is no record of the file.
  */
 export function checkRecord(cells: Cell[], line: number, g: Grammar, fixedWidth: boolean): ReturnType<typeof checkRow> | undefined {
-  if (fixedWidth && cells.length !== g.header.length) return { problems: [{ file: g.file, line, message: `has ${cells.length} columns, the header has ${g.header.length}` }] };
+  // a blank row (",,,", spaces) is skipped whatever its width: spreadsheets end with them
   if (cells.every((c) => c === null || c === undefined || String(c).trim() === '')) return undefined;
+  // a trailing separator on every row, or a header with empty trailing names: only empty cells past the named columns
+  const fits = cells.length >= g.named && cells.slice(g.named).every((c) => c === null || c === undefined || String(c).trim() === '');
+  if (fixedWidth && cells.length !== g.header.length && !fits) return { problems: [{ file: g.file, line, message: `has ${cells.length} columns, the header has ${g.header.length}` }] };
   return checkRow(cells, line, g);
 }
