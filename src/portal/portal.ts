@@ -171,7 +171,7 @@ export class Portal {
     for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
     const skus: string[] = [...new Set<string>(bySkuDay.map((r: any) => r.sku as string))].sort();
     const cell = new Map(bySkuDay.map((r: any) => [`${r.day}|${r.sku}`, r]));
-    const series = skus.map((sku) => ({ sku, spendFen: days.map((d) => Number((cell.get(`${d}|${sku}`) as any)?.spend_fen ?? 0)), orders: days.map((d) => Number((cell.get(`${d}|${sku}`) as any)?.orders ?? 0)) }));
+    const series: { sku: string; spendFen: number[]; orders: number[] }[] = skus.map((sku) => ({ sku, spendFen: days.map((d) => Number((cell.get(`${d}|${sku}`) as any)?.spend_fen ?? 0)), orders: days.map((d) => Number((cell.get(`${d}|${sku}`) as any)?.orders ?? 0)) }));
     const totals = skus.map((sku) => {
       const rows = bySkuDay.filter((r: any) => r.sku === sku);
       return { sku, orders: rows.reduce((n: number, r: any) => n + r.orders, 0), spendFen: rows.reduce((n: number, r: any) => n + Number(r.spend_fen), 0), refunded: rows.reduce((n: number, r: any) => n + r.refunded, 0) };
@@ -181,7 +181,7 @@ export class Portal {
     return {
       from, to, days, series, bestSellers: totals.slice(0, 10), orders, spendFen: totals.reduce((n, t) => n + t.spendFen, 0),
       refundRate: orders ? refunded / orders : null, complaintRate: orders ? complaints.n / orders : null,
-      lowStock: low.map((r: any) => ({ sku: r.sku, nameZh: r.name_zh, nameEn: r.name_en, available: r.available, threshold: r.threshold })),
+      lowStock: low.map((r: any) => ({ sku: r.sku, nameZh: r.name_zh, nameEn: r.name_en, available: r.available, threshold: r.threshold })) as { sku: string; nameZh: string; nameEn: string; available: number; threshold: number }[],
     };
   }
 
