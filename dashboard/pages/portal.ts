@@ -89,8 +89,8 @@ function statusOfError(err: unknown): number {
  * and login throttle key space; every page reads only the session's own reseller. Mounted before
  * the staff dashboard's session check, so none of its routes need (or accept) a staff session.
  */
-export function mountPortal(app: express.Express, deps: DashboardDeps): void {
-  if (!deps.resellers) return;
+export function mountPortal(app: express.Express, deps: DashboardDeps): { routes: string[] } {
+  if (!deps.resellers) return { routes: [] };
   const users = new ResellerUsers(deps.db);
   const admin = new ResellerAdmin(deps.db, deps.resellers, { allowPrivateCallbacks: deps.config.fulfillment.allowPrivateCallbacks, secretOverlapMs: deps.config.resellers.secretOverlapMs });
   const portal = new Portal({ db: deps.db, resellers: deps.resellers, admin, vault: deps.vault, secretOverlapMs: deps.config.resellers.secretOverlapMs });
@@ -341,4 +341,10 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): void {
     page(req, res, 'portal_title', '', () => html`<section><p class="error" id="error" data-code="${code}">${message} <small>(${code})</small></p><p><a href="/portal">←</a></p></section>`, undefined, status);
   });
   app.use('/portal', r);
+  // every route, "METHOD /portal/path": the isolation test checks it covers each one
+  const routes = r.stack.flatMap((layer) => {
+    const route = (layer as { route?: { path: string; methods: Record<string, boolean> } }).route;
+    return route ? Object.keys(route.methods).filter((m) => m !== '_all').map((m) => `${m.toUpperCase()} /portal${route.path === '/' ? '' : route.path}`) : [];
+  });
+  return { routes };
 }
