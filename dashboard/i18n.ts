@@ -570,6 +570,9 @@ const labels = {
   portal_event_callback_failed: { zh: '回调失败', en: 'Callback failed' },
   portal_event_other: { zh: '处理记录', en: 'Handled' },
   portal_back: { zh: '返回', en: 'Back' },
+  portal_supportBanner: { zh: '只读支持视图：您看到的是该分销商的后台，不能代其操作；查看会记录在审计日志中。', en: "Read-only support view: you see this reseller's portal and cannot act for it; your viewing is audited." },
+  portal_supportExit: { zh: '退出支持视图', en: 'Leave the support view' },
+  portal_supportOpen: { zh: '以只读方式打开其后台', en: 'Open its portal read-only' },
 } satisfies Record<string, Record<Lang, string>>;
 
 export type LabelKey = keyof typeof labels;

@@ -131,6 +131,9 @@ describe('isolation: another reseller\'s user gets 404, and every page reads its
     },
     { route: 'POST /portal/logout', call: async () => (await portalLogin(w.base, w.shops.b.staff)).post('/portal/logout'), expect: (res) => expect(res.status).toBe(303) },
     { route: 'GET /portal/login', call: () => fetch(`${w.base}/portal/login`), expect: (res) => expect(res.status).toBe(200) },
+    // a reseller user is no staff user: the support view of another reseller is not found
+    { route: 'GET /portal/support/:code', call: () => ownerB.get(`/portal/support/${w.shops.a.code}`), expect: (res) => { expect(res.status).toBe(404); expect(res.headers.getSetCookie()).toEqual([]); } },
+    { route: 'GET /portal/support-exit', call: () => ownerB.get('/portal/support-exit'), expect: (res) => expect(res.status).toBe(303) },
     { route: 'POST /portal/login', call: () => postPortalLogin(w.base, { username: w.shops.b.staff, password: PORTAL_PASSWORD }), expect: (res) => expect(res.status).toBe(303) },
   ];
 
@@ -232,5 +235,51 @@ describe('card codes', () => {
     expect(text).not.toMatch(/<script>(?!<\/script>)/);
     expect((await ownerA.get('/portal/analysis?from=2021-01-01&to=2021-12-31')).status).toBe(400);
     expect((await ownerA.get('/portal/analysis?from=2021-03-05&to=2021-03-01')).status).toBe(400);
+  });
+});
+
+describe('the staff dashboard\'s read-only support view', () => {
+  const staffCookie = async (role: 'ops' | 'viewer') => {
+    const username = `portal-support-${role}`;
+    await new Users(w.h.db).upsert({ username, role, password: PORTAL_PASSWORD });
+    const res = await postLogin(w.base, { username, password: PORTAL_PASSWORD });
+    return res.headers.getSetCookie().find((c) => c.startsWith('kameng_session='))!.split(';')[0]!;
+  };
+
+  it('ops opens a reseller\'s portal read-only, audited as the ops user; every POST is refused', async () => {
+    const staff = await staffCookie('ops');
+    const open = await fetch(`${w.base}/portal/support/${w.shops.a.code}`, { headers: { cookie: staff }, redirect: 'manual' });
+    expect(open.status).toBe(303);
+    const support = open.headers.getSetCookie().find((c) => c.startsWith('kameng_portal_support='))!.split(';')[0]!;
+    const cookie = `${staff}; ${support}`;
+    const page = await (await fetch(`${w.base}/portal`, { headers: { cookie } })).text();
+    expect(page).toContain('id="support-banner"');
+    expect(page).toContain(w.shops.a.code);
+    expect(page).not.toContain('action="/portal/logout"');
+    const keys = await (await fetch(`${w.base}/portal/api-keys`, { headers: { cookie } })).text();
+    expect(keys).not.toContain('id="rotate"');
+    const before = await sealedSecret(w.shops.a.id);
+    const rotate = await fetch(`${w.base}/portal/api-keys/rotate`, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ overlapHours: '1' }) });
+    expect(rotate.status).toBe(403);
+    expect((await rotate.json()).error.code).toBe('READ_ONLY');
+    const reveal = await fetch(`${w.base}/portal/orders/${w.shops.a.cardOrderId}/reveal`, { method: 'POST', headers: { cookie } });
+    expect(reveal.status).toBe(403);
+    expect(await sealedSecret(w.shops.a.id)).toBe(before);
+    // a download in the support view is audited as the ops user
+    expect((await fetch(`${w.base}/portal/statements/${DAY_BOTH}.xlsx`, { headers: { cookie } })).status).toBe(200);
+    const ops = await w.h.db('dashboard_users').where({ username: 'portal-support-ops' }).first('id');
+    const audit = await w.h.db('audit_log').where({ actor_user_id: ops.id }).orderBy('id').pluck('action');
+    expect(audit).toEqual(['portal.support_view', 'portal.download_statement']);
+    // without the staff session the support cookie opens nothing
+    const alone = await fetch(`${w.base}/portal`, { headers: { cookie: support, accept: 'text/html' }, redirect: 'manual' });
+    expect(alone.status).toBe(302);
+  });
+
+  it('a viewer, or no staff session at all, gets 404', async () => {
+    const viewer = await staffCookie('viewer');
+    expect((await fetch(`${w.base}/portal/support/${w.shops.a.code}`, { headers: { cookie: viewer }, redirect: 'manual' })).status).toBe(404);
+    expect((await fetch(`${w.base}/portal/support/${w.shops.a.code}`, { redirect: 'manual' })).status).toBe(404);
+    const ops = await staffCookie('ops');
+    expect((await fetch(`${w.base}/portal/support/no-such-shop`, { headers: { cookie: ops }, redirect: 'manual' })).status).toBe(404);
   });
 });

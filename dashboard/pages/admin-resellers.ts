@@ -82,7 +82,7 @@ export function mountResellerAdminPages(app: express.Express, deps: DashboardDep
       <section><h2>${t('resellersTitle')}</h2>
       ${rows.length === 0 ? html`<p>${t('noData')}</p>` : html`<table id="resellers"><thead><tr><th>${t('resellerCode')}</th><th>${t('name')}</th><th>${t('contact')}</th><th>${t('tier')}</th><th>${t('status')}</th>
         <th class="num">${t('balance')}</th><th class="num">${t('lowBalance')}</th><th>${t('ipAllowlist')}</th><th>${t('oldSecretUntil')}</th>${mayAct ? html`<th></th>` : ''}</tr></thead>
-        <tbody>${rows.map((r) => html`<tr data-code="${r.code}"><td>${r.code}</td><td>${r.name}</td><td>${r.contact}</td><td>${r.tier}</td>
+        <tbody>${rows.map((r) => html`<tr data-code="${r.code}"><td>${r.code} <a class="portal-view" href="/portal/support/${r.code}">${t('portal_supportOpen')}</a></td><td>${r.name}</td><td>${r.contact}</td><td>${r.tier}</td>
           <td class="${r.status === 'suspended' ? 'bad' : ''}">${r.status === 'suspended' ? t('suspend') : t('active')}</td>
           <td class="num ${r.low ? 'bad' : ''}">${displayYuan(r.balanceFen)}${r.low ? html` <small>${t('lowBalanceFlag')}</small>` : ''}</td>
           <td class="num">${r.lowBalanceFen ? displayYuan(r.lowBalanceFen) : '-'}</td><td>${r.ipAllowlist.join(' ') || t('anyAddress')}</td>

@@ -12,6 +12,9 @@ import { Statements } from '../../src/settlement/statements.ts';
 import { HashingBusyError, HashSlots } from '../../src/users/hash-slots.ts';
 import { LoginThrottle, LoginThrottledError } from '../../src/users/login-throttle.ts';
 import { LoginFailedError } from '../../src/users/users.ts';
+import { recordAudit } from '../../src/audit/audit-log.ts';
+import { actorFromToken } from '../../src/users/actor.ts';
+import { SESSION_COOKIE } from '../auth.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { html, jsonForScript, type SafeHtml } from '../html.ts';
 import { langOf, translator, type Lang, type LabelKey } from '../i18n.ts';
@@ -19,6 +22,8 @@ import { langOf, translator, type Lang, type LabelKey } from '../i18n.ts';
 /** The portal's own session cookie (path /portal): a staff session never opens it, nor it the dashboard. */
 export const PORTAL_COOKIE = 'kameng_portal';
 const LOGIN_CSRF_COOKIE = 'kameng_portal_login_csrf';
+/** A staff user's read-only support view of one reseller's portal (the reseller's code; the staff session is checked on every request). */
+const SUPPORT_COOKIE = 'kameng_portal_support';
 
 type T = (key: LabelKey) => string;
 const sessionOf = (res: Response): PortalSession => res.locals.portalSession as PortalSession;
@@ -57,9 +62,11 @@ function portalLayout(o: { lang: Lang; title: string; active: string; body: Safe
     ${o.session ? html`<span class="reseller" id="portal-reseller">${o.session.user.resellerName} (${o.session.user.resellerCode})</span>
     <nav>${NAV.map(([key, label, href]) => html`<a href="${href}" class="${o.active === key ? 'active' : ''}">${t(label)}</a>`)}</nav>` : ''}
     <a class="lang" href="${o.path}${o.path.includes('?') ? '&' : '?'}lang=${other}">${other === 'en' ? 'English' : '中文'}</a>
-    ${o.session ? html`<span class="user">${o.session.user.displayName} · ${t(`portal_role_${o.session.user.role}` as LabelKey)}</span>
+    ${o.session?.user.supportBy ? html`<span class="user">${o.session.user.supportBy.username}</span> <a href="/portal/support-exit" id="support-exit">${t('portal_supportExit')}</a>`
+      : o.session ? html`<span class="user">${o.session.user.displayName} · ${t(`portal_role_${o.session.user.role}` as LabelKey)}</span>
     <form method="post" action="/portal/logout" class="inline"><input type="hidden" name="_csrf" value="${o.session.csrfToken}"><button type="submit">${t('portal_logout')}</button></form>` : ''}
   </header>
+  ${o.session?.user.supportBy ? html`<p class="notice support" id="support-banner">${t('portal_supportBanner')}</p>` : ''}
   <main>${o.body}</main>
 </body>
 </html>`.value;
@@ -148,9 +155,29 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     }
   });
 
+  // ---- the staff dashboard's read-only support view (a staff session; 404 for anyone else) ----
+  r.get('/support/:code', async (req, res) => {
+    const staff = await actorFromToken(deps.db, req.cookies?.[SESSION_COOKIE], 'dashboard');
+    const session = await users.supportSession(staff, String(req.params.code));
+    if (!staff || !session) throw new NotFoundError('page', req.path);
+    await recordAudit(deps.db, { actor: staff, action: 'portal.support_view', subjectType: 'reseller', subjectId: session.user.resellerId, reason: 'opened the reseller portal read-only for support', details: { resellerCode: session.user.resellerCode } });
+    res.cookie(SUPPORT_COOKIE, session.user.resellerCode, { httpOnly: true, sameSite: 'lax', secure, path: '/portal', maxAge: 3600_000 });
+    res.redirect(303, '/portal');
+  });
+  r.get('/support-exit', (_req, res) => {
+    res.clearCookie(SUPPORT_COOKIE, { path: '/portal' });
+    res.redirect(303, '/');
+  });
+
   // ---- everything else: the portal session, and its CSRF token on every POST ----
   r.use(async (req, res, next) => {
-    const session = await users.session(req.cookies?.[PORTAL_COOKIE]);
+    const supported = req.cookies?.[SUPPORT_COOKIE];
+    const session = typeof supported === 'string' && supported
+      ? await users.supportSession(await actorFromToken(deps.db, req.cookies?.[SESSION_COOKIE], 'dashboard'), supported)
+      : await users.session(req.cookies?.[PORTAL_COOKIE]);
+    if (session?.user.supportBy && req.method !== 'GET' && req.method !== 'HEAD') {
+      return res.status(403).json({ error: { code: 'READ_ONLY', message: 'the support view is read-only: the reseller acts in its own portal' } });
+    }
     if (!session) {
       if (req.method === 'GET' && req.accepts('html')) return res.redirect(`/portal/login?next=${encodeURIComponent(req.originalUrl)}`);
       return res.status(401).json({ error: { code: 'NOT_LOGGED_IN', message: 'log in to the portal first' } });

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/knex.ts';
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
-import { assertMay, type Actor } from '../users/actor.ts';
+import { assertMay, may, type Actor } from '../users/actor.ts';
 import { LoginFailedError, hashPassword, passwordMatches } from '../users/users.ts';
 
 /** A reseller's own people: the owner (keys, users) and staff (orders, statements, analysis). */
@@ -19,6 +19,8 @@ export interface PortalActor {
   resellerCode: string;
   resellerName: string;
   displayName: string;
+  /** Set when a staff user opens the reseller's portal read-only for support: audited as that staff user, and every POST is refused. */
+  supportBy?: Actor;
 }
 
 export interface PortalSession {
@@ -39,6 +41,7 @@ export class PortalForbiddenError extends KamengError {
 }
 
 export function assertOwner(actor: PortalActor, what: string): void {
+  if (actor.supportBy) throw new PortalForbiddenError(`the support view is read-only: ${actor.supportBy.username} may not ${what}`);
   if (actor.role !== 'owner') throw new PortalForbiddenError(`only the reseller's owner may ${what}; you are staff`);
 }
 
@@ -47,6 +50,11 @@ export function assertOwner(actor: PortalActor, what: string): void {
  * `portal:<username>`). Every reseller-side action writes one, like staff actions.
  */
 export async function recordPortalAudit(q: Db | Knex.Transaction, entry: { actor: PortalActor; action: string; subjectType: string; subjectId: number | string; reason: string; details?: Record<string, unknown> }): Promise<void> {
+  if (entry.actor.supportBy) {
+    await recordAudit(q, { actor: entry.actor.supportBy, action: entry.action, subjectType: entry.subjectType, subjectId: entry.subjectId, reason: `${entry.reason} (support view)`,
+      details: { resellerId: entry.actor.resellerId, resellerCode: entry.actor.resellerCode, supportView: true, ...(entry.details ?? {}) } });
+    return;
+  }
   await q('audit_log').insert({
     actor: `portal:${entry.actor.username}`, actor_user_id: null, actor_reseller_user_id: entry.actor.resellerUserId,
     action: entry.action, subject_type: entry.subjectType, subject_id: String(entry.subjectId), reason: entry.reason,
@@ -143,6 +151,20 @@ export class ResellerUsers {
       .where('s.token_sha256', sha256(token)).where('s.expires_at', '>', new Date()).where('u.disabled', false)
       .first([...SELECT, 's.csrf_token']);
     return row && { user: toActor(row), csrfToken: row.csrf_token };
+  }
+
+  /**
+   * A staff user's read-only view of a reseller's portal, for support: ops, finance or an admin
+   * (a viewer may not), audited as that staff user. Answers undefined (a 404 for the caller) otherwise.
+   */
+  async supportSession(staff: Actor | undefined, resellerCode: string): Promise<PortalSession | undefined> {
+    if (!staff || !(may(staff.role, 'fulfillment') || may(staff.role, 'recharges'))) return undefined;
+    const r = await this.db('resellers').where({ code: resellerCode }).first('id', 'code', 'name');
+    if (!r) return undefined;
+    return {
+      user: { resellerUserId: 0, username: staff.username, displayName: staff.username, role: 'staff', resellerId: Number(r.id), resellerCode: r.code, resellerName: r.name, supportBy: staff },
+      csrfToken: '',
+    };
   }
 
   async logout(token: string | undefined): Promise<void> {
