@@ -572,6 +572,10 @@ const labels = {
   portal_back: { zh: '返回', en: 'Back' },
   portal_supportBanner: { zh: '只读支持视图：您看到的是该分销商的后台，不能代其操作；查看会记录在审计日志中。', en: "Read-only support view: you see this reseller's portal and cannot act for it; your viewing is audited." },
   portal_supportExit: { zh: '退出支持视图', en: 'Leave the support view' },
+  portal_callbacks: { zh: '回调记录', en: 'Callbacks' },
+  portal_callbacksAll: { zh: '全部', en: 'All' },
+  portal_callbacksFailed: { zh: '仅失败', en: 'Failed only' },
+  portal_noCallbacks: { zh: '还没有回调记录', en: 'No callback deliveries yet' },
   portal_supportOpen: { zh: '以只读方式打开其后台', en: 'Open its portal read-only' },
 } satisfies Record<string, Record<Lang, string>>;
 

@@ -18,6 +18,11 @@ const FREE_TRIES = 3;
 
 beforeAll(async () => {
   w = await openPortalWorld({ freeTries: FREE_TRIES });
+  // what the fulfillment's callback delivery records for shop a's order: one refused attempt, then one delivered
+  await w.h.db('callback_deliveries').insert([
+    { order_id: w.shops.a.cardOrderId, url: 'https://shop-a.example/notify', attempt: 1, status_code: 502, error: 'HTTP 502 from the reseller endpoint', delivered: false, duration_ms: 41 },
+    { order_id: w.shops.a.cardOrderId, url: 'https://shop-a.example/notify', attempt: 2, status_code: 200, error: null, delivered: true, duration_ms: 12 },
+  ]);
   ownerA = await portalLogin(w.base, w.shops.a.owner);
   ownerB = await portalLogin(w.base, w.shops.b.owner);
   staffA = await portalLogin(w.base, w.shops.a.staff);
@@ -114,6 +119,7 @@ describe('isolation: another reseller\'s user gets 404, and every page reads its
     { route: 'POST /portal/orders/:id/reveal', call: () => ownerB.post(`/portal/orders/${w.shops.a.cardOrderId}/reveal`), expect: (res, text) => { expect(res.status).toBe(404); expect(text).not.toContain('PORTAL-'); } },
     { route: 'GET /portal/statements', call: () => ownerB.get('/portal/statements'), expect: (res, text) => { expect(res.status).toBe(200); expect(text).toContain(`data-date="${DAY_BOTH}"`); expect(text).not.toContain(DAY_A_ONLY); } },
     { route: 'GET /portal/statements/:date.:format', call: () => ownerB.get(`/portal/statements/${DAY_A_ONLY}.xlsx`), expect: (res) => { expect(res.status).toBe(404); expect(res.headers.get('content-disposition')).toBeNull(); } },
+    { route: 'GET /portal/callbacks', call: () => ownerB.get('/portal/callbacks'), expect: (res, text) => { expect(res.status).toBe(200); expect(text).not.toContain(w.shops.a.resellerOrderId); expect(text).not.toContain('shop-a.example'); } },
     { route: 'GET /portal/api-keys', call: () => ownerB.get('/portal/api-keys'), expect: (res, text) => { expect(res.status).toBe(200); expect(text).toContain(w.shops.b.credentials.apiKey); expect(text).not.toContain(w.shops.a.credentials.apiKey); } },
     {
       route: 'POST /portal/api-keys/rotate',
@@ -226,6 +232,17 @@ describe('card codes', () => {
     const detail = await (await ownerA.get(`/portal/orders/${w.shops.a.cardOrderId}`)).text();
     expect(detail).toContain('data-event="placed"');
     expect((await ownerA.get('/portal/orders/abc')).status).toBe(404);
+  });
+
+  it('the callback log says why a callback failed, and the order\'s history shows both attempts', async () => {
+    const all = await (await ownerA.get('/portal/callbacks')).text();
+    expect(all.match(/<tr data-delivered=/g)).toHaveLength(2);
+    const failed = await (await ownerA.get('/portal/callbacks?failed=1')).text();
+    expect(failed.match(/<tr data-delivered="no"/g)).toHaveLength(1);
+    expect(failed).toContain('HTTP 502 from the reseller endpoint');
+    const detail = await (await ownerA.get(`/portal/orders/${w.shops.a.cardOrderId}`)).text();
+    expect(detail).toContain('data-event="callback_failed"');
+    expect(detail).toContain('data-event="callback_delivered"');
   });
 
   it('the analysis page carries its chart data in a JSON block and refuses a bad range', async () => {

@@ -40,6 +40,7 @@ const NAV: [string, LabelKey, string][] = [
   ['orders', 'portal_orders', '/portal/orders'],
   ['statements', 'portal_statements', '/portal/statements'],
   ['api', 'portal_api', '/portal/api-keys'],
+  ['callbacks', 'portal_callbacks', '/portal/callbacks'],
   ['users', 'portal_users', '/portal/users'],
 ];
 
@@ -301,6 +302,21 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     res.setHeader('Content-Disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
     // the same export finance sends, of this reseller only
     await exportResellerStatement(statements, { resellerCode: actor.resellerCode, from: date, to: date, format }, res);
+  });
+
+  r.get('/callbacks', async (req, res) => {
+    const pageNo = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
+    const failedOnly = req.query.failed === '1';
+    const { rows, more } = await portal.callbackLog(sessionOf(res).user, { limit: 50, offset: (pageNo - 1) * 50, failedOnly });
+    const link = (n: number) => `/portal/callbacks?${new URLSearchParams({ ...(failedOnly ? { failed: '1' } : {}), page: String(n) })}`;
+    page(req, res, 'portal_callbacks', 'callbacks', (t) => html`
+      <section><p><a href="/portal/callbacks" class="${failedOnly ? '' : 'active'}">${t('portal_callbacksAll')}</a> · <a href="/portal/callbacks?failed=1" class="${failedOnly ? 'active' : ''}">${t('portal_callbacksFailed')}</a></p>
+        ${rows.length === 0 ? html`<p id="no-callbacks">${t('portal_noCallbacks')}</p>` : html`<div class="scroll"><table id="callbacks"><thead><tr>
+        <th>${t('portal_when')}</th><th>${t('portal_orderId')}</th><th>#</th><th>${t('portal_status')}</th><th>${t('portal_detail')}</th><th>${t('portal_callbackUrl')}</th></tr></thead>
+        <tbody>${rows.map((c) => html`<tr data-delivered="${c.delivered ? 'yes' : 'no'}"><td>${formatShanghai(c.at)}</td><td><a href="/portal/orders/${c.orderId}">${c.resellerOrderId}</a></td><td>${c.attempt}</td>
+          <td class="${c.delivered ? 'ok' : 'bad'}">${c.delivered ? t('portal_event_callback_delivered') : t('portal_event_callback_failed')} ${c.statusCode ?? ''}</td>
+          <td>${c.error ?? ''}${c.durationMs !== null ? html` <small>${c.durationMs} ms</small>` : ''}</td><td>${c.url}</td></tr>`)}</tbody></table></div>`}
+        <div class="pager">${pageNo > 1 ? html`<a href="${link(pageNo - 1)}">←</a>` : ''}${more ? html`<a href="${link(pageNo + 1)}">→</a>` : ''}</div></section>`);
   });
 
   const keysPage = async (req: Request, res: Response, shown?: { apiKey: string; apiSecret: string; previousValidUntil: Date }, notice?: LabelKey) => {

@@ -185,6 +185,22 @@ export class Portal {
     };
   }
 
+  /** The callback deliveries to the reseller's endpoint, newest first: why a callback failed, without asking us. */
+  async callbackLog(actor: PortalActor, page: { limit: number; offset: number; failedOnly: boolean }) {
+    const q = this.db('callback_deliveries as c').join('orders as o', 'o.id', 'c.order_id').where('o.reseller_id', actor.resellerId);
+    if (page.failedOnly) q.where('c.delivered', false);
+    const rows = await q.orderBy('c.id', 'desc').limit(page.limit + 1).offset(page.offset)
+      .select('c.id', 'c.order_id', 'o.reseller_order_id', 'c.url', 'c.attempt', 'c.status_code', 'c.error', 'c.delivered', 'c.duration_ms', 'c.at');
+    return {
+      rows: rows.slice(0, page.limit).map((r) => ({
+        id: Number(r.id), orderId: Number(r.order_id), resellerOrderId: r.reseller_order_id as string, url: r.url as string, attempt: Number(r.attempt),
+        statusCode: r.status_code === null ? null : Number(r.status_code), error: r.error as string | null, delivered: Boolean(r.delivered),
+        durationMs: r.duration_ms === null ? null : Number(r.duration_ms), at: new Date(r.at),
+      })),
+      more: rows.length > page.limit,
+    };
+  }
+
   /** The API credentials' state (never the secret). */
   async keys(actor: PortalActor) {
     const row = await this.db('resellers').where({ id: actor.resellerId }).first('api_key', 'secret_rotated_at', 'previous_secret_expires_at', 'callback_url', 'ip_allowlist');
