@@ -108,7 +108,7 @@ describe('the reseller portal in a browser', () => {
     const page = await logIn(w.shops.a.owner, PHONE);
     const pages: [string, string][] = [
       ['overview', '/portal'], ['analysis', '/portal/analysis'], ['orders', '/portal/orders'], ['order', `/portal/orders/${w.shops.a.cardOrderId}`],
-      ['statements', '/portal/statements'], ['callbacks', '/portal/callbacks'], ['api-keys', '/portal/api-keys'], ['users', '/portal/users'],
+      ['statements', '/portal/statements'], ['wallet', '/portal/wallet'], ['callbacks', '/portal/callbacks'], ['api-keys', '/portal/api-keys'], ['users', '/portal/users'],
     ];
     for (const lang of ['zh', 'en'] as const) {
       for (const [name, url] of pages) {

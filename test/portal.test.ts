@@ -3,6 +3,9 @@ import { REVEALS_PER_HOUR } from '../src/portal/portal.ts';
 import { postLogin } from './support/dashboard-session.ts';
 import { DAY_A_ONLY, DAY_BOTH, openPortalWorld, portalLogin, postPortalLogin, PORTAL_PASSWORD, type PortalSessionClient, type PortalWorld } from './support/portal-world.ts';
 import { Users } from '../src/users/users.ts';
+import { businessDateOf } from '../src/dates.ts';
+import { Recharges } from '../src/wallet/recharges.ts';
+import { userActor } from './support/actors.ts';
 
 /**
  * The reseller portal (issue 24) over HTTP: its own logins, cookie, CSRF and throttle; every route
@@ -23,6 +26,10 @@ beforeAll(async () => {
     { order_id: w.shops.a.cardOrderId, url: 'https://shop-a.example/notify', attempt: 1, status_code: 502, error: 'HTTP 502 from the reseller endpoint', delivered: false, duration_ms: 41 },
     { order_id: w.shops.a.cardOrderId, url: 'https://shop-a.example/notify', attempt: 2, status_code: 200, error: null, delivered: true, duration_ms: 12 },
   ]);
+  // finance records shop a's bank recharge, as on the recharges page
+  await new Recharges(w.h.db, w.h.ledger, { rechargeApprovalFen: 5_000_000 }).record(await userActor(w.h.db, 'finance'), {
+    resellerCode: w.shops.a.code, channel: 'bank', payer: '门户小店A', amountFen: 20_000, reference: 'BK-PORTAL-A-1', valueDate: businessDateOf(new Date()),
+  });
   ownerA = await portalLogin(w.base, w.shops.a.owner);
   ownerB = await portalLogin(w.base, w.shops.b.owner);
   staffA = await portalLogin(w.base, w.shops.a.staff);
@@ -119,6 +126,7 @@ describe('isolation: another reseller\'s user gets 404, and every page reads its
     { route: 'POST /portal/orders/:id/reveal', call: () => ownerB.post(`/portal/orders/${w.shops.a.cardOrderId}/reveal`), expect: (res, text) => { expect(res.status).toBe(404); expect(text).not.toContain('PORTAL-'); } },
     { route: 'GET /portal/statements', call: () => ownerB.get('/portal/statements'), expect: (res, text) => { expect(res.status).toBe(200); expect(text).toContain(`data-date="${DAY_BOTH}"`); expect(text).not.toContain(DAY_A_ONLY); } },
     { route: 'GET /portal/statements/:date.:format', call: () => ownerB.get(`/portal/statements/${DAY_A_ONLY}.xlsx`), expect: (res) => { expect(res.status).toBe(404); expect(res.headers.get('content-disposition')).toBeNull(); } },
+    { route: 'GET /portal/wallet', call: () => ownerB.get('/portal/wallet'), expect: (res, text) => { expect(res.status).toBe(200); expect(text).toContain('id="no-recharges"'); expect(text).not.toContain('BK-PORTAL-A-1'); } },
     { route: 'GET /portal/callbacks', call: () => ownerB.get('/portal/callbacks'), expect: (res, text) => { expect(res.status).toBe(200); expect(text).not.toContain(w.shops.a.resellerOrderId); expect(text).not.toContain('shop-a.example'); } },
     { route: 'GET /portal/api-keys', call: () => ownerB.get('/portal/api-keys'), expect: (res, text) => { expect(res.status).toBe(200); expect(text).toContain(w.shops.b.credentials.apiKey); expect(text).not.toContain(w.shops.a.credentials.apiKey); } },
     {
@@ -232,6 +240,12 @@ describe('card codes', () => {
     const detail = await (await ownerA.get(`/portal/orders/${w.shops.a.cardOrderId}`)).text();
     expect(detail).toContain('data-event="placed"');
     expect((await ownerA.get('/portal/orders/abc')).status).toBe(404);
+  });
+
+  it('the wallet shows the balance, the memo to quote, and the recharges recorded', async () => {
+    const text = await (await ownerA.get('/portal/wallet')).text();
+    expect(text).toContain(`<strong id="pay-reference">${w.shops.a.code}</strong>`);
+    expect(text).toMatch(/<tr data-status="credited">[^]*BK-PORTAL-A-1/);
   });
 
   it('the callback log says why a callback failed, and the order\'s history shows both attempts', async () => {

@@ -39,6 +39,7 @@ const NAV: [string, LabelKey, string][] = [
   ['analysis', 'portal_analysis', '/portal/analysis'],
   ['orders', 'portal_orders', '/portal/orders'],
   ['statements', 'portal_statements', '/portal/statements'],
+  ['wallet', 'portal_wallet', '/portal/wallet'],
   ['api', 'portal_api', '/portal/api-keys'],
   ['callbacks', 'portal_callbacks', '/portal/callbacks'],
   ['users', 'portal_users', '/portal/users'],
@@ -302,6 +303,20 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     res.setHeader('Content-Disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
     // the same export finance sends, of this reseller only
     await exportResellerStatement(statements, { resellerCode: actor.resellerCode, from: date, to: date, format }, res);
+  });
+
+  r.get('/wallet', async (req, res) => {
+    const pageNo = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
+    const wallet = await portal.wallet(sessionOf(res).user, { limit: 50, offset: (pageNo - 1) * 50 });
+    page(req, res, 'portal_wallet', 'wallet', (t) => html`
+      <section class="cards"><div class="card"><span>${t('portal_balance')}</span><strong id="wallet-balance">${displayYuan(wallet.balanceFen)}</strong></div>
+        <div class="card"><span>${t('portal_payReference')}</span><strong id="pay-reference">${wallet.payReference}</strong></div></section>
+      <section><p>${t('portal_howToPay')}</p></section>
+      <section><h3>${t('portal_recharges')}</h3>${wallet.recharges.length === 0 ? html`<p id="no-recharges">${t('portal_noRecharges')}</p>` : html`<div class="scroll"><table id="recharges"><thead><tr>
+        <th>${t('portal_date')}</th><th>${t('portal_channel')}</th><th class="num">${t('portal_amount')}</th><th>${t('portal_reference')}</th><th>${t('portal_status')}</th></tr></thead>
+        <tbody>${wallet.recharges.map((r) => html`<tr data-status="${r.status}"><td>${r.valueDate}</td><td>${t(`portal_channel_${r.channel}` as LabelKey)}</td><td class="num">${displayYuan(r.amountFen)}</td>
+          <td>${r.reference}</td><td>${t(`portal_recharge_${r.status}` as LabelKey)}</td></tr>`)}</tbody></table></div>`}
+        <div class="pager">${pageNo > 1 ? html`<a href="/portal/wallet?page=${pageNo - 1}">←</a>` : ''}${wallet.more ? html`<a href="/portal/wallet?page=${pageNo + 1}">→</a>` : ''}</div></section>`);
   });
 
   r.get('/callbacks', async (req, res) => {

@@ -185,6 +185,23 @@ export class Portal {
     };
   }
 
+  /** The wallet: balance, and the recharges recorded for it (newest first), with what to quote when paying. */
+  async wallet(actor: PortalActor, page: { limit: number; offset: number }) {
+    const [balanceFen, rows] = await Promise.all([
+      this.deps.resellers.walletBalance(actor.resellerId),
+      this.db('wallet_recharges').where({ reseller_id: actor.resellerId }).orderBy('id', 'desc').limit(page.limit + 1).offset(page.offset)
+        .select('channel', 'amount_fen', 'reference', 'value_date', 'status', 'recorded_at'),
+    ]);
+    return {
+      balanceFen, payReference: actor.resellerCode,
+      recharges: rows.slice(0, page.limit).map((r) => ({
+        channel: r.channel as string, amountFen: Number(r.amount_fen), reference: r.reference as string, status: r.status as string, recordedAt: new Date(r.recorded_at),
+        valueDate: typeof r.value_date === 'string' ? r.value_date : businessDateOf(r.value_date),
+      })),
+      more: rows.length > page.limit,
+    };
+  }
+
   /** The callback deliveries to the reseller's endpoint, newest first: why a callback failed, without asking us. */
   async callbackLog(actor: PortalActor, page: { limit: number; offset: number; failedOnly: boolean }) {
     const q = this.db('callback_deliveries as c').join('orders as o', 'o.id', 'c.order_id').where('o.reseller_id', actor.resellerId);
