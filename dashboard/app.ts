@@ -30,6 +30,7 @@ import { mountAdminPages } from './pages/admin.ts';
 import { mountResellerAdminPages } from './pages/admin-resellers.ts';
 import { mountOperationsPages } from './pages/operations.ts';
 import { mountStatementProfilePages } from './pages/statement-profile.ts';
+import { mountPortal } from './pages/portal.ts';
 
 
 const staticDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
@@ -66,6 +67,9 @@ export function createDashboardApp(deps: Omit<DashboardDeps, 'reports'>): expres
   });
   app.get('/login', login.show);
   app.post('/login', login.submit);
+
+  // the reseller portal: its own users, cookie and CSRF; before the staff session check below
+  mountPortal(app, full);
 
   app.use(requireSession(users), requireCsrf);
   app.post('/logout', login.logout);

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../src/config.ts';
 import type { Db } from '../src/db/knex.ts';
+import type { CodeVault } from '../src/inventory/codes.ts';
 import type { Ledger } from '../src/ledger/ledger.ts';
 import type { LedgerReports } from '../src/ledger/reports.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
@@ -20,4 +21,6 @@ export interface DashboardDeps {
   resellers?: ResellerRegistry;
   /** With the supplier secrets key: for supplier administration (sealing credentials, bank accounts) and bank details in payout exports. */
   suppliers?: SupplierRegistry;
+  /** For the reseller portal's explicit, audited card-code reveal; without it the portal cannot show codes. */
+  vault?: CodeVault;
 }

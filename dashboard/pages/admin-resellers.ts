@@ -82,7 +82,7 @@ export function mountResellerAdminPages(app: express.Express, deps: DashboardDep
       <section><h2>${t('resellersTitle')}</h2>
       ${rows.length === 0 ? html`<p>${t('noData')}</p>` : html`<table id="resellers"><thead><tr><th>${t('resellerCode')}</th><th>${t('name')}</th><th>${t('contact')}</th><th>${t('tier')}</th><th>${t('status')}</th>
         <th class="num">${t('balance')}</th><th class="num">${t('lowBalance')}</th><th>${t('ipAllowlist')}</th><th>${t('oldSecretUntil')}</th>${mayAct ? html`<th></th>` : ''}</tr></thead>
-        <tbody>${rows.map((r) => html`<tr data-code="${r.code}"><td>${r.code}</td><td>${r.name}</td><td>${r.contact}</td><td>${r.tier}</td>
+        <tbody>${rows.map((r) => html`<tr data-code="${r.code}"><td>${r.code} <a class="portal-view" href="/portal/support/${r.code}">${t('portal_supportOpen')}</a></td><td>${r.name}</td><td>${r.contact}</td><td>${r.tier}</td>
           <td class="${r.status === 'suspended' ? 'bad' : ''}">${r.status === 'suspended' ? t('suspend') : t('active')}</td>
           <td class="num ${r.low ? 'bad' : ''}">${displayYuan(r.balanceFen)}${r.low ? html` <small>${t('lowBalanceFlag')}</small>` : ''}</td>
           <td class="num">${r.lowBalanceFen ? displayYuan(r.lowBalanceFen) : '-'}</td><td>${r.ipAllowlist.join(' ') || t('anyAddress')}</td>
@@ -193,7 +193,7 @@ export function mountResellerAdminPages(app: express.Express, deps: DashboardDep
         <th>${t('payer')}</th><th>${t('valueDate')}</th><th>${t('status')}</th><th>${t('recordedBy')}</th><th>${t('approvedBy')}</th>${mayAct ? html`<th></th>` : ''}</tr></thead>
         <tbody>${rows.map((r) => html`<tr data-id="${r.id}" data-reference="${r.reference}"><td>${r.id}</td><td>${r.resellerCode}</td><td class="num">${displayYuan(r.amountFen)}</td><td>${CHANNEL_LABELS[r.channel][lang]}</td>
           <td>${r.reference}</td><td>${r.payer}</td><td>${r.valueDate}</td>
-          <td class="status ${r.status === 'pending' ? 'warn' : r.status === 'credited' ? '' : 'bad'}" data-status="${r.status}">${statusWord(t, r.status)}${r.status === 'pending' ? html` <small>${t('pendingApproval')}</small>` : ''}${r.closeReason ? html` <small>${r.closeReason}</small>` : ''}</td>
+          <td class="status ${r.status === 'pending' ? 'warn' : r.status === 'credited' ? '' : 'bad'}" data-status="${r.status}">${statusWord(t, r.status)}${r.status === 'pending' ? html` <small>${t('pendingApproval')}</small>` : ''}${r.closeReason ? html` <small class="free-text">${r.closeReason}</small>` : ''}</td>
           <td>${r.recordedBy}</td><td>${r.approvedBy ?? ''}</td>
           ${mayAct ? html`<td>${r.status === 'pending' ? html`<form method="post" action="/finance/recharges/${r.id}/approve" class="act">${csrfField(res)}<button type="submit" ${session && session.user.username === r.recordedBy ? 'disabled' : ''}>${t('approve')}</button></form>
             <form method="post" action="/finance/recharges/${r.id}/reject" class="act">${csrfField(res)}<input name="reason" placeholder="${t('reason')}" required minlength="3"><button type="submit">${t('reject')}</button></form>`

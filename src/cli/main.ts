@@ -15,6 +15,7 @@ import { registerAdminCommands } from './admin.ts';
 import { registerResellerAdminCommands } from './admin-resellers.ts';
 import { registerOperationsCommands } from './operations.ts';
 import { registerStatementProfileCommands } from './statement-profile.ts';
+import { registerPortalCommands } from './portal.ts';
 
 const program = new Command()
   .name('kameng')
@@ -221,6 +222,7 @@ registerStatementProfileCommands(program);
 
 registerComplaintCommands(program);
 registerOperationsCommands(program);
+registerPortalCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -125,7 +125,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   measureDatabase(db, { lowBalanceFen: config.observability.lowBalanceFen });
   mountMetrics(app, { token: config.observability.metricsToken });
   const orderService = mountApis(app, deps, client, taskQueuesOf(config));
-  app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health, resellers: deps.resellers, suppliers: deps.suppliers }));
+  app.use(createDashboardApp({ db, ledger, client, config, infrastructure: infra.description, health, resellers: deps.resellers, suppliers: deps.suppliers, vault: deps.vault }));
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.dashboard.port, config.dashboard.host, () => resolve(s));
     s.once('error', reject);

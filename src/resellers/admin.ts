@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import { refusalReason } from '../callbacks/address-policy.ts';
 import type { Db } from '../db/knex.ts';
@@ -170,6 +171,15 @@ export class ResellerAdmin {
   async rotateSecret(actor: Actor, code: string, reason: string, overlapMs = this.settings.secretOverlapMs): Promise<{ apiKey: string; apiSecret: string; previousValidUntil: Date }> {
     assertMay(actor, 'resellers');
     requireReason(reason);
+    return this.rotateSecretAudited(code, overlapMs, (trx, resellerId, until) =>
+      recordAudit(trx, { actor, action: 'reseller.rotate_secret', subjectType: 'reseller', subjectId: resellerId, reason, details: { code, previousValidUntil: until.toISOString() } }));
+  }
+
+  /**
+   * The rotation itself, for a caller that has authorised it and writes its own audit row in the
+   * same transaction (the staff admin above; the reseller's owner in the portal, src/portal).
+   */
+  async rotateSecretAudited(code: string, overlapMs: number, audit: (trx: Knex.Transaction, resellerId: number, previousValidUntil: Date) => Promise<void>): Promise<{ apiKey: string; apiSecret: string; previousValidUntil: Date }> {
     if (!Number.isFinite(overlapMs) || overlapMs < 0) throw new ValidationError('overlap: 0 or more hours', { fields: { overlap: '0 or more hours' } });
     const apiSecret = randomBytes(32).toString('base64url');
     return this.db.transaction(async (trx) => {
@@ -180,7 +190,7 @@ export class ResellerAdmin {
         api_secret_sealed: this.registry.sealSecret(apiSecret), previous_secret_sealed: row.api_secret_sealed,
         previous_secret_expires_at: until, secret_rotated_at: trx.fn.now(),
       });
-      await recordAudit(trx, { actor, action: 'reseller.rotate_secret', subjectType: 'reseller', subjectId: row.id, reason, details: { code, previousValidUntil: until.toISOString() } });
+      await audit(trx, Number(row.id), until);
       return { apiKey: row.api_key, apiSecret, previousValidUntil: until };
     });
   }
@@ -189,10 +199,16 @@ export class ResellerAdmin {
   async revokePreviousSecret(actor: Actor, code: string, reason: string): Promise<void> {
     assertMay(actor, 'resellers');
     requireReason(reason);
+    await this.revokePreviousSecretAudited(code, (trx, resellerId) =>
+      recordAudit(trx, { actor, action: 'reseller.revoke_previous_secret', subjectType: 'reseller', subjectId: resellerId, reason, details: { code } }));
+  }
+
+  /** The revocation itself, for a caller that has authorised it and audits it (see rotateSecretAudited). */
+  async revokePreviousSecretAudited(code: string, audit: (trx: Knex.Transaction, resellerId: number) => Promise<void>): Promise<void> {
     const reseller = await this.registry.byCode(code);
     await this.db.transaction(async (trx) => {
       await trx('resellers').where({ id: reseller.id }).update({ previous_secret_sealed: null, previous_secret_expires_at: null });
-      await recordAudit(trx, { actor, action: 'reseller.revoke_previous_secret', subjectType: 'reseller', subjectId: reseller.id, reason, details: { code } });
+      await audit(trx, reseller.id);
     });
   }
 

@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import ExcelJS from 'exceljs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_BOTH, openPortalWorld, PORTAL_PASSWORD, type PortalWorld } from './support/portal-world.ts';
+
+/**
+ * The reseller portal in a real browser (Debian's chromium, playwright-core): an owner logs in,
+ * sees the analysis chart, downloads a statement and reads it back, rotates its API secret and
+ * places a signed order with the new one; a staff user cannot rotate; every page at phone size.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.resolve('test-output/screenshots');
+const PHONE = { width: 390, height: 844 };
+
+let w: PortalWorld;
+let browser: Browser;
+const download = fs.mkdtempSync(path.join(os.tmpdir(), 'kameng-portal-'));
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\`, or set CHROMIUM_PATH`);
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  w = await openPortalWorld();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await w?.close();
+  fs.rmSync(download, { recursive: true, force: true });
+});
+
+async function logIn(username: string, viewport?: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true, ...(viewport ? { viewport, isMobile: true, hasTouch: true } : {}) });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => { throw err; });
+  await page.goto(`${w.base}/portal/login`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', PORTAL_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${w.base}/portal`);
+  return page;
+}
+
+describe('the reseller portal in a browser', () => {
+  it('an owner sees the chart, reads a downloaded statement back, rotates its secret and orders with the new one', async () => {
+    const shop = w.shops.a;
+    const page = await logIn(shop.owner);
+    expect(await page.textContent('#portal-reseller')).toContain(shop.code);
+    expect(await page.textContent('#orders-today')).toBe('1');
+
+    await page.click('a[href="/portal/analysis"]');
+    await page.waitForSelector('#portal-spend-chart[data-rendered="1"]');
+    const painted = await page.$eval('#portal-spend-chart', (c) => (c as HTMLCanvasElement).width > 0);
+    expect(painted).toBe(true);
+    expect(await page.locator('#best-sellers tbody tr').count()).toBe(1);
+
+    await page.click('a[href="/portal/statements"]');
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click(`a[href="/portal/statements/${DAY_BOTH}.xlsx"]`)]);
+    const saved = path.join(download, file.suggestedFilename());
+    await file.saveAs(saved);
+    expect(path.basename(saved)).toBe(`statement-${shop.code}-${DAY_BOTH}.xlsx`);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile(saved);
+    const summary = book.getWorksheet('汇总 Summary')!;
+    expect(summary.getRow(2).getCell(1).value).toBeTruthy();
+    expect(String(summary.getRow(2).getCell(2).value)).toBe(shop.code);
+    // the day's ¥10,000 top-up, in the summary and on the top-ups sheet
+    expect(Number(summary.getRow(2).getCell(5).value)).toBe(10_000);
+    expect(book.worksheets.some((s) => /Top-ups/.test(s.name))).toBe(true);
+
+    await page.click('a[href="/portal/api-keys"]');
+    await page.fill('input[name=overlapHours]', '1');
+    await page.click('#rotate');
+    const secret = (await page.textContent('#new-secret'))!.trim();
+    expect(secret).not.toBe(shop.credentials.apiSecret);
+    const placed = await w.placeCardOrder(shop, 'browser-new-secret', { apiKey: shop.credentials.apiKey, apiSecret: secret });
+    expect(placed.status).toBe(201);
+    await page.click('#revoke-previous');
+    await page.waitForSelector('#notice');
+    // the API hosts stop accepting the old secret within their credential cache's minute
+    expect((await w.h.db('resellers').where({ id: shop.id }).first('previous_secret_sealed')).previous_secret_sealed).toBeNull();
+
+    await page.goto(`${w.base}/portal/orders?orderId=browser-new-secret`);
+    await page.click('#orders tbody a');
+    await page.click('#reveal');
+    expect(await page.locator('#revealed-codes td.code').count()).toBe(1);
+  });
+
+  it('a staff user sees no rotate button, and a forged rotation is refused', async () => {
+    const page = await logIn(w.shops.b.staff);
+    await page.goto(`${w.base}/portal/api-keys`);
+    expect(await page.locator('#owner-only').isVisible()).toBe(true);
+    expect(await page.locator('#rotate').count()).toBe(0);
+    const status = await page.evaluate(async () => {
+      const csrf = (document.querySelector('input[name=_csrf]') as HTMLInputElement).value;
+      const res = await fetch('/portal/api-keys/rotate', { method: 'POST', headers: { accept: 'application/json' }, body: new URLSearchParams({ _csrf: csrf, overlapHours: '1' }) });
+      return res.status;
+    });
+    expect(status).toBe(403);
+  });
+
+  it('every page fits a phone, in both languages', async () => {
+    const page = await logIn(w.shops.a.owner, PHONE);
+    const pages: [string, string][] = [
+      ['overview', '/portal'], ['analysis', '/portal/analysis'], ['orders', '/portal/orders'], ['order', `/portal/orders/${w.shops.a.cardOrderId}`],
+      ['statements', '/portal/statements'], ['wallet', '/portal/wallet'], ['callbacks', '/portal/callbacks'], ['api-keys', '/portal/api-keys'], ['users', '/portal/users'],
+    ];
+    for (const lang of ['zh', 'en'] as const) {
+      for (const [name, url] of pages) {
+        await page.goto(`${w.base}${url}${url.includes('?') ? '&' : '?'}lang=${lang}`);
+        if (name === 'analysis') await page.waitForSelector('#portal-spend-chart[data-rendered]');
+        // nothing wider than the phone: tables scroll inside their own box
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow, `${name} (${lang}) is wider than the phone`).toBeLessThanOrEqual(0);
+        await page.screenshot({ path: path.join(SCREENSHOTS, `portal-${name}-${lang}-phone.png`), fullPage: true });
+      }
+    }
+    await page.goto(`${w.base}/portal/login?lang=zh`);
+  });
+});
