@@ -287,7 +287,7 @@ export function mountAdminPages(app: Express, deps: DashboardDeps): void {
     const reviewer = can(session, 'compliance');
     return html`<table class="documents"><thead><tr><th>#</th><th>${t('supplier')}</th><th>${t('adm_kind')}</th><th>${t('adm_brand')}</th><th>${t('adm_documentNo')}</th><th>${t('adm_docValidFrom')}</th><th>${t('adm_expiresOn')}</th>
       <th>${t('adm_status')}</th><th>${t('adm_uploadedBy')}</th><th>${t('adm_reviewedBy')}</th><th></th></tr></thead>
-      <tbody>${docs.map((d) => html`<tr id="document-${d.id}" data-status="${d.status}"><td>${d.id}</td><td>${d.supplierCode}</td><td>${kindLabel(t, d.kind)}</td><td>${d.brand ?? ''}</td><td class="free-text">${d.documentNo}</td><td>${d.validFrom}</td><td>${d.expiresOn}</td>
+      <tbody>${docs.map((d) => html`<tr id="document-${d.id}" data-status="${d.status}"><td>${d.id}</td><td>${d.supplierCode}</td><td>${kindLabel(t, d.kind)}</td><td class="free-text">${d.brand ?? ''}</td><td class="free-text">${d.documentNo}</td><td>${d.validFrom}</td><td>${d.expiresOn}</td>
         <td class="doc-status">${statusLabel(t, d.status)}</td><td>${d.uploadedBy ?? ''}</td><td>${d.reviewedBy ? `${d.reviewedBy}: ${d.reviewReason ?? ''}` : ''}</td>
         <td>${d.sha256 ? html`<a href="/compliance/documents/${d.id}" target="_blank" rel="noopener">${t('adm_view')}</a>` : ''}
           ${reviewer && d.status === 'pending' && d.uploadedByUserId !== Number(session?.user.id) ? html`
