@@ -71,7 +71,25 @@ export interface ResellerAdminSettings {
   rechargeApprovalFen: number;
   /** KAMENG_SECRET_OVERLAP_HOURS: after a rotation, the old API secret is still accepted this long. */
   secretOverlapMs: number;
+  /** KAMENG_RECEIVING_BANK_*: the platform's account resellers pay into, shown on the portal's wallet page with the reference to quote. */
+  receivingBank: ReceivingBank;
 }
+
+/** The platform's receiving bank account (names in Chinese and English; the number as the bank prints it). */
+export interface ReceivingBank {
+  bankNameZh: string;
+  bankNameEn: string;
+  accountNameZh: string;
+  accountNameEn: string;
+  accountNumber: string;
+}
+
+/** The demo's receiving account: a deployment sets its own (KAMENG_RECEIVING_BANK_*). */
+export const DEMO_RECEIVING_BANK: ReceivingBank = {
+  bankNameZh: '招商银行上海分行营业部', bankNameEn: 'China Merchants Bank, Shanghai Branch',
+  accountNameZh: '上海卡盟网络科技有限公司', accountNameEn: 'Shanghai Kameng Network Technology Co., Ltd.',
+  accountNumber: '1219 0866 8810 001',
+};
 
 /**
  * Login throttling, counted in PostgreSQL so every process agrees: per username, per address and per
@@ -253,6 +271,11 @@ const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('kameng'),
   KAMENG_RECHARGE_APPROVAL_FEN: z.coerce.number().int().min(1).default(5_000_000),
   KAMENG_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
+  KAMENG_RECEIVING_BANK_NAME: z.string().trim().min(2).max(100).default(DEMO_RECEIVING_BANK.bankNameZh),
+  KAMENG_RECEIVING_BANK_NAME_EN: z.string().trim().min(2).max(100).default(DEMO_RECEIVING_BANK.bankNameEn),
+  KAMENG_RECEIVING_BANK_ACCOUNT_NAME: z.string().trim().min(2).max(100).default(DEMO_RECEIVING_BANK.accountNameZh),
+  KAMENG_RECEIVING_BANK_ACCOUNT_NAME_EN: z.string().trim().min(2).max(100).default(DEMO_RECEIVING_BANK.accountNameEn),
+  KAMENG_RECEIVING_BANK_ACCOUNT_NUMBER: z.string().trim().regex(/^\d[\d ]{6,38}\d$/, 'must be the account number: 8-40 digits, spaces allowed').default(DEMO_RECEIVING_BANK.accountNumber),
   // operations: routing, alerts, stock (DEFAULT_OPERATIONS)
   KAMENG_ROUTING: z.enum(['health', 'priority']).default('health'),
   KAMENG_ROUTING_WINDOW_SECONDS: z.coerce.number().int().min(5).max(86_400).default(DEFAULT_OPERATIONS.routing.windowMs / 1000),
@@ -378,7 +401,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       },
     },
     businessTimeZone: 'Asia/Shanghai',
-    resellers: { rechargeApprovalFen: e.KAMENG_RECHARGE_APPROVAL_FEN, secretOverlapMs: e.KAMENG_SECRET_OVERLAP_HOURS * 3600_000 },
+    resellers: {
+      rechargeApprovalFen: e.KAMENG_RECHARGE_APPROVAL_FEN, secretOverlapMs: e.KAMENG_SECRET_OVERLAP_HOURS * 3600_000,
+      receivingBank: {
+        bankNameZh: e.KAMENG_RECEIVING_BANK_NAME, bankNameEn: e.KAMENG_RECEIVING_BANK_NAME_EN, accountNameZh: e.KAMENG_RECEIVING_BANK_ACCOUNT_NAME,
+        accountNameEn: e.KAMENG_RECEIVING_BANK_ACCOUNT_NAME_EN, accountNumber: e.KAMENG_RECEIVING_BANK_ACCOUNT_NUMBER,
+      },
+    },
   };
 }
 

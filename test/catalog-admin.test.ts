@@ -1,3 +1,4 @@
+import { DEMO_RECEIVING_BANK } from '../src/config.ts';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -289,7 +290,7 @@ describe('the demo', () => {
       await fresh.ledger.openPlatformAccounts();
       for (const role of ['ops', 'finance', 'compliance'] as const) await userActor(fresh.db, role, role);
       await userActor(fresh.db, 'admin');
-      const actors = await demoActors(fresh.db, { resellers: { rechargeApprovalFen: 5_000_000, secretOverlapMs: 3600_000 } });
+      const actors = await demoActors(fresh.db, { resellers: { rechargeApprovalFen: 5_000_000, secretOverlapMs: 3600_000, receivingBank: DEMO_RECEIVING_BANK } });
       expect(actors).toBeDefined();
       const demo = await seedDemo(fresh.deps, { simulatorPort: 0, dataDir: scratch, actors, documentDir: path.join(scratch, 'documents') });
       await demo.simulator.stop();

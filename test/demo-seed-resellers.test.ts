@@ -1,3 +1,4 @@
+import { DEMO_RECEIVING_BANK } from '../src/config.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +25,7 @@ describe('the demo seeds its resellers through the same services as a person', (
     const admin = await userActor(h.db, 'admin');
     const finance = await userActor(h.db, 'finance', 'finance');
     for (const role of ['ops', 'compliance'] as const) await userActor(h.db, role, role);
-    const actors = await demoActors(h.db, { resellers: { rechargeApprovalFen: 5_000_000, secretOverlapMs: 3600_000 } });
+    const actors = await demoActors(h.db, { resellers: { rechargeApprovalFen: 5_000_000, secretOverlapMs: 3600_000, receivingBank: DEMO_RECEIVING_BANK } });
     expect(actors).toMatchObject({ admin: { userId: admin.userId }, finance: { userId: finance.userId } });
     for (let start = 0; start < 2; start++) {
       const demo = await seedDemo(h.deps, { simulatorPort: 0, dataDir, actors });

@@ -5,6 +5,7 @@ import { KamengError, NotFoundError, ValidationError } from '../../src/errors.ts
 import { refusalOf } from '../../src/http/request-errors.ts';
 import { displayYuan } from '../../src/money.ts';
 import { Portal, RevealRateLimitedError } from '../../src/portal/portal.ts';
+import { registerPortalPages } from './portal-pages.ts';
 import { PORTAL_SESSION_HOURS, PortalForbiddenError, ResellerUsers, type PortalSession } from '../../src/portal/users.ts';
 import { ResellerAdmin } from '../../src/resellers/admin.ts';
 import { exportResellerStatement, type ExportFormat } from '../../src/settlement/export.ts';
@@ -40,6 +41,8 @@ const NAV: [string, LabelKey, string][] = [
   ['orders', 'portal_orders', '/portal/orders'],
   ['statements', 'portal_statements', '/portal/statements'],
   ['wallet', 'portal_wallet', '/portal/wallet'],
+  ['prices', 'portal_prices', '/portal/prices'],
+  ['complaints', 'portal_complaints', '/portal/complaints'],
   ['api', 'portal_api', '/portal/api-keys'],
   ['callbacks', 'portal_callbacks', '/portal/callbacks'],
   ['users', 'portal_users', '/portal/users'],
@@ -98,8 +101,8 @@ function statusOfError(err: unknown): number {
  * and login throttle key space; every page reads only the session's own reseller. Mounted before
  * the staff dashboard's session check, so none of its routes need (or accept) a staff session.
  */
-export function mountPortal(app: express.Express, deps: DashboardDeps): { routes: string[] } {
-  if (!deps.resellers) return { routes: [] };
+export function mountPortal(app: express.Express, deps: DashboardDeps): { routes: string[]; pageRoutes: string[] } {
+  if (!deps.resellers) return { routes: [], pageRoutes: [] };
   const users = new ResellerUsers(deps.db);
   const admin = new ResellerAdmin(deps.db, deps.resellers, { allowPrivateCallbacks: deps.config.fulfillment.allowPrivateCallbacks, secretOverlapMs: deps.config.resellers.secretOverlapMs });
   const portal = new Portal({ db: deps.db, resellers: deps.resellers, admin, vault: deps.vault, secretOverlapMs: deps.config.resellers.secretOverlapMs });
@@ -191,6 +194,9 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     }
     next();
   });
+  const pagesFrom = r.stack.length;
+  const parts = registerPortalPages(r, deps, { page, csrfField, sessionOf });
+  const pagesTo = r.stack.length;
   r.post('/logout', async (req, res) => {
     await users.logout(req.cookies?.[PORTAL_COOKIE]);
     res.clearCookie(PORTAL_COOKIE, { path: '/portal' });
@@ -272,6 +278,7 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
           <tbody>${codes.map((c) => html`<tr><td>${c.serial}</td><td class="code">${c.code}</td><td>${c.expiresOn ?? ''}</td></tr>`)}</tbody></table></div>`
           : html`<p>${t('portal_revealNote')} ${t('portal_revealedBefore')}: ${revealedBefore}</p>
           <form method="post" action="/portal/orders/${o.id}/reveal">${csrfField(res)}<button type="submit" id="reveal">${t('portal_revealCodes')}</button></form>`}</section>` : ''}
+      ${o.status === 'delivered' || o.status === 'succeeded' ? html`<p><a href="/portal/orders/${o.id}/complaint" id="file-complaint">${t('portal_fileComplaint')}</a></p>` : ''}
       <p><a href="/portal/orders">${t('portal_back')}</a></p>`);
   };
   r.get('/orders/:id', (req, res) => orderPage(req, res));
@@ -307,11 +314,11 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
 
   r.get('/wallet', async (req, res) => {
     const pageNo = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
-    const wallet = await portal.wallet(sessionOf(res).user, { limit: 50, offset: (pageNo - 1) * 50 });
-    page(req, res, 'portal_wallet', 'wallet', (t) => html`
+    const [wallet, more] = await Promise.all([portal.wallet(sessionOf(res).user, { limit: 50, offset: (pageNo - 1) * 50 }), parts.wallet(req, res)]);
+    page(req, res, 'portal_wallet', 'wallet', (t, lang) => html`
       <section class="cards"><div class="card"><span>${t('portal_balance')}</span><strong id="wallet-balance">${displayYuan(wallet.balanceFen)}</strong></div>
         <div class="card"><span>${t('portal_payReference')}</span><strong id="pay-reference">${wallet.payReference}</strong></div></section>
-      <section><p>${t('portal_howToPay')}</p></section>
+      <section><p>${t('portal_howToPay')}</p></section>${more(t, lang)}
       <section><h3>${t('portal_recharges')}</h3>${wallet.recharges.length === 0 ? html`<p id="no-recharges">${t('portal_noRecharges')}</p>` : html`<div class="scroll"><table id="recharges"><thead><tr>
         <th>${t('portal_date')}</th><th>${t('portal_channel')}</th><th class="num">${t('portal_amount')}</th><th>${t('portal_reference')}</th><th>${t('portal_status')}</th></tr></thead>
         <tbody>${wallet.recharges.map((r) => html`<tr data-status="${r.status}"><td>${r.valueDate}</td><td>${t(`portal_channel_${r.channel}` as LabelKey)}</td><td class="num">${displayYuan(r.amountFen)}</td>
@@ -370,8 +377,8 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     const actor = sessionOf(res).user;
     const list = await users.listOf(actor.resellerId);
     page(req, res, 'portal_users', 'users', (t) => html`
-      <section><div class="scroll"><table id="users"><thead><tr><th>${t('portal_username')}</th><th>${t('portal_displayName')}</th><th>${t('portal_role')}</th></tr></thead>
-        <tbody>${list.map((u) => html`<tr><td>${u.username}</td><td>${u.displayName}</td><td>${t(`portal_role_${u.role}` as LabelKey)}</td></tr>`)}</tbody></table></div></section>
+      <section><div class="scroll"><table id="users"><thead><tr><th>${t('portal_username')}</th><th>${t('portal_displayName')}</th><th>${t('portal_role')}</th>${parts.userHead(t)}</tr></thead>
+        <tbody>${list.map((u) => html`<tr data-user="${u.username}"><td>${u.username}</td><td>${u.displayName}</td><td>${t(`portal_role_${u.role}` as LabelKey)}</td>${parts.userCells(res, t, u)}</tr>`)}</tbody></table></div></section>
       ${actor.role === 'owner' ? html`<section><h3>${t('portal_addUser')}</h3><form method="post" action="/portal/users" class="act">${csrfField(res)}
         <label>${t('portal_username')} <input name="username" required maxlength="40"></label>
         <label>${t('portal_displayName')} <input name="displayName" maxlength="100"></label>
@@ -400,9 +407,10 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
   });
   app.use('/portal', r);
   // every route, "METHOD /portal/path": the isolation test checks it covers each one
-  const routes = r.stack.flatMap((layer) => {
+  const routesOf = (layers: typeof r.stack) => layers.flatMap((layer) => {
     const route = (layer as { route?: { path: string; methods: Record<string, boolean> } }).route;
     return route ? Object.keys(route.methods).filter((m) => m !== '_all').map((m) => `${m.toUpperCase()} /portal${route.path === '/' ? '' : route.path}`) : [];
   });
-  return { routes };
+  // pageRoutes: those of portal-pages.ts (their isolation cases are in test/portal-pages.test.ts)
+  return { routes: routesOf(r.stack), pageRoutes: routesOf(r.stack.slice(pagesFrom, pagesTo)) };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import { complaintDecisionUpdate, complaintWorkflowId } from '../../workflows/handle-complaint.ts';
 import { temporalConfig } from '../../temporal.config.ts';
@@ -77,7 +78,11 @@ export class ComplaintService {
     return this.deps.sla ?? { firstResponseMs: durationMs(temporalConfig.aftersales.firstResponse), resolutionMs: durationMs(temporalConfig.aftersales.resolution) };
   }
 
-  async file(reseller: Reseller, resellerOrderId: string, body: unknown): Promise<{ complaint: unknown; replayed: boolean }> {
+  /**
+   * `by`: who filed it, when not the reseller's API (a reseller user in the portal): named on the
+   * timeline, and `audit` runs in the filing's transaction (never for a replay).
+   */
+  async file(reseller: Reseller, resellerOrderId: string, body: unknown, by?: { username: string; audit: (trx: Knex.Transaction, complaintId: number) => Promise<void> }): Promise<{ complaint: unknown; replayed: boolean }> {
     const parsed = complaintRequest.safeParse(body);
     if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const request = parsed.data;
@@ -122,7 +127,8 @@ export class ComplaintService {
           serial, code_id: codeId, note: request.note, first_response_due: new Date(now + this.sla.firstResponseMs), resolution_due: new Date(now + this.sla.resolutionMs),
         }).returning('*');
         const c = toComplaint(row);
-        await complaints.event(trx, c.id, 'filed', { username: `reseller:${reseller.code}` }, { kind: c.kind, serial, note: request.note });
+        await complaints.event(trx, c.id, 'filed', { username: by?.username ?? `reseller:${reseller.code}` }, { kind: c.kind, serial, note: request.note });
+        await by?.audit(trx, c.id);
         return c;
       });
     } catch (err) {

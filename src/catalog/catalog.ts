@@ -28,6 +28,20 @@ export interface ResellerPrice {
   priceVersionId: number;
 }
 
+/** One line of a reseller's price list: what it pays now, and whether that is its override, its tier's or the default. */
+export interface PriceListRow {
+  code: string;
+  nameZh: string;
+  nameEn: string;
+  brand: string;
+  kind: SkuKind;
+  faceValueFen: Fen;
+  priceFen: Fen;
+  source: 'override' | PriceTier;
+  /** Its tier's (else the default) price, beside an override. */
+  tierPriceFen: Fen | null;
+}
+
 type Queryable = Db | Knex.Transaction;
 
 const toSku = (r: Record<string, any>): Sku => ({
@@ -147,6 +161,38 @@ export class Catalog {
          CROSS JOIN LATERAL (${priceChoice({ resellerId: 'c.id', tier: 'c.tier', at: 'now()' })}) p
          WHERE s.code = ? AND s.active)`,
       bindings: [skuCode],
+    };
+  }
+
+  /**
+   * A reseller's price list: every active SKU with a price for it now, the price it pays and where
+   * that price comes from (its own override, its tier, or the default), with the tier's price beside
+   * an override. `search` matches the code, names or brand (case-insensitive, as typed).
+   */
+  async priceList(who: { tier: PriceTier; resellerId: number }, query: { search?: string; limit?: number; offset?: number } = {}): Promise<{ rows: PriceListRow[]; more: boolean }> {
+    const search = String(query.search ?? '').trim().slice(0, 100);
+    const like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const limit = query.limit ?? 100_000;
+    const { rows } = await this.db.raw(
+      `SELECT s.code, s.name_zh, s.name_en, s.brand, s.kind, s.face_value_fen, p.price_fen, p.tier AS source, t.price_fen AS tier_price_fen
+         FROM skus s
+        CROSS JOIN LATERAL (SELECT sp.price_fen, sp.tier FROM sku_prices sp
+          WHERE sp.sku_code = s.code AND sp.valid_from <= now() AND (sp.valid_to IS NULL OR sp.valid_to > now())
+            AND ((sp.tier = 'reseller' AND sp.reseller_id = ?) OR sp.tier = ? OR sp.tier = 'default')
+          ORDER BY CASE WHEN sp.tier = 'reseller' THEN 0 WHEN sp.tier = 'default' THEN 2 ELSE 1 END LIMIT 1) p
+         LEFT JOIN LATERAL (SELECT sp.price_fen FROM sku_prices sp
+          WHERE sp.sku_code = s.code AND sp.valid_from <= now() AND (sp.valid_to IS NULL OR sp.valid_to > now()) AND (sp.tier = ? OR sp.tier = 'default')
+          ORDER BY CASE WHEN sp.tier = 'default' THEN 1 ELSE 0 END LIMIT 1) t ON true
+        WHERE s.active AND (? = '' OR s.code ILIKE ? OR s.name_zh ILIKE ? OR s.name_en ILIKE ? OR s.brand ILIKE ?)
+        ORDER BY s.code LIMIT ? OFFSET ?`,
+      [who.resellerId, who.tier, who.tier, search, like, like, like, like, limit + 1, query.offset ?? 0],
+    );
+    return {
+      rows: rows.slice(0, limit).map((r: Record<string, any>) => ({
+        code: r.code, nameZh: r.name_zh, nameEn: r.name_en, brand: r.brand, kind: r.kind, faceValueFen: Number(r.face_value_fen), priceFen: Number(r.price_fen),
+        source: r.source === 'reseller' ? 'override' : r.source, tierPriceFen: r.tier_price_fen === null ? null : Number(r.tier_price_fen),
+      })),
+      more: rows.length > limit,
     };
   }
 

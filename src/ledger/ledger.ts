@@ -56,6 +56,19 @@ export interface Account {
 
 type Queryable = Db | Knex.Transaction;
 
+/** An entry as one account saw it (Ledger.accountEntries). */
+export interface AccountEntry {
+  id: number;
+  key: string;
+  kind: string;
+  description: string;
+  businessDate: string;
+  metadata: Record<string, unknown>;
+  postedAt: Date;
+  /** As the account reads it: positive raises its balance. */
+  amountFen: number;
+}
+
 /** An entry whose key, metadata and amounts are SQL over the rows of the statement that posts it. */
 export interface EntryInStatement {
   key: SqlPart;
@@ -171,6 +184,28 @@ export class Ledger {
     const row = result.rows[0] as { normal_side: string; total: number } | undefined;
     if (!row) throw ledgerErrorFrom({ code: 'KM004', message: `unknown ledger account '${code}'`, detail: code })!;
     return row.normal_side === 'credit' ? 0 - row.total : row.total;
+  }
+
+  /**
+   * The entries of the given kinds that moved one account, newest first: the amount as the account
+   * reads it (positive raises its balance), with the entry's description and metadata.
+   */
+  async accountEntries(code: string, kinds: string[], page: { limit: number; offset: number }): Promise<{ rows: AccountEntry[]; more: boolean }> {
+    const { rows } = await this.db.raw(
+      `SELECT e.id, e.idempotency_key, e.kind, e.description, e.business_date::text AS business_date, e.metadata, e.posted_at,
+              (CASE a.normal_side WHEN 'credit' THEN -p.amount ELSE p.amount END)::bigint AS amount
+         FROM ledger_accounts a JOIN ledger_postings p ON p.account_id = a.id JOIN ledger_entries e ON e.id = p.entry_id
+        WHERE a.code = ? AND e.kind = ANY(?::text[])
+        ORDER BY p.posted_at DESC, p.id DESC LIMIT ? OFFSET ?`,
+      [code, kinds, page.limit + 1, page.offset],
+    );
+    return {
+      rows: rows.slice(0, page.limit).map((r: Record<string, any>) => ({
+        id: Number(r.id), key: r.idempotency_key as string, kind: r.kind as string, description: r.description as string, businessDate: r.business_date as string,
+        metadata: (r.metadata ?? {}) as Record<string, unknown>, postedAt: new Date(r.posted_at), amountFen: Number(r.amount),
+      })),
+      more: rows.length > page.limit,
+    };
   }
 
   async entry(idempotencyKey: string, trx: Queryable = this.db) {

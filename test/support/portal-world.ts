@@ -41,6 +41,8 @@ export interface PortalWorld {
   shops: { a: Shop; b: Shop };
   /** Every portal route, "METHOD /portal/path". */
   routes: string[];
+  /** Those of dashboard/pages/portal-pages.ts (isolation cases in test/portal-pages.test.ts). */
+  pageRoutes: string[];
   placeCardOrder(shop: Pick<Shop, 'credentials'>, resellerOrderId: string, credentials?: { apiKey: string; apiSecret: string }): Promise<Response>;
   close(): Promise<void>;
 }
@@ -50,10 +52,10 @@ export interface PortalWorld {
  * and a staff login created at onboarding by an admin, a settled statement, and a delivered card
  * order placed through the signed API; the API and the dashboard (with the portal) on one port.
  */
-export async function openPortalWorld(options: { freeTries?: number } = {}): Promise<PortalWorld> {
+export async function openPortalWorld(options: { freeTries?: number; worker?: boolean } = {}): Promise<PortalWorld> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const h = await openHarness({ worker: false, freshDatabase: true, settings: { publicUrl: base } });
+  const h = await openHarness({ worker: options.worker ?? false, freshDatabase: true, settings: { publicUrl: base } });
   await h.ledger.openPlatformAccounts();
   const loaded = loadConfig(process.env);
   const config: AppConfig = { ...loaded, dashboard: { ...loaded.dashboard, login: { ...loaded.dashboard.login, freeTries: options.freeTries ?? loaded.dashboard.login.freeTries, lockAfter: Math.max(loaded.dashboard.login.lockAfter, (options.freeTries ?? 0) + 1) } } };
@@ -64,7 +66,7 @@ export async function openPortalWorld(options: { freeTries?: number } = {}): Pro
   app.use(createDashboardApp(deps));
   const server: Server = app.listen(port, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
-  const { routes } = mountPortal(express(), { ...deps, reports: undefined as never });
+  const { routes, pageRoutes } = mountPortal(express(), { ...deps, reports: undefined as never });
 
   const admin = await userActor(h.db, 'admin');
   const finance = await userActor(h.db, 'finance');
@@ -104,7 +106,7 @@ export async function openPortalWorld(options: { freeTries?: number } = {}): Pro
     shop.cardOrderId = Number((await h.db('orders').where({ reseller_id: shop.id, reseller_order_id: shop.resellerOrderId }).first('id')).id);
   }
   return {
-    h, base, config, admin, sku, shops, routes, placeCardOrder,
+    h, base, config, admin, sku, shops, routes, pageRoutes, placeCardOrder,
     async close() {
       server.close();
       await h.close();
