@@ -91,6 +91,29 @@ describe('the reseller portal in a browser', () => {
     expect(await page.locator('#revealed-codes td.code').count()).toBe(1);
   });
 
+  it('a staff user files a complaint from the order page and follows it; the price list downloads', async () => {
+    const shop = w.shops.a;
+    const page = await logIn(shop.staff);
+    await page.goto(`${w.base}/portal/orders/${shop.cardOrderId}`);
+    await page.click('#file-complaint');
+    await page.selectOption('select[name=kind]', 'invalid_code');
+    await page.fill('textarea[name=note]', '买家反馈卡密无效 the buyer says the code is invalid');
+    await page.click('#submit-complaint');
+    await page.waitForURL(/\/portal\/complaints\/\d+$/);
+    expect(await page.getAttribute('#complaint-detail', 'data-status')).toBe('open');
+    expect(await page.textContent('#complaint-detail')).toContain('买家反馈卡密无效');
+    await page.click('a[href="/portal/complaints"]');
+    expect(await page.locator('#complaints tbody tr').count()).toBe(1);
+
+    await page.goto(`${w.base}/portal/prices`);
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click('#prices-xlsx')]);
+    const saved = path.join(download, file.suggestedFilename());
+    await file.saveAs(saved);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile(saved);
+    expect(book.getWorksheet('价目表 Price list')!.getRow(2).getCell(1).value).toBe(w.sku);
+  });
+
   it('a staff user sees no rotate button, and a forged rotation is refused', async () => {
     const page = await logIn(w.shops.b.staff);
     await page.goto(`${w.base}/portal/api-keys`);
@@ -109,7 +132,10 @@ describe('the reseller portal in a browser', () => {
     const pages: [string, string][] = [
       ['overview', '/portal'], ['analysis', '/portal/analysis'], ['orders', '/portal/orders'], ['order', `/portal/orders/${w.shops.a.cardOrderId}`],
       ['statements', '/portal/statements'], ['wallet', '/portal/wallet'], ['callbacks', '/portal/callbacks'], ['api-keys', '/portal/api-keys'], ['users', '/portal/users'],
+      ['prices', '/portal/prices'], ['complaints', '/portal/complaints'], ['complaint-form', `/portal/orders/${w.shops.a.cardOrderId}/complaint`],
     ];
+    const filed = await w.h.db('complaints').where({ reseller_id: w.shops.a.id }).orderBy('id', 'desc').first('id');
+    if (filed) pages.push(['complaint', `/portal/complaints/${filed.id}`]);
     for (const lang of ['zh', 'en'] as const) {
       for (const [name, url] of pages) {
         await page.goto(`${w.base}${url}${url.includes('?') ? '&' : '?'}lang=${lang}`);

@@ -84,6 +84,13 @@ describe('fuzzing the portal', () => {
       nasty.map((id) => `/portal/orders/${encodeURIComponent(id)}`),
       fc.tuple(nasty, nasty).map(([d, f]) => `/portal/statements/${encodeURIComponent(d)}.${encodeURIComponent(f)}`),
       fc.constant(`/portal/orders/${w.shops.b.cardOrderId}`),
+      fc.record({ q: nasty, page: nasty }).map((q) => `/portal/prices?${new URLSearchParams(q)}`),
+      fc.tuple(nasty, nasty).map(([f, q]) => `/portal/prices.${encodeURIComponent(f)}?${new URLSearchParams({ q })}`),
+      fc.record({ status: nasty, page: nasty }).map((q) => `/portal/complaints?${new URLSearchParams(q)}`),
+      fc.record({ mpage: nasty }).map((q) => `/portal/wallet?${new URLSearchParams(q)}`),
+      nasty.map((id) => `/portal/complaints/${encodeURIComponent(id)}`),
+      nasty.map((id) => `/portal/orders/${encodeURIComponent(id)}/complaint`),
+      fc.constant(`/portal/orders/${w.shops.b.cardOrderId}/complaint`),
     );
     await fc.assert(fc.asyncProperty(paths, async (path) => {
       const res = await owner.get(path);
@@ -102,6 +109,40 @@ describe('fuzzing the portal', () => {
       const text = await res.text();
       expect([400, 404, 413, 429, 431]).toContain(res.status);
       expect(text).not.toContain('PORTAL-');
+    }), { numRuns: RUNS });
+  });
+
+  it('complaint form: any fields file at most one complaint, on the own order only, or are refused with nothing filed', async () => {
+    const count = async () => Number((await w.h.db('complaints').count<{ n: string }[]>('* as n'))[0]!.n);
+    const kinds = fc.oneof(fc.constantFrom('invalid_code', 'used_code', 'not_received', 'wrong_amount'), nasty);
+    const orders = fc.oneof(fc.constant(String(w.shops.a.cardOrderId)), fc.constant(String(w.shops.b.cardOrderId)), nasty);
+    await fc.assert(fc.asyncProperty(orders, nasty, kinds, nasty, nasty, async (orderId, complaintId, kind, serial, note) => {
+      const before = await count();
+      const res = await owner.post(`/portal/orders/${encodeURIComponent(orderId)}/complaint`, { complaintId, kind, serial, note });
+      const text = await res.text();
+      expect([303, 400, 404, 409, 413, 422, 431]).toContain(res.status);
+      expect(text).not.toContain(w.shops.b.resellerOrderId);
+      const after = await count();
+      if (res.status === 303) {
+        expect(after - before).toBeLessThanOrEqual(1);
+        const row = await w.h.db('complaints').orderBy('id', 'desc').first('reseller_id');
+        expect(Number(row.reseller_id)).toBe(w.shops.a.id);
+      } else {
+        expect(after).toBe(before);
+      }
+    }), { numRuns: RUNS });
+  });
+
+  it('disable / enable: any id disables nobody of another reseller, never the owner itself', async () => {
+    const others = async () => (await w.h.db('reseller_users').whereNot({ reseller_id: w.shops.a.id }).where({ disabled: true }).count<{ n: string }[]>('* as n'))[0]!.n;
+    const ownerId = String((await w.h.db('reseller_users').where({ username: w.shops.a.owner }).first('id')).id);
+    const bStaff = String((await w.h.db('reseller_users').where({ username: w.shops.b.staff }).first('id')).id);
+    await fc.assert(fc.asyncProperty(fc.oneof(nasty, fc.constant(ownerId), fc.constant(bStaff)), fc.constantFrom('disable', 'enable'), async (id, action) => {
+      const res = await owner.post(`/portal/users/${encodeURIComponent(id)}/${action}`);
+      await res.arrayBuffer();
+      expect([303, 400, 404, 413, 431]).toContain(res.status);
+      expect(Number(await others())).toBe(0);
+      expect((await w.h.db('reseller_users').where({ id: ownerId }).first('disabled')).disabled).toBe(false);
     }), { numRuns: RUNS });
   });
 });

@@ -58,7 +58,8 @@ export async function openPortalWorld(options: { freeTries?: number; worker?: bo
   const h = await openHarness({ worker: options.worker ?? false, freshDatabase: true, settings: { publicUrl: base } });
   await h.ledger.openPlatformAccounts();
   const loaded = loadConfig(process.env);
-  const config: AppConfig = { ...loaded, dashboard: { ...loaded.dashboard, login: { ...loaded.dashboard.login, freeTries: options.freeTries ?? loaded.dashboard.login.freeTries, lockAfter: Math.max(loaded.dashboard.login.lockAfter, (options.freeTries ?? 0) + 1) } } };
+  // the portal's complaints start their workflow on this test file's own task queue (its worker, when asked for)
+  const config: AppConfig = { ...loaded, temporal: { ...loaded.temporal, taskQueues: { ...loaded.temporal.taskQueues, fulfillment: h.taskQueue } }, dashboard: { ...loaded.dashboard, login: { ...loaded.dashboard.login, freeTries: options.freeTries ?? loaded.dashboard.login.freeTries, lockAfter: Math.max(loaded.dashboard.login.lockAfter, (options.freeTries ?? 0) + 1) } } };
   const app = express();
   mountApis(app, h.deps, h.client, { fulfillment: h.taskQueue, procurement: h.taskQueue });
   const deps = { db: h.db, ledger: h.ledger, client: h.client, config, infrastructure: ['portal test'], resellers: h.deps.resellers, vault: h.deps.vault,
