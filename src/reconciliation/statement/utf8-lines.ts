@@ -1,21 +1,9 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { Transform } from 'node:stream';
-import iconv from 'iconv-lite';
 import { CsvStructureError } from './errors.ts';
+import { GbkToUtf8 } from './gbk-to-utf8.ts';
 
 const NL = 0x0a;
-
-/**
- * GBK (and GB18030's four-byte sequences) by the platform's decoder, about twice as fast as
- * iconv-lite's; iconv-lite where Node was built without full ICU. csvRows decodes the same way.
- */
-export const gbkDecoder = (): { decode(bytes?: Uint8Array, options?: { stream?: boolean }): string } | undefined => {
-  try {
-    return new TextDecoder('gbk');
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * A statement's bytes as UTF-8, in pieces that end at a line feed, refused (CsvStructureError) at
@@ -24,7 +12,7 @@ export const gbkDecoder = (): { decode(bytes?: Uint8Array, options?: { stream?: 
  */
 export function utf8Lines(encoding: 'utf8' | 'gbk'): Transform {
   let carry: Buffer | undefined;
-  const gbk = gbkDecoder();
+  const gbk = new GbkToUtf8();
   const piece = (bytes: Buffer): Buffer => {
     if (bytes.indexOf(0) !== -1) throw new CsvStructureError('a NUL byte: this is not a text file');
     if (isAscii(bytes)) return bytes;
@@ -32,9 +20,9 @@ export function utf8Lines(encoding: 'utf8' | 'gbk'): Transform {
       if (!isUtf8(bytes)) throw new CsvStructureError('bytes that are not valid UTF-8');
       return bytes;
     }
-    const text = gbk ? gbk.decode(bytes) : iconv.decode(bytes, 'gbk');
-    if (text.includes('\uFFFD')) throw new CsvStructureError('bytes that are not valid GBK');
-    return Buffer.from(text, 'utf8');
+    const utf8 = gbk.convert(bytes);
+    if (!utf8) throw new CsvStructureError('bytes that are not valid GBK');
+    return utf8;
   };
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
