@@ -40,15 +40,21 @@ interface ServerRun {
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { postings: { type: 'string', default: '10000000' }, requests: { type: 'string', default: '40' }, keep: { type: 'string' } },
+    options: {
+      postings: { type: 'string', default: '10000000' }, requests: { type: 'string', default: '40' }, keep: { type: 'string' },
+      // with DATABASE_URL: 'both' (default), or only 'url' or only 'embedded' (to seed two kept databases at once)
+      servers: { type: 'string', default: 'both' },
+    },
   });
+  const servers = String(values.servers);
+  if (!['both', 'url', 'embedded'].includes(servers)) throw new Error('--servers: both, url or embedded');
   const postings = Number(values.postings);
   const requests = Number(values.requests);
   console.log(`dashboard benchmark: ${fmt(postings)} ledger postings over 90 days, 2,000 resellers, 500 SKUs; ` +
     `portal reseller ${PORTAL_RESELLER} with ${fmt(Math.floor(postings / 4 * 2 / 5))} orders; ${requests} requests per page`);
   const runs: ServerRun[] = [];
-  if (process.env.DATABASE_URL) runs.push(await measureServer({ postings, requests, keep: values.keep, embedded: false }));
-  runs.push(await measureServer({ postings, requests, keep: values.keep, embedded: true }));
+  if (process.env.DATABASE_URL && servers !== 'embedded') runs.push(await measureServer({ postings, requests, keep: values.keep, embedded: false }));
+  if (!process.env.DATABASE_URL || servers !== 'url') runs.push(await measureServer({ postings, requests, keep: values.keep, embedded: true }));
 
   console.log('');
   console.log(`${'page'.padEnd(36)}${runs.map((r) => `${r.label} p50/p95 ms`.padStart(26)).join('')}   target`);

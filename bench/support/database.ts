@@ -17,7 +17,7 @@ export interface BenchDatabase {
  * A scratch database for one benchmark run, migrated: on DATABASE_URL's server when set (how to
  * measure the real thing), else on an embedded PostgreSQL in a temp dir. Dropped afterwards.
  * `embedded` forces the embedded server (a bench comparing both); `keep` keeps an embedded one in
- * ~/.cache/kameng/bench-pg/NAME, outside the repository.
+ * the temp dir (kameng-LABEL-kept-NAME), outside the repository.
  */
 export async function benchDatabase(label = 'bench', options: { keep?: string; embedded?: boolean } = {}): Promise<BenchDatabase> {
   const name = options.keep ?? `kameng_${label}_${Date.now()}`;
@@ -34,7 +34,7 @@ export async function benchDatabase(label = 'bench', options: { keep?: string; e
     stop = options.keep ? async () => {} : () => dropDatabase(admin.toString(), name);
   } else {
     const dir = options.keep
-      ? path.join(os.homedir(), '.cache', 'kameng', 'bench-pg', options.keep.replace(/[^A-Za-z0-9_-]/g, '_'))
+      ? path.join(os.tmpdir(), `kameng-${label}-kept-${options.keep.replace(/[^A-Za-z0-9_-]/g, '_')}`)
       : await fs.mkdtemp(path.join(os.tmpdir(), `kameng-${label}-pg-`));
     const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), database: name, persistent: Boolean(options.keep) });
     url = pg.ownerUrl; // a benchmark's scratch database: it plants and analyses as the owner

@@ -73,3 +73,38 @@ export class OrderReports {
     return { dates, series: [...series].map(([name, fen]) => ({ name, fen })) };
   }
 }
+
+export interface ResellerSkuDay {
+  day: BusinessDate;
+  sku: string;
+  orders: number;
+  spendFen: number;
+  refunded: number;
+}
+
+/**
+ * One reseller's orders, spend (all but refunded) and refunds per day and SKU over [from, to]:
+ * rolled-up days from order_reseller_sku_days, the others (today, a day a late refund unrolled)
+ * from its orders.
+ */
+export async function resellerSkuDays(db: Db, resellerId: number, from: BusinessDate, to: BusinessDate): Promise<ResellerSkuDay[]> {
+  const { rows } = await db.raw(
+    `WITH g AS (
+       SELECT business_date, sku_code, orders, spend_fen, refunded FROM order_reseller_sku_days m
+        WHERE m.reseller_id = ? AND m.business_date BETWEEN ?::date AND ?::date
+          AND EXISTS (SELECT FROM order_rollup_days d WHERE d.business_date = m.business_date)
+       UNION ALL
+       SELECT business_date, sku_code, count(*), coalesce(sum(amount_fen) FILTER (WHERE status <> 'refunded'), 0), count(*) FILTER (WHERE status = 'refunded')
+         FROM orders
+        WHERE reseller_id = ?
+          -- an array, not a join: the planner then reads only those days from the (reseller_id, business_date) index
+          AND business_date = ANY (ARRAY(
+                SELECT d::date FROM generate_series(?::date, ?::date, interval '1 day') d
+                 WHERE NOT EXISTS (SELECT FROM order_rollup_days r WHERE r.business_date = d::date)))
+        GROUP BY 1, 2)
+     SELECT business_date::text AS day, sku_code AS sku, sum(orders)::int AS orders, sum(spend_fen)::bigint AS spend_fen, sum(refunded)::int AS refunded
+       FROM g GROUP BY 1, 2 ORDER BY 1, 2`,
+    [resellerId, from, to, resellerId, from, to],
+  );
+  return (rows as Record<string, any>[]).map((r) => ({ day: r.day, sku: r.sku, orders: r.orders, spendFen: Number(r.spend_fen), refunded: r.refunded }));
+}
