@@ -26,6 +26,19 @@ export const RESELLER_SKU_DAYS_SQL = `
     FROM orders WHERE business_date BETWEEN ?::date AND ?::date GROUP BY 1, 2, 3`;
 
 /**
+ * The days of [from, to] not rolled up (today, a day a late completion unrolled), as a PostgreSQL
+ * date[] literal: a report reads these live and every other day from its rollup, both by this one list.
+ */
+export async function unrolledDays(db: Db, from: BusinessDate, to: BusinessDate): Promise<string> {
+  const { rows } = await db.raw(
+    `SELECT d::date::text AS day FROM generate_series(?::date, ?::date, interval '1 day') d
+      WHERE NOT EXISTS (SELECT FROM order_rollup_days r WHERE r.business_date = d::date)`,
+    [from, to],
+  );
+  return `{${(rows as { day: string }[]).map((r) => r.day).join(',')}}`;
+}
+
+/**
  * Rolls up every business date before today that has orders and is not rolled yet (or was
  * unrolled by a late completion): per SKU, supplier and reseller, completed orders, gross and
  * margin; per reseller and SKU, the portal's orders, spend and refunds. Each day in a transaction of its own; safe to run again or concurrently.
