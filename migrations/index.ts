@@ -22,6 +22,8 @@ import * as aftersales from './20261201_024_aftersales.ts';
 import * as routingAndAlerts from './20261201_027_routing_and_alerts.ts';
 import * as stockDemand from './20261201_028_stock_demand.ts';
 import * as resellerPortal from './20261201_031_reseller_portal.ts';
+import * as ledgerRolledTotals from './20261201_033_ledger_rolled_totals.ts';
+import * as resellerSkuDays from './20261201_034_reseller_sku_days.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -48,4 +50,6 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_027_routing_and_alerts': routingAndAlerts,
   '20261201_028_stock_demand': stockDemand,
   '20261201_031_reseller_portal': resellerPortal,
+  '20261201_033_ledger_rolled_totals': ledgerRolledTotals,
+  '20261201_034_reseller_sku_days': resellerSkuDays,
 };

@@ -3,9 +3,9 @@ import { addDays, businessDateOf } from '../src/dates.ts';
 import { accountCode } from '../src/ledger/accounts.ts';
 import { credit, debit } from '../src/ledger/ledger.ts';
 import { LedgerReports } from '../src/ledger/reports.ts';
-import { rollUpLedger } from '../src/ledger/rollups.ts';
+import { keepLedgerRolledUp, rollUpLedger, ROLL_AFTER_DAY_END_MS } from '../src/ledger/rollups.ts';
 import { orders } from '../src/orders/orders.ts';
-import { OrderReports } from '../src/orders/reports.ts';
+import { OrderReports, resellerSkuDays } from '../src/orders/reports.ts';
 import { rollUpOrderDays } from '../src/orders/rollups.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
@@ -33,6 +33,7 @@ async function sale(n: number, fen: number) {
   });
 }
 
+const range = () => reports.movement(addDays(today, -3), today);
 const balances = async () => Object.fromEntries((await reports.trialBalance({ limit: 500, offset: 0 })).rows.map((r) => [r.code, r.balance]));
 
 /**
@@ -47,8 +48,6 @@ async function moveAllPostingsBack(days: number) {
 }
 
 describe('ledger rollups', () => {
-  const range = () => reports.movement(addDays(today, -3), today);
-
   it('leave every balance, the daily movement and the imbalance as the postings say, before, after and across a roll', async () => {
     await h.deps.resellers.topUpWallet(resellerId, 100_000, 'rollup-opening');
     for (let i = 1; i <= 5; i++) await sale(i, 1_000 * i);
@@ -84,6 +83,47 @@ describe('ledger rollups', () => {
               (SELECT count(*) FROM ledger_postings)::int AS total`);
     expect(sums).toEqual({ rolled: 12, before: 12, total: 14 });
   });
+
+  it('keep per-account and per-day totals equal to the rolled postings, and a wallet\'s running balance equal to its postings', async () => {
+    const { rows } = await h.db.raw(
+      `WITH rolled AS (SELECT * FROM ledger_postings WHERE posted_at < (SELECT rolled_until FROM ledger_rollup_state))
+       SELECT (SELECT json_agg(json_build_object('account', account_id, 'net', net) ORDER BY account_id) FROM ledger_rolled_accounts) AS accounts,
+              (SELECT json_agg(json_build_object('account', account_id, 'net', net) ORDER BY account_id)
+                 FROM (SELECT account_id, sum(amount)::bigint AS net FROM rolled GROUP BY 1) x) AS accounts_live,
+              (SELECT json_agg(json_build_object('day', day, 'debits', debits, 'net', net) ORDER BY day) FROM ledger_rolled_days) AS days,
+              (SELECT json_agg(json_build_object('day', day, 'debits', debits, 'net', net) ORDER BY day)
+                 FROM (SELECT (posted_at AT TIME ZONE 'Asia/Shanghai')::date AS day, coalesce(sum(amount) FILTER (WHERE amount > 0), 0)::bigint AS debits, sum(amount)::bigint AS net
+                         FROM rolled GROUP BY 1) x) AS days_live`);
+    expect(rows[0].accounts).toHaveLength(3);
+    expect(rows[0].accounts).toEqual(rows[0].accounts_live);
+    expect(rows[0].days).toEqual(rows[0].days_live);
+    const wallet = accountCode.resellerWallet(resellerId);
+    expect(await h.ledger.currentBalance(wallet)).toBe(100_000 - 21_000);
+    expect(await h.ledger.currentBalance(accountCode.platform('revenue'))).toBe(await h.ledger.balance(accountCode.platform('revenue')));
+  });
+});
+
+describe('intraday ledger rollups', () => {
+  it('roll today up to minutes ago on top of the closed days, leaving every balance and the movement as the postings say', async () => {
+    await sale(7, 7_000);
+    const before = await balances();
+    const moved = await range();
+    // a clock 20 minutes ahead: the sale is older than the margin for open transactions
+    const soon = new Date(Date.now() + 20 * 60_000);
+    await keepLedgerRolledUp(h.db, soon);
+    const { rows: [state] } = await h.db.raw('SELECT rolled_until FROM ledger_rollup_state');
+    expect(new Date(state.rolled_until).getTime()).toBe(soon.getTime() - ROLL_AFTER_DAY_END_MS);
+    expect(await balances()).toEqual(before);
+    expect(await range()).toEqual(moved);
+    // fresh enough: the next read rolls nothing; the nightly roll finds today already rolled
+    await keepLedgerRolledUp(h.db, new Date(soon.getTime() + 60_000));
+    const { rows: [again] } = await h.db.raw('SELECT rolled_until FROM ledger_rollup_state');
+    expect(again.rolled_until).toEqual(state.rolled_until);
+    expect((await rollUpLedger(h.db, soon)).postings).toBe(0);
+    const { rows: [todayRow] } = await h.db.raw(
+      `SELECT d.postings FROM ledger_account_days d JOIN ledger_accounts a ON a.id = d.account_id WHERE a.code = ? AND d.day = ?::date`, [accountCode.platform('revenue'), today]);
+    expect(todayRow.postings).toBe(2);
+  });
 });
 
 describe('order margin rollups', () => {
@@ -110,5 +150,41 @@ describe('order margin rollups', () => {
     expect(withLate.series).toEqual([{ name: sku.code, fen: [0, 0, 1_500] }]);
     expect((await rollUpOrderDays(h.db, tomorrowNoon)).days).toEqual([today]);
     expect(await margins.dailyMargin(addDays(today, -2), today, 'sku')).toEqual(withLate);
+  });
+});
+
+describe('portal rollups', () => {
+  /** The definition: the reseller's orders grouped live. */
+  const live = async (from: string, to: string) => {
+    const { rows } = await h.db.raw(
+      `SELECT business_date::text AS day, sku_code AS sku, count(*)::int AS orders, coalesce(sum(amount_fen) FILTER (WHERE status <> 'refunded'), 0)::bigint AS spend,
+              count(*) FILTER (WHERE status = 'refunded')::int AS refunded
+         FROM orders WHERE reseller_id = ? AND business_date BETWEEN ?::date AND ?::date GROUP BY 1, 2 ORDER BY 1, 2`, [resellerId, from, to]);
+    return (rows as Record<string, any>[]).map((r) => ({ day: r.day, sku: r.sku, orders: r.orders, spendFen: Number(r.spend), refunded: r.refunded }));
+  };
+
+  it('give the same orders, spend and refunds per day and SKU as the orders, before and after a roll, and after a late refund', async () => {
+    const sku = await cardSku(h, '门户汇总');
+    const day = addDays(today, -1);
+    const common = { resellerId, requestHash: 'h', sku: sku.code, quantity: 1, account: null, unitPriceFen: 9_800, amountFen: 9_800, priceVersionId: null, businessDate: day };
+    for (let i = 0; i < 2; i++) await orders.insertOnce(h.db, { ...common, resellerOrderId: `portal-card-${i}`, kind: 'card_code', status: 'delivered' });
+    const { order: topup } = await orders.insertOnce(h.db, { ...common, resellerOrderId: 'portal-topup', kind: 'direct_topup', account: '13800000001', status: 'processing' });
+    const from = addDays(today, -3);
+    const before = await resellerSkuDays(h.db, resellerId, from, today);
+    expect(before.filter((r) => r.sku === sku.code)).toEqual([{ day, sku: sku.code, orders: 3, spendFen: 3 * 9_800, refunded: 0 }]);
+    expect(before).toEqual(await live(from, today));
+
+    expect((await rollUpOrderDays(h.db)).days).toEqual([day]);
+    const { rows: [kept] } = await h.db.raw('SELECT count(*)::int AS n FROM order_reseller_sku_days WHERE business_date = ? AND reseller_id = ?', [day, resellerId]);
+    expect(kept.n).toBe(1);
+    expect(await resellerSkuDays(h.db, resellerId, from, today)).toEqual(before);
+
+    // refunded after its day was rolled: read live again, then rolled again
+    await h.db.transaction((trx) => orders.finish(trx, topup.id, { status: 'refunded' }));
+    const refunded = await resellerSkuDays(h.db, resellerId, from, today);
+    expect(refunded.filter((r) => r.sku === sku.code)).toEqual([{ day, sku: sku.code, orders: 3, spendFen: 2 * 9_800, refunded: 1 }]);
+    expect(refunded).toEqual(await live(from, today));
+    expect((await rollUpOrderDays(h.db)).days).toEqual([day]);
+    expect(await resellerSkuDays(h.db, resellerId, from, today)).toEqual(refunded);
   });
 });

@@ -16,13 +16,15 @@ export interface BenchDatabase {
 /**
  * A scratch database for one benchmark run, migrated: on DATABASE_URL's server when set (how to
  * measure the real thing), else on an embedded PostgreSQL in a temp dir. Dropped afterwards.
+ * `embedded` forces the embedded server (a bench comparing both); `keep` keeps an embedded one in
+ * the temp dir (kameng-LABEL-kept-NAME), outside the repository.
  */
-export async function benchDatabase(label = 'bench', options: { keep?: string } = {}): Promise<BenchDatabase> {
+export async function benchDatabase(label = 'bench', options: { keep?: string; embedded?: boolean } = {}): Promise<BenchDatabase> {
   const name = options.keep ?? `kameng_${label}_${Date.now()}`;
   let url: string;
   let where: string;
   let stop: () => Promise<void>;
-  if (process.env.DATABASE_URL) {
+  if (process.env.DATABASE_URL && !options.embedded) {
     const admin = new URL(process.env.DATABASE_URL);
     await ensureDatabase(admin.toString(), name);
     const target = new URL(admin.toString());
@@ -31,12 +33,13 @@ export async function benchDatabase(label = 'bench', options: { keep?: string } 
     where = `PostgreSQL at ${admin.host} (DATABASE_URL), ${options.keep ? 'kept' : 'scratch'} database ${name}`;
     stop = options.keep ? async () => {} : () => dropDatabase(admin.toString(), name);
   } else {
-    if (options.keep) throw new Error('keeping a benchmark database needs DATABASE_URL (an embedded one is temporary)');
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), `kameng-${label}-pg-`));
-    const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), database: name, persistent: false });
+    const dir = options.keep
+      ? path.join(os.tmpdir(), `kameng-${label}-kept-${options.keep.replace(/[^A-Za-z0-9_-]/g, '_')}`)
+      : await fs.mkdtemp(path.join(os.tmpdir(), `kameng-${label}-pg-`));
+    const pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), database: name, persistent: Boolean(options.keep) });
     url = pg.ownerUrl; // a benchmark's scratch database: it plants and analyses as the owner
-    where = 'embedded PostgreSQL (set DATABASE_URL to measure another server)';
-    stop = async () => { await pg.stop(); await fs.rm(dir, { recursive: true, force: true }); };
+    where = options.keep ? `embedded PostgreSQL, kept in ${dir}` : 'embedded PostgreSQL (set DATABASE_URL to measure another server too)';
+    stop = options.keep ? () => pg.stop() : async () => { await pg.stop(); await fs.rm(dir, { recursive: true, force: true }); };
   }
   const db = createDb(url);
   try {

@@ -208,6 +208,18 @@ export class Ledger {
     };
   }
 
+  /**
+   * The balance now. An account that may not be overdrawn keeps its running balance
+   * (guarded_balance, moved by every posting in the posting's transaction): a wallet of a million
+   * orders answers from that row instead of summing its postings.
+   */
+  async currentBalance(code: string, trx: Queryable = this.db): Promise<Fen> {
+    const row = await trx('ledger_accounts').where({ code }).first('normal_side', 'no_overdraft', 'guarded_balance');
+    if (!row?.no_overdraft) return this.balance(code, {}, trx);
+    const total = Number(row.guarded_balance);
+    return row.normal_side === 'credit' ? 0 - total : total;
+  }
+
   async entry(idempotencyKey: string, trx: Queryable = this.db) {
     const entry = await trx('ledger_entries').where({ idempotency_key: idempotencyKey }).first();
     if (!entry) return undefined;

@@ -20,8 +20,8 @@ export class LedgerReports {
   constructor(private readonly db: Db) {}
 
   /**
-   * Accounts with balances, platform accounts first, paginated. A balance is its rolled-up days
-   * (ledger_account_days) plus the postings since, read from the (account_id, posted_at) index:
+   * Accounts with balances, platform accounts first, paginated. A balance is its rolled-up total
+   * (ledger_rolled_accounts) plus the postings since, read from the (account_id, posted_at) index:
    * a page costs the same over a thousand postings or ten million.
    */
   async trialBalance(options: { limit: number; offset: number }): Promise<{ rows: AccountBalanceRow[]; total: number }> {
@@ -35,7 +35,7 @@ export class LedgerReports {
           LIMIT ? OFFSET ?
        )
        SELECT page.*,
-              (coalesce((SELECT sum(d.net) FROM ledger_account_days d WHERE d.account_id = page.id), 0)
+              (coalesce((SELECT d.net FROM ledger_rolled_accounts d WHERE d.account_id = page.id), 0)
                + coalesce((SELECT sum(p.amount) FROM ledger_postings p WHERE p.account_id = page.id AND p.posted_at >= ?::timestamptz), 0))::bigint AS total
          FROM page ORDER BY (page.owner_type IS NOT NULL), page.code`,
       [options.limit, options.offset, since],
@@ -55,7 +55,7 @@ export class LedgerReports {
     const { since } = await this.rolled();
     const { rows: [t] } = await this.db.raw(
       `WITH net AS (
-         SELECT (coalesce((SELECT sum(d.net) FROM ledger_account_days d WHERE d.account_id = a.id), 0)
+         SELECT (coalesce((SELECT d.net FROM ledger_rolled_accounts d WHERE d.account_id = a.id), 0)
                  + coalesce((SELECT sum(p.amount) FROM ledger_postings p WHERE p.account_id = a.id AND p.posted_at >= ?::timestamptz), 0))::bigint AS total
            FROM ledger_accounts a)
        SELECT coalesce(sum(total) FILTER (WHERE total > 0), 0)::bigint AS debit, coalesce(0 - sum(total) FILTER (WHERE total < 0), 0)::bigint AS credit, count(*)::int AS accounts FROM net`,
@@ -76,7 +76,7 @@ export class LedgerReports {
 
   /**
    * Money moved per Asia/Shanghai day of posting (the sum of debits), and the books' imbalance (the
-   * sum of every posting, 0 when they balance): rolled-up days, plus the postings since, per account.
+   * sum of every posting, 0 when they balance): rolled-up days (ledger_rolled_days), plus the postings since, per account.
    */
   async movement(from: BusinessDate, to: BusinessDate): Promise<{ days: { date: BusinessDate; debitsFen: number }[]; imbalanceFen: number }> {
     const { since, net } = await this.rolled();
@@ -87,7 +87,7 @@ export class LedgerReports {
            CROSS JOIN LATERAL (SELECT posted_at, amount FROM ledger_postings p WHERE p.account_id = a.id AND p.posted_at >= ?::timestamptz) p
           GROUP BY 1
        ), days AS (
-         SELECT day, sum(debits) AS debits FROM ledger_account_days WHERE day BETWEEN ?::date AND ?::date GROUP BY day
+         SELECT day, debits FROM ledger_rolled_days WHERE day BETWEEN ?::date AND ?::date
          UNION ALL
          SELECT day, debits FROM live WHERE day BETWEEN ?::date AND ?::date
        )

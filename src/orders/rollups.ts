@@ -17,9 +17,31 @@ export type MarginDimension = keyof typeof MARGIN_GROUP_SQL;
 export const COMPLETED_WITH_MARGIN = "o.status IN ('delivered', 'succeeded') AND o.margin_fen IS NOT NULL";
 
 /**
+ * Per reseller, business date and SKU over [?, ?]: orders placed, spend (all but refunded) and
+ * refunded orders; what the portal's analysis shows, and what order_reseller_sku_days keeps.
+ */
+export const RESELLER_SKU_DAYS_SQL = `
+  SELECT reseller_id, business_date, sku_code, count(*)::int, coalesce(sum(amount_fen) FILTER (WHERE status <> 'refunded'), 0)::bigint,
+         count(*) FILTER (WHERE status = 'refunded')::int
+    FROM orders WHERE business_date BETWEEN ?::date AND ?::date GROUP BY 1, 2, 3`;
+
+/**
+ * The days of [from, to] not rolled up (today, a day a late completion unrolled), as a PostgreSQL
+ * date[] literal: a report reads these live and every other day from its rollup, both by this one list.
+ */
+export async function unrolledDays(db: Db, from: BusinessDate, to: BusinessDate): Promise<string> {
+  const { rows } = await db.raw(
+    `SELECT d::date::text AS day FROM generate_series(?::date, ?::date, interval '1 day') d
+      WHERE NOT EXISTS (SELECT FROM order_rollup_days r WHERE r.business_date = d::date)`,
+    [from, to],
+  );
+  return `{${(rows as { day: string }[]).map((r) => r.day).join(',')}}`;
+}
+
+/**
  * Rolls up every business date before today that has orders and is not rolled yet (or was
  * unrolled by a late completion): per SKU, supplier and reseller, completed orders, gross and
- * margin. Each day in a transaction of its own; safe to run again or concurrently.
+ * margin; per reseller and SKU, the portal's orders, spend and refunds. Each day in a transaction of its own; safe to run again or concurrently.
  */
 export async function rollUpOrderDays(db: Db, now = new Date()): Promise<{ days: BusinessDate[] }> {
   const today = businessDateOf(now);
@@ -38,6 +60,8 @@ async function rollUpDay(trx: Knex.Transaction, day: BusinessDate): Promise<void
   const { rowCount } = await trx.raw('INSERT INTO order_rollup_days (business_date) VALUES (?) ON CONFLICT DO NOTHING', [day]);
   if (rowCount === 0) return;
   await trx.raw('DELETE FROM order_day_margins WHERE business_date = ?', [day]);
+  await trx.raw('DELETE FROM order_reseller_sku_days WHERE business_date = ?', [day]);
+  await trx.raw(`INSERT INTO order_reseller_sku_days (reseller_id, business_date, sku_code, orders, spend_fen, refunded) ${RESELLER_SKU_DAYS_SQL}`, [day, day]);
   for (const [dimension, group] of Object.entries(MARGIN_GROUP_SQL)) {
     await trx.raw(
       `INSERT INTO order_day_margins (dimension, business_date, name, orders, gross_fen, margin_fen)

@@ -3,6 +3,7 @@ import { addDays, assertBusinessDate, businessDateOf, type BusinessDate } from '
 import { KamengError, NotFoundError, ValidationError } from '../errors.ts';
 import type { CodeVault } from '../inventory/codes.ts';
 import { codesForOrder } from '../inventory/stock.ts';
+import { resellerSkuDays } from '../orders/reports.ts';
 import type { ResellerAdmin } from '../resellers/admin.ts';
 import type { ResellerRegistry } from '../resellers/registry.ts';
 import { assertOwner, recordPortalAudit, type PortalActor } from './users.ts';
@@ -78,7 +79,8 @@ export class Portal {
     if (orderId) q.where({ reseller_order_id: orderId.slice(0, 64) });
     if (account) q.where({ account: account.slice(0, 100) });
     if (date) q.where({ business_date: assertBusinessDate(date, 'date') });
-    const rows = await q.orderBy('id', 'desc').limit(query.limit + 1).offset(query.offset).select(ORDER_COLUMNS);
+    // newest first along the (reseller_id, business_date, id) index: ids grow with the business date
+    const rows = await q.orderBy([{ column: 'business_date', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(query.limit + 1).offset(query.offset).select(ORDER_COLUMNS);
     return { rows: rows.slice(0, query.limit).map(toOrder), more: rows.length > query.limit };
   }
 
@@ -153,12 +155,8 @@ export class Portal {
     if (from > to) throw new ValidationError('from: must not be after to', { fields: { from: 'after to' } });
     if (addDays(from, MAX_ANALYSIS_DAYS - 1) < to) throw new ValidationError(`range: at most ${MAX_ANALYSIS_DAYS} days`, { fields: { from: `at most ${MAX_ANALYSIS_DAYS} days` } });
     const [{ rows: bySkuDay }, { rows: [complaints] }, { rows: low }] = await Promise.all([
-      this.db.raw(`
-        SELECT business_date::text AS day, sku_code AS sku, count(*)::int AS orders,
-               coalesce(sum(amount_fen) FILTER (WHERE status <> 'refunded'), 0)::bigint AS spend_fen,
-               count(*) FILTER (WHERE status = 'refunded')::int AS refunded
-          FROM orders WHERE reseller_id = ? AND business_date BETWEEN ?::date AND ?::date
-         GROUP BY 1, 2 ORDER BY 1, 2`, [actor.resellerId, from, to]),
+      // closed days from the daily rollup, today (and any day a late refund unrolled) live
+      resellerSkuDays(this.db, actor.resellerId, from, to).then((rows) => ({ rows: rows.map((r) => ({ day: r.day, sku: r.sku, orders: r.orders, spend_fen: r.spendFen, refunded: r.refunded })) })),
       this.db.raw(`SELECT count(*)::int AS n FROM complaints c JOIN orders o ON o.id = c.order_id
                     WHERE c.reseller_id = ? AND o.business_date BETWEEN ?::date AND ?::date`, [actor.resellerId, from, to]),
       this.db.raw(`

@@ -173,7 +173,7 @@ export class ResellerRegistry {
   }
 
   walletBalance(resellerId: number): Promise<Fen> {
-    return this.ledger.balance(accountCode.resellerWallet(resellerId));
+    return this.ledger.currentBalance(accountCode.resellerWallet(resellerId));
   }
 }
 
