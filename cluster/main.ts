@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import { loadConfig } from '../src/config.ts';
 import { KamengError } from '../src/errors.ts';
 import { dropDatabases } from './databases.ts';
+import { DEFAULT_ADMIN_URL } from './plan.ts';
 import { alive } from './processes.ts';
 import { clusterDown, clusterUp, readState, stateFile } from './topology.ts';
 
@@ -12,8 +13,6 @@ import { clusterDown, clusterUp, readState, stateFile } from './topology.ts';
  * and API), two `kameng worker`. DATABASE_URL: a role that may create databases and roles (default
  * the local PostgreSQL as postgres); KAMENG_CLUSTER_DIR: state file, configs and logs.
  */
-const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: { apis: { type: 'string', default: '2' }, workers: { type: 'string', default: '2' }, drop: { type: 'boolean', default: false } },

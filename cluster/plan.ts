@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { randomPassword } from '../src/db/roles.ts';
 import { freePort } from '../src/runtime/temporal-dev-server.ts';
 
+/** The local PostgreSQL as its superuser: where the cluster goes when DATABASE_URL is not set. */
+export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
 /** The Temporal server's listeners: every service's gRPC and membership port, all on loopback. */
 export interface TemporalPorts {
   frontend: number;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common';
 import { KamengError } from '../src/errors.ts';
 import { kamengEnv, temporalAddress, type ClusterPlan } from './plan.ts';
 
@@ -112,7 +113,7 @@ async function ensureNamespace(plan: ClusterPlan, timeoutMs: number): Promise<vo
       try {
         await service.describeNamespace({ namespace: plan.namespace });
       } catch {
-        await service.registerNamespace({ namespace: plan.namespace, workflowExecutionRetentionPeriod: { seconds: 3 * 86_400 } })
+        await service.registerNamespace({ namespace: plan.namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
           .catch((err: { code?: number }) => { if (err.code !== 6 /* ALREADY_EXISTS */) throw err; });
       }
       // through the frontend's namespace cache, as a start would go
