@@ -48,6 +48,8 @@ export async function prepareDatabases(plan: ClusterPlan, sqlTool: string, log: 
         ? `ALTER DATABASE ${quoteIdent(database)} OWNER TO ${quoteIdent(plan.temporalRole.name)}`
         : `CREATE DATABASE ${quoteIdent(database)} OWNER ${quoteIdent(plan.temporalRole.name)}`);
     });
+    // the role is NOINHERIT (as Kameng's own), so owning the database does not reach its public schema
+    await withAdmin(databaseUrl(plan, database), (admin) => admin.query(`ALTER SCHEMA public OWNER TO ${quoteIdent(plan.temporalRole.name)}`));
   }
   await temporalSchema(plan, sqlTool, plan.databases.temporal, 'postgresql/v12/temporal', log);
   await temporalSchema(plan, sqlTool, plan.databases.visibility, 'postgresql/v12/visibility', log);

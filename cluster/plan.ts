@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import net from 'node:net';
 import { randomPassword } from '../src/db/roles.ts';
 import { freePort } from '../src/runtime/temporal-dev-server.ts';
 
@@ -50,17 +51,36 @@ export interface PlanOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * A free loopback port below 32768: Temporal keeps membership ports in a smallint column, and the
+ * OS's ephemeral ports (what freePort gives) lie above it.
+ */
+async function freeLowPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = randomInt(20_000, 32_000);
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 export async function makePlan(options: PlanOptions): Promise<ClusterPlan> {
   const prefix = options.prefix ?? 'kameng_cluster';
   // the default cluster's Temporal databases carry Temporal's usual names; a chaos run's get its prefix
   const temporalName = prefix === 'kameng_cluster' ? 'temporal' : `${prefix}_temporal`;
-  const ports = async (n: number) => {
-    const taken = new Set<number>();
-    while (taken.size < n) taken.add(await freePort());
-    return [...taken];
-  };
-  const [frontend, frontendHttp, frontendMembership, history, historyMembership, matching, matchingMembership, worker, workerMembership, metrics, ...apiPorts] =
-    await ports(10 + (options.apis ?? 2)) as [number, number, number, number, number, number, number, number, number, number, ...number[]];
+  const taken = new Set<number>();
+  for (let i = 0; i < 10; i++) taken.add(await freeLowPort(taken));
+  const [frontend, frontendHttp, frontendMembership, history, historyMembership, matching, matchingMembership, worker, workerMembership, metrics] =
+    [...taken] as [number, number, number, number, number, number, number, number, number, number];
+  const apiPorts: number[] = [];
+  while (apiPorts.length < (options.apis ?? 2)) {
+    const port = await freePort();
+    if (!taken.has(port) && !apiPorts.includes(port)) apiPorts.push(port);
+  }
   return {
     dir: options.dir,
     adminUrl: options.adminUrl,
