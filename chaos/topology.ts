@@ -83,6 +83,7 @@ export async function clusterTopology(options: Options, config: AppConfig, scrat
   });
   stops.push(() => dropDatabases(plan));
   await prepareDatabases(plan, binaries.sqlTool, options.log);
+  await fs.mkdir(plan.dir, { recursive: true, mode: 0o700 });
   const configFile = path.join(plan.dir, 'temporal-server.yaml');
   await fs.writeFile(configFile, temporalServerConfigYaml(plan), { mode: 0o600 });
 
