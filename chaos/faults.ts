@@ -1,7 +1,6 @@
 import type { SupplierSimulator } from '../fixtures/supplier-simulator/server.ts';
 import type { Behaviour } from '../fixtures/supplier-simulator/types.ts';
 import type { Db } from '../src/db/knex.ts';
-import type { RestartableTemporal, WorkerFleet } from './processes.ts';
 
 /** Every supplier's everyday moods during the chaos day: a little of everything. */
 export const EVERYDAY: Partial<Behaviour> = {
@@ -22,20 +21,31 @@ export interface FaultCounts {
   databaseDrops: number;
   connectionsDropped: number;
   temporalRestarts: number;
+  /** The cluster topology only: an API process (`kameng start`) SIGKILLed; resellers retry on the other. */
+  apiKills: number;
   supplierStorms: number;
   supplierSilences: number;
 }
 
-export type FaultKind = 'kill-worker' | 'drop-connections' | 'supplier-storm' | 'restart-temporal' | 'supplier-silence';
+export type FaultKind = 'kill-worker' | 'drop-connections' | 'supplier-storm' | 'restart-temporal' | 'supplier-silence' | 'kill-api';
 
 /** The order faults come in: every kind early, so a short run sees each one. */
 const ROTATION: FaultKind[] = ['kill-worker', 'drop-connections', 'restart-temporal', 'supplier-silence', 'supplier-storm', 'kill-worker', 'drop-connections', 'supplier-storm'];
+/** The cluster topology's: an API process killed first and again halfway through. */
+const CLUSTER_ROTATION: FaultKind[] = ['kill-api', 'kill-worker', 'restart-temporal', 'drop-connections', 'supplier-silence', 'kill-api', 'supplier-storm', 'kill-worker', 'drop-connections', 'supplier-storm'];
+
+/** Something the supervisor brings back after a SIGKILL. */
+export interface Killable {
+  kill(slot: number): Promise<void>;
+}
 
 export interface FaultTargets {
   db: Db;
-  workers: WorkerFleet;
+  workers: Killable;
   /** Absent when Temporal is an external cluster: the suite does not restart what it does not own. */
-  temporal?: RestartableTemporal;
+  temporal?: { restart(downMs: number): Promise<void> };
+  /** The API processes of the cluster topology (absent: the API runs in the suite's own process). */
+  apis?: Killable & { size: number };
   simulator: SupplierSimulator;
   suppliers: string[];
   random: () => number;
@@ -44,7 +54,7 @@ export interface FaultTargets {
 
 /** Injects one fault after another, every `everyMs`, until stopped. */
 export function injectFaults(targets: FaultTargets, everyMs: number): { counts: FaultCounts; stop(): Promise<void> } {
-  const counts: FaultCounts = { workerKills: 0, databaseDrops: 0, connectionsDropped: 0, temporalRestarts: 0, supplierStorms: 0, supplierSilences: 0 };
+  const counts: FaultCounts = { workerKills: 0, databaseDrops: 0, connectionsDropped: 0, temporalRestarts: 0, apiKills: 0, supplierStorms: 0, supplierSilences: 0 };
   let stopped = false;
   let wake: () => void = () => {};
   const pause = (ms: number) => new Promise<void>((r) => { const t = setTimeout(r, ms); wake = () => { clearTimeout(t); r(); }; });
@@ -57,6 +67,14 @@ export function injectFaults(targets: FaultTargets, everyMs: number): { counts: 
         await targets.workers.kill(slot);
         counts.workerKills++;
         targets.log(`fault: SIGKILL worker ${slot % 2}`);
+        return;
+      }
+      case 'kill-api': {
+        if (!targets.apis) return;
+        const slot = Math.floor(targets.random() * targets.apis.size);
+        await targets.apis.kill(slot);
+        counts.apiKills++;
+        targets.log(`fault: SIGKILL API process ${slot + 1} (resellers retry on the other; the supervisor restarts it)`);
         return;
       }
       case 'drop-connections': {
@@ -102,7 +120,8 @@ export function injectFaults(targets: FaultTargets, everyMs: number): { counts: 
     for (let i = 0; !stopped; i++) {
       await pause(everyMs);
       if (stopped) break;
-      await inject(ROTATION[i % ROTATION.length]!).catch((err) => targets.log(`fault injection failed: ${(err as Error).message}`));
+      const rotation = targets.apis ? CLUSTER_ROTATION : ROTATION;
+      await inject(rotation[i % rotation.length]!).catch((err) => targets.log(`fault injection failed: ${(err as Error).message}`));
     }
   })();
 

@@ -4,9 +4,11 @@ import Table from 'cli-table3';
 import { runChaos, type ChaosReport } from './run.ts';
 
 /**
- * `npm run chaos [-- --seconds 180 --rate 12 --resellers 40 --workers 2 --fault-every 10 --seed N --routing both|on|off --json FILE]`
+ * `npm run chaos [-- --seconds 180 --rate 12 --resellers 40 --workers 2 --fault-every 10 --seed N --routing both|on|off --cluster --json FILE]`
  * `--routing both` (the default) runs the day twice with the same seed (the same supplier storms):
  * supplier health routing on, then the fixed priority order, and prints refunds and stuck top-ups of each.
+ * `--cluster` runs the day against the production topology (cluster/: a Temporal server on PostgreSQL,
+ * two API processes that resellers spread their orders over) and also kills API processes.
  * Exits 1 on any invariant violation, an order left processing, or an answer no reseller could have caused.
  */
 const { values } = parseArgs({
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '20261127' },
     routing: { type: 'string', default: 'both' },
     json: { type: 'string' },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const num = (name: keyof typeof values) => {
@@ -44,7 +47,7 @@ for (const routing of routingModes) {
   log(`=== routing ${routing === 'health' ? 'on (supplier health, breaker)' : 'off (fixed priority)'}, seed ${values.seed} ===`);
   const one = await runChaos({
     seconds: num('seconds'), ratePerSecond: num('rate'), resellers: num('resellers'), workers: num('workers'),
-    faultEveryMs: num('fault-every') * 1000, settleSeconds: num('settle'), seed: num('seed'), routing, log,
+    faultEveryMs: num('fault-every') * 1000, settleSeconds: num('settle'), seed: num('seed'), routing, cluster: values.cluster, log,
   });
   print(one);
   reports.push(one);
@@ -70,7 +73,7 @@ function printComparison(rs: ChaosReport[]): void {
 }
 
 function print(r: ChaosReport): void {
-  const t = new Table({ head: ['', `数量 count (routing ${r.routing === 'health' ? 'on' : 'off'})`], style: { head: [], border: [] } });
+  const t = new Table({ head: ['', `数量 count (routing ${r.routing === 'health' ? 'on' : 'off'}${r.topology === 'cluster' ? ', cluster topology' : ''})`], style: { head: [], border: [] } });
   const f = r.faults;
   t.push(
     ['订单尝试 orders attempted', r.traffic.attempted],
@@ -88,9 +91,10 @@ function print(r: ChaosReport): void {
     ['满足率 fill rate (card units served ÷ asked)', `${(r.fillRate.rate * 100).toFixed(1)}% (${r.fillRate.served} / ${r.fillRate.served + r.fillRate.refused})`],
     ['卡单 stuck (waiting for ops)', r.orders.stuck],
     ['处理中 still processing (must be 0)', r.orders.processing],
-    ['注入故障 faults injected', f.workerKills + f.databaseDrops + f.temporalRestarts + f.supplierStorms + f.supplierSilences],
+    ['注入故障 faults injected', f.workerKills + f.apiKills + f.databaseDrops + f.temporalRestarts + f.supplierStorms + f.supplierSilences],
     ['  杀死工作进程 worker SIGKILLs', f.workerKills],
-    ['  工作进程自行退出 worker crashes (restarted)', f.workerCrashes],
+    ...(r.topology === 'cluster' ? [['  杀死 API 进程 API process SIGKILLs', f.apiKills]] : []),
+    ['  进程自行退出 process crashes (restarted)', f.workerCrashes],
     ['  断开数据库连接 connection drops (connections)', `${f.databaseDrops} (${f.connectionsDropped})`],
     ['  重启 Temporal restarts', f.temporalRestarts],
     ['  供应商风暴 supplier storms / silences', `${f.supplierStorms} / ${f.supplierSilences}`],

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Spawned } from '../cluster/processes.ts';
 import { startTemporalDevServer, type DevServer } from '../src/runtime/temporal-dev-server.ts';
 
 const kameng = fileURLToPath(new URL('../bin/kameng.js', import.meta.url));
@@ -112,5 +113,83 @@ export class RestartableTemporal {
 
   async stop(): Promise<void> {
     await this.server?.stop();
+  }
+}
+
+/**
+ * Processes of the cluster topology (cluster/processes.ts) under a supervisor, as systemd would run
+ * them: a SIGKILLed one is started again after `restartDelayMs`; `restart` is a planned stop and start.
+ */
+export class SupervisedProcesses {
+  private readonly slots: (Spawned | undefined)[];
+  private readonly planned = new Set<number>();
+  private stopping = false;
+  unexpectedExits = 0;
+  readonly log: string[] = [];
+
+  constructor(private readonly size: number, private readonly spawnOne: (slot: number) => Spawned, private readonly restartDelayMs = 500) {
+    this.slots = Array.from({ length: size }, () => undefined);
+  }
+
+  async start(): Promise<void> {
+    for (let slot = 0; slot < this.size; slot++) await this.spawn(slot);
+  }
+
+  /** SIGKILL, as an OOM kill or a lost machine would; the supervisor brings a new one up. */
+  async kill(slot: number): Promise<void> {
+    const child = this.slots[slot % this.size]?.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** A graceful stop, down for `downMs`, then up again and ready. */
+  async restart(downMs: number, slot = 0): Promise<void> {
+    const child = this.slots[slot]?.child;
+    this.planned.add(slot);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await new Promise((r) => setTimeout(r, downMs));
+    this.planned.delete(slot);
+    await this.spawn(slot);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.slots.map(async (s) => {
+      const child = s?.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }));
+  }
+
+  pids(): number[] {
+    return this.slots.map((s) => s?.info.pid ?? 0);
+  }
+
+  private async spawn(slot: number): Promise<void> {
+    const spawned = this.spawnOne(slot);
+    this.slots[slot] = spawned;
+    spawned.child.once('exit', (code, signal) => {
+      if (this.stopping || this.planned.has(slot)) return;
+      if (signal !== 'SIGKILL') {
+        this.unexpectedExits++;
+        this.log.push(`${spawned.info.name} pid ${spawned.info.pid} exited by itself (${code ?? signal}): see ${spawned.info.log}`);
+      }
+      setTimeout(() => {
+        if (!this.stopping) void this.spawn(slot).catch((err) => this.log.push(`${spawned.info.name} did not come back: ${(err as Error).message}`));
+      }, this.restartDelayMs);
+    });
+    await spawned.ready;
   }
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import os from 'node:os';
@@ -8,20 +7,16 @@ import { connectTemporal } from '../src/runtime/temporal-connection.ts';
 import express from 'express';
 import { DEFAULT_BEHAVIOUR } from '../fixtures/supplier-simulator/types.ts';
 import { prng } from '../fixtures/supplier-simulator/prng.ts';
-import { benchDatabase } from '../bench/support/database.ts';
 import { mountApis } from '../src/api/mount.ts';
 import { loadConfig } from '../src/config.ts';
 import { deriveKeys } from '../src/crypto/keys.ts';
-import { createDb } from '../src/db/knex.ts';
 import { seedDemo } from '../src/demo/seed.ts';
 import { fillRate } from '../src/inventory/demand.ts';
 import { checkInvariants, type CheckReport } from '../src/invariants/check.ts';
 import { buildDeps } from '../src/runtime/deps.ts';
-import { resolveTemporalCli } from '../src/runtime/temporal-cli.ts';
-import { freePort } from '../src/runtime/temporal-dev-server.ts';
 import { bundleWorkflows } from '../src/runtime/worker.ts';
 import { EVERYDAY, injectFaults, type FaultCounts } from './faults.ts';
-import { RestartableTemporal, WorkerFleet } from './processes.ts';
+import { clusterTopology, singleProcessTopology } from './topology.ts';
 import { playTraffic, startResellerEndpoints, type Shop, type TrafficTally } from './traffic.ts';
 
 export interface ChaosOptions {
@@ -36,6 +31,8 @@ export interface ChaosOptions {
   seed: number;
   /** Supplier health routing on ('health') or the fixed priority order ('priority'). */
   routing?: 'health' | 'priority';
+  /** The production topology (cluster/): a Temporal server on PostgreSQL, two API processes, API kills. */
+  cluster?: boolean;
   log: (line: string) => void;
 }
 
@@ -57,6 +54,8 @@ export interface ChaosReport {
   routing: 'health' | 'priority';
   /** Card units delivered ÷ card units asked (delivered + refused out of stock), over the day. */
   fillRate: { served: number; refused: number; rate: number };
+  /** 'cluster': `npm run chaos -- --cluster`. */
+  topology: 'single' | 'cluster';
   faults: FaultCounts & { workerCrashes: number; simulator: Record<string, number> };
   callbacks: { delivered: number; refused: number };
   settledInSeconds: number | null;
@@ -79,31 +78,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'kameng-chaos-'));
   stops.push(() => fs.rm(scratch, { recursive: true, force: true }));
   try {
-    const database = await benchDatabase('chaos');
-    stops.push(() => database.stop());
-    log(`database: ${database.where}`);
-    const db = createDb(database.url, { poolMax: 30 });
-    stops.push(() => db.destroy());
-
-    let temporal: RestartableTemporal | undefined;
-    let address = config.temporal.address;
-    if (address) {
-      notes.push(`Temporal is external (${address}): the suite does not restart a server it does not own`);
-    } else {
-      const cliPath = await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.cacheDir, log });
-      temporal = new RestartableTemporal({ cliPath, port: await freePort(), namespace: config.temporal.namespace, dbFilename: path.join(scratch, 'temporal.db') });
-      await temporal.start();
-      stops.push(() => temporal!.stop());
-      address = temporal.address;
-    }
-    log(`Temporal: ${temporal ? `dev server on ${address}, history in SQLite (restartable)` : address}`);
     const bundleFile = path.join(scratch, 'workflows.js');
     await fs.writeFile(bundleFile, (await bundleWorkflows()).code);
-
-    const masterKey = randomBytes(32);
-    const apiPort = await freePort();
-    const settings = { stuckAfterMs: 20_000, pollIntervalMs: 1_000, supplierTimeoutMs: 1_500, publicUrl: `http://127.0.0.1:${apiPort}`, allowPrivateCallbacks: true };
-    const deps = buildDeps(db, deriveKeys(masterKey), settings, { ...config.reconciliation, archiveDir: path.join(scratch, 'statements') }, config.operations);
+    const settings = { stuckAfterMs: 20_000, pollIntervalMs: 1_000, supplierTimeoutMs: 1_500, allowPrivateCallbacks: true };
+    // what every worker process (and, on the cluster, every API process) reads
+    const processEnv = {
+      KAMENG_WORKFLOW_BUNDLE: bundleFile, KAMENG_ALLOW_PRIVATE_CALLBACKS: 'true',
+      KAMENG_STUCK_AFTER_MS: String(settings.stuckAfterMs), KAMENG_POLL_INTERVAL_MS: String(settings.pollIntervalMs),
+      KAMENG_SUPPLIER_TIMEOUT_MS: String(settings.supplierTimeoutMs), KAMENG_DB_POOL_MAX: '10',
+      ...CHAOS_OPERATIONS_ENV, KAMENG_ROUTING: routing,
+    };
+    const topology = options.cluster
+      ? await clusterTopology(options, config, scratch, processEnv, stops)
+      : await singleProcessTopology(options, config, scratch, processEnv, stops);
+    const { db, address, apiPorts, temporal } = topology;
+    log(`database: ${topology.databaseWhere}`);
+    log(`Temporal: ${topology.temporalWhere}`);
+    const publicUrl = `http://127.0.0.1:${apiPorts[0]}`;
+    const deps = buildDeps(db, deriveKeys(topology.masterKey), { ...settings, publicUrl }, { ...config.reconciliation, archiveDir: path.join(scratch, 'statements') }, config.operations);
     await deps.ledger.openPlatformAccounts();
 
     const demo = await seedDemo(deps, { simulatorPort: 0, dataDir: scratch });
@@ -129,30 +121,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const connection = await connectTemporal(address);
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const app = express();
-    mountApis(app, deps, client, { fulfillment: config.temporal.taskQueues.fulfillment, procurement: config.temporal.taskQueues.procurement });
-    const server: Server = await new Promise((resolve) => { const s = app.listen(apiPort, '127.0.0.1', () => resolve(s)); });
-    stops.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+    if (!options.cluster) {
+      const app = express();
+      mountApis(app, deps, client, { fulfillment: config.temporal.taskQueues.fulfillment, procurement: config.temporal.taskQueues.procurement });
+      const server: Server = await new Promise((resolve) => { const s = app.listen(apiPorts[0]!, '127.0.0.1', () => resolve(s)); });
+      stops.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+    }
 
-    const workers = new WorkerFleet(options.workers, {
-      DATABASE_URL: database.url, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: config.temporal.namespace, KAMENG_MASTER_KEY: masterKey.toString('hex'),
-      KAMENG_WORKFLOW_BUNDLE: bundleFile, KAMENG_PUBLIC_URL: settings.publicUrl, KAMENG_ALLOW_PRIVATE_CALLBACKS: 'true',
-      KAMENG_STUCK_AFTER_MS: String(settings.stuckAfterMs), KAMENG_POLL_INTERVAL_MS: String(settings.pollIntervalMs),
-      KAMENG_SUPPLIER_TIMEOUT_MS: String(settings.supplierTimeoutMs), KAMENG_DB_POOL_MAX: '10', KAMENG_DATA_DIR: scratch,
-      ...CHAOS_OPERATIONS_ENV, KAMENG_ROUTING: routing,
-    });
-    await workers.start();
-    stops.push(() => workers.stop()); // stopped first: before the servers they talk to
+    const workers = await topology.startWorkers();
     log(`${options.workers} worker processes polling; ${shops.length} resellers; stocking the shelves...`);
     await client.workflow.start('stockCheck', { taskQueue: config.temporal.taskQueues.procurement, workflowId: 'chaos-stock-check' });
     await waitFor(async () => Number((await db('card_codes').where({ status: 'available' }).countDistinct('sku_code as n'))[0]!.n) >= 3, 90_000);
 
     const dayStarted = new Date();
     log(`traffic: ${options.ratePerSecond} orders/s for ${options.seconds}s, a fault every ${options.faultEveryMs / 1000}s`);
-    const faults = injectFaults({ db, workers, temporal, simulator: demo.simulator, suppliers, random, log }, options.faultEveryMs);
+    const faults = injectFaults({ db, workers, temporal, apis: topology.apis, simulator: demo.simulator, suppliers, random, log }, options.faultEveryMs);
     const trafficEnds = Date.now() + options.seconds * 1000;
     const traffic = await playTraffic({
-      apiPort, shops, seconds: options.seconds, ratePerSecond: options.ratePerSecond, random,
+      apiPorts, shops, seconds: options.seconds, ratePerSecond: options.ratePerSecond, random,
       giveUpAt: () => trafficEnds + 60_000,
       onProgress: every(10, (t) => log(`  ${t.attempted} orders attempted, ${t.accepted} accepted, ${t.outOfStock} out of stock, ${t.retries} retries`)),
     });
@@ -177,12 +163,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const code of suppliers) {
       for (const [k, v] of Object.entries(demo.simulator.supplier(code).misbehaved)) simulator[k] = (simulator[k] ?? 0) + v;
     }
-    if (workers.log.length) notes.push(...workers.log.slice(0, 3));
+    notes.push(...topology.problems().slice(0, 3));
     const invariants = await checkInvariants(db);
     return {
-      seconds: options.seconds, traffic, routing, fillRate: await fillRate(db, dayStarted),
+      seconds: options.seconds, topology: options.cluster ? 'cluster' : 'single', traffic, routing, fillRate: await fillRate(db, dayStarted),
       orders: { cardDelivered: o.card_delivered, topUpsSucceeded: o.top_ups_succeeded, refunded: o.refunded, stuck: o.stuck, processing: o.processing, procurementRuns: o.procured },
-      faults: { ...faults.counts, workerCrashes: workers.unexpectedExits, simulator },
+      faults: { ...faults.counts, workerCrashes: topology.unexpectedExits(), simulator },
       callbacks: { delivered: endpoints.received(), refused: endpoints.refused() },
       settledInSeconds, invariants, notes,
     };

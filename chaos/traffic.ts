@@ -46,10 +46,11 @@ function send(port: number, path: string, body: string, headers: Record<string, 
 /**
  * Resellers' systems placing orders at `ratePerSecond` for `seconds`, as a Taobao shop's would: a
  * 5xx, a timeout or a refused connection is retried with the same order id (the API must make that
- * safe) until a definite answer or `giveUpAt`.
+ * safe) until a definite answer or `giveUpAt`. With several API processes the orders are spread over
+ * them, and a retry goes to the next one (as a client behind a load balancer would see it).
  */
 export async function playTraffic(options: {
-  apiPort: number; shops: Shop[]; seconds: number; ratePerSecond: number; random: () => number; giveUpAt: () => number;
+  apiPorts: number[]; shops: Shop[]; seconds: number; ratePerSecond: number; random: () => number; giveUpAt: () => number;
   onProgress?: (tally: TrafficTally) => void;
 }): Promise<TrafficTally> {
   const tally: TrafficTally = { attempted: 0, accepted: 0, outOfStock: 0, insufficientFunds: 0, unexpected: 0, unexpectedSamples: [], retries: 0, unanswered: 0 };
@@ -69,7 +70,8 @@ export async function playTraffic(options: {
       let answer: { status: number; text: string } | undefined;
       try {
         // a fresh timestamp and nonce per attempt, as a real client's retry would sign anew
-        answer = await send(options.apiPort, '/api/v1/orders', body, signedHeaders(shop.credentials, 'POST', '/api/v1/orders', body));
+        const port = options.apiPorts[(n + attempt) % options.apiPorts.length]!;
+        answer = await send(port, '/api/v1/orders', body, signedHeaders(shop.credentials, 'POST', '/api/v1/orders', body));
       } catch {
         answer = undefined;
       }

@@ -12,6 +12,8 @@ export interface AppConfig {
   dataDir: string;
   /** Outside the repo: the built Temporal CLI lives here. */
   cacheDir: string;
+  /** KAMENG_CLUSTER_DIR: `npm run cluster` keeps its state file, configs and logs here (default <dataDir>/cluster). */
+  clusterDir: string;
   database: {
     /** External PostgreSQL; when absent, an embedded PostgreSQL runs under dataDir. */
     url: string | undefined;
@@ -219,6 +221,7 @@ const envSchema = z.object({
     .optional(),
   KAMENG_DATA_DIR: z.string().min(1).default('data'),
   KAMENG_CACHE_DIR: z.string().min(1).optional(),
+  KAMENG_CLUSTER_DIR: z.string().min(1).optional(),
   KAMENG_PG_PORT: port(54329),
   KAMENG_DB_POOL_MAX: z.coerce.number().int().min(2).max(200).default(20),
   TEMPORAL_ADDRESS: z
@@ -336,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return {
     dataDir: path.resolve(cwd, e.KAMENG_DATA_DIR),
     cacheDir: path.resolve(cwd, e.KAMENG_CACHE_DIR ?? path.join(cacheHome, 'kameng')),
+    clusterDir: path.resolve(cwd, e.KAMENG_CLUSTER_DIR ?? path.join(e.KAMENG_DATA_DIR, 'cluster')),
     database: { url: e.DATABASE_URL, ownerUrl: e.DATABASE_OWNER_URL, embeddedPort: e.KAMENG_PG_PORT, poolMax: e.KAMENG_DB_POOL_MAX },
     temporal: {
       ...temporalConfig,

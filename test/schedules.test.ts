@@ -44,4 +44,12 @@ describe('ensureSchedules', () => {
     expect((await h.client.schedule.getHandle('kameng-stock-check').describe()).spec).toEqual(stockCheck.spec);
     expect(await schedules()).toHaveLength(5);
   });
+
+  it('creates each schedule once when two processes start at the same moment (the cluster topology runs two `kameng start`)', async () => {
+    for (const id of IDS) await h.client.schedule.getHandle(id).delete().catch(() => undefined);
+    const [a, b] = await Promise.all([ensureSchedules(h.client, config), ensureSchedules(h.client, config)]);
+    expect(a).toEqual(b);
+    // neither start failed on the other's create (a schedule id is unique: the loser updates in place)
+    expect((await schedules()).map((s) => s.id)).toEqual(IDS);
+  });
 });

@@ -99,6 +99,8 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
     namespace: infra.namespace,
     taskQueues: Object.values(config.temporal.taskQueues),
     deps,
+    // bundled earlier (KAMENG_WORKFLOW_BUNDLE): a restarted API process is back in seconds
+    bundle: config.temporal.workflowBundle ? { codePath: config.temporal.workflowBundle } : undefined,
     temporalMetricsAddress: config.observability.temporalMetricsAddress ?? `127.0.0.1:${await freePort()}`,
   });
   cleanups.push(() => workers.shutdown());

@@ -37,7 +37,7 @@ export interface ResolveOptions {
   log?: (line: string) => void;
 }
 
-async function isExecutable(file: string): Promise<boolean> {
+export async function isExecutable(file: string): Promise<boolean> {
   try {
     await fs.access(file, fsConstants.X_OK);
     return (await fs.stat(file)).isFile();
@@ -46,7 +46,7 @@ async function isExecutable(file: string): Promise<boolean> {
   }
 }
 
-async function onPath(name: string): Promise<string | undefined> {
+export async function onPath(name: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir && (await isExecutable(path.join(dir, name)))) return path.join(dir, name);
   }
@@ -68,7 +68,7 @@ export async function resolveTemporalCli(options: ResolveOptions): Promise<strin
     const cached = path.join(cliDir, version, 'temporal');
     if (await isExecutable(cached)) return cached;
   }
-  const go = await onPath('go') ?? ((await isExecutable('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
+  const go = await findGo();
   if (!go) {
     throw new TemporalCliUnavailableError(
       'No Temporal CLI found and no `go` to build one. Either set TEMPORAL_ADDRESS to an existing Temporal ' +
@@ -89,6 +89,11 @@ export async function resolveTemporalCli(options: ResolveOptions): Promise<strin
       return await buildFallback(go, cliDir, log);
     }
   });
+}
+
+/** `go` on PATH, or where the official tarball puts it. */
+export async function findGo(): Promise<string | undefined> {
+  return (await onPath('go')) ?? ((await isExecutable('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
 }
 
 async function buildPreferred(go: string, cliDir: string, log: (l: string) => void): Promise<string> {
@@ -121,7 +126,7 @@ async function buildFallback(go: string, cliDir: string, log: (l: string) => voi
   return path.join(target, 'temporal');
 }
 
-function runGo(go: string, args: string[], cwd: string, log: (l: string) => void, env: Record<string, string> = {}): Promise<void> {
+export function runGo(go: string, args: string[], cwd: string, log: (l: string) => void, env: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     log(`  $ go ${args.join(' ')}`);
     const child = spawn(go, args, { cwd, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -139,8 +144,8 @@ function runGo(go: string, args: string[], cwd: string, log: (l: string) => void
   });
 }
 
-/** A directory lock so that a test run and `npm start` never build the CLI at the same time. */
-async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
+/** A directory lock so that a test run and `npm start` never build the same binary at the same time. */
+export async function withLock<T>(lockDir: string, fn: () => Promise<T>, makeError: (m: string) => Error = (m) => new TemporalCliUnavailableError(m)): Promise<T> {
   await fs.mkdir(path.dirname(lockDir), { recursive: true });
   const deadline = Date.now() + 30 * 60_000;
   for (;;) {
@@ -154,7 +159,7 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
         await fs.rm(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new TemporalCliUnavailableError(`timed out waiting for ${lockDir}`);
+      if (Date.now() > deadline) throw makeError(`timed out waiting for ${lockDir}`);
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
