@@ -22,6 +22,7 @@ import * as aftersales from './20261201_024_aftersales.ts';
 import * as routingAndAlerts from './20261201_027_routing_and_alerts.ts';
 import * as stockDemand from './20261201_028_stock_demand.ts';
 import * as resellerPortal from './20261201_031_reseller_portal.ts';
+import * as portalApiSettings from './20261201_035_portal_api_settings.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -48,4 +49,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_027_routing_and_alerts': routingAndAlerts,
   '20261201_028_stock_demand': stockDemand,
   '20261201_031_reseller_portal': resellerPortal,
+  '20261201_035_portal_api_settings': portalApiSettings,
 };
