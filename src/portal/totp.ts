@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { Db } from '../db/knex.ts';
 import { KamengError, ValidationError } from '../errors.ts';
 import type { ResellerRegistry } from '../resellers/registry.ts';
-import { assertOwner, recordPortalAudit, ResellerUsers, type PortalActor, type PortalSession } from './users.ts';
+import { assertOwner, recordPortalAudit, type PortalActor, type PortalSession, type ResellerUsers } from './users.ts';
 
 /** RFC 6238 as every authenticator app reads an otpauth:// URI by default: HMAC-SHA-1, 30 s steps, 6 digits. */
 export const TOTP_STEP_SECONDS = 30;
