@@ -122,7 +122,7 @@ export function mountPortalApi(r: express.Router, kit: PortalKit): void {
       ${owner ? '' : html`<p id="owner-only">${t('portal_ownerOnlySettings')}</p>`}`, undefined, refused ? 400 : 200);
   };
   const saving = (field: 'callbackUrl' | 'ipAllowlist', save: (res: Response, value: string) => Promise<void>) => async (req: Request, res: Response) => {
-    const value = String(req.body?.[field] ?? '').slice(0, 5000);
+    const value = String(req.body?.[field] ?? '');
     try {
       await save(res, value);
     } catch (err) {

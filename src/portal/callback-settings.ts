@@ -47,6 +47,8 @@ export class PortalCallbackSettings {
     const url = String(input ?? '').trim();
     const errors = new FieldErrors();
     if (url.length > 500) errors.add('callbackUrl', 'at most 500 characters');
+    // the URL parser drops or escapes these, but the stored text would keep them (a NUL does not even store)
+    else if (/[\u0000-\u001f\u007f]/.test(url)) errors.add('callbackUrl', 'must not contain control characters');
     else if (url) {
       const problem = callbackUrlProblem(url, this.deps.allowPrivateCallbacks);
       if (problem) errors.add('callbackUrl', `"${url}" ${problem}`);
@@ -58,9 +60,11 @@ export class PortalCallbackSettings {
   /** CIDRs or addresses, comma, space or newline separated; empty: any address. A bad entry changes nothing (field ipAllowlist). */
   async setIpAllowlist(actor: PortalActor, input: string): Promise<void> {
     assertOwner(actor, 'change the IP allowlist');
-    const allow = parseAllowlist(String(input ?? ''));
+    const text = String(input ?? '');
+    const allow = parseAllowlist(text);
     const errors = new FieldErrors();
-    if (allow.problem) errors.add('ipAllowlist', allow.problem);
+    if (text.length > 5000) errors.add('ipAllowlist', 'at most 5000 characters');
+    else if (allow.problem) errors.add('ipAllowlist', allow.problem);
     errors.throwIfAny();
     await this.change(actor, 'ipAllowlist', { ip_allowlist: toInetArray(allow.cidrs) }, (r) => parseInetArray(r.ip_allowlist), allow.cidrs);
   }
