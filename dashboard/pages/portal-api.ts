@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { ValidationError } from '../../src/errors.ts';
 import { PortalCallbackSettings } from '../../src/portal/callback-settings.ts';
 import { PortalTotp, TotpCodeError } from '../../src/portal/totp.ts';
-import { SECOND_FACTOR_MINUTES, type PortalSession, type ResellerUsers } from '../../src/portal/users.ts';
+import { PORTAL_SESSION_HOURS, SECOND_FACTOR_MINUTES, type PortalSession, type ResellerUsers } from '../../src/portal/users.ts';
 import type { LoginThrottle } from '../../src/users/login-throttle.ts';
 import { LoginThrottledError } from '../../src/users/login-throttle.ts';
 import type { DashboardDeps } from '../deps.ts';
@@ -76,7 +76,7 @@ export function mountPortalSecondStep(r: express.Router, kit: PortalKit): void {
       await kit.throttle.succeeded(attempt);
       res.clearCookie(SECOND_FACTOR_COOKIE, { path: '/portal/login' });
       res.clearCookie(kit.loginCsrfCookie, { path: '/portal/login' });
-      res.cookie(kit.portalCookie, token, { httpOnly: true, sameSite: 'lax', secure: kit.secure, path: '/portal', maxAge: 12 * 3600_000 });
+      res.cookie(kit.portalCookie, token, { httpOnly: true, sameSite: 'lax', secure: kit.secure, path: '/portal', maxAge: PORTAL_SESSION_HOURS * 3600_000 });
       res.redirect(303, kit.safeNext(req.body?.next));
     } catch (err) {
       if (err instanceof TotpCodeError) {
