@@ -1,9 +1,12 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { base32Decode, hotp, stepAt, TOTP_STEP_SECONDS } from '../src/portal/totp.ts';
 import { DAY_BOTH, openPortalWorld, PORTAL_PASSWORD, type PortalWorld } from './support/portal-world.ts';
 
 /**
@@ -17,18 +20,30 @@ const PHONE = { width: 390, height: 844 };
 
 let w: PortalWorld;
 let browser: Browser;
+/** Shop a's callback endpoint (a local server; the portal may send to 127.0.0.1 in this world). */
+const callbacks: string[] = [];
+const receiver = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    callbacks.push(body);
+    res.writeHead(200).end();
+  });
+});
 const download = fs.mkdtempSync(path.join(os.tmpdir(), 'kameng-portal-'));
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\`, or set CHROMIUM_PATH`);
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  w = await openPortalWorld();
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  w = await openPortalWorld({ allowPrivateCallbacks: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 });
 afterAll(async () => {
+  receiver.close();
   await browser?.close();
   await w?.close();
   fs.rmSync(download, { recursive: true, force: true });
@@ -127,12 +142,60 @@ describe('the reseller portal in a browser', () => {
     expect(status).toBe(403);
   });
 
+  it('the owner sets its callback URL, sends a test callback and sees it in the delivery log', async () => {
+    const page = await logIn(w.shops.a.owner);
+    await page.click('a[href="/portal/api-settings"]');
+    await page.fill('#callback-url', 'ftp://shop.example/notify');
+    await page.evaluate(() => (document.querySelector('#callback-url') as HTMLInputElement).setAttribute('type', 'text'));
+    await page.click('#save-callback-url');
+    expect(await page.textContent('#callbackUrl-error')).toContain('http:// or https://');
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/notify`;
+    await page.fill('#callback-url', url);
+    await page.click('#save-callback-url');
+    await page.waitForSelector('#notice');
+    await page.click('#send-test');
+    await page.waitForSelector('#test-result[data-sent="delivered"]');
+    expect(JSON.parse(callbacks.at(-1)!)).toMatchObject({ event: 'TEST', test: true, resellerCode: w.shops.a.code });
+    await page.click('#test-result a');
+    await page.waitForURL(`${w.base}/portal/callbacks`);
+    expect(await page.locator('#callbacks tr[data-test="yes"][data-delivered="yes"]').count()).toBe(1);
+  });
+
+  it('the owner turns on two-factor login and logs in with a code', async () => {
+    const page = await logIn(w.shops.b.owner);
+    await page.click('a[href="/portal/security"]');
+    await page.click('#totp-start');
+    const secret = base32Decode((await page.textContent('#totp-secret'))!.trim());
+    // a step with time left, so neither code expires mid-test
+    const left = TOTP_STEP_SECONDS * 1000 - (Date.now() % (TOTP_STEP_SECONDS * 1000));
+    if (left < 8_000) await page.waitForTimeout(left + 200);
+    const step = stepAt(Date.now());
+    await page.fill('#totp-confirm-code', hotp(secret, step - 1));
+    await page.click('#totp-confirm');
+    await page.waitForSelector('#totp-status[data-on="yes"]');
+    await page.context().close();
+
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    const again = await context.newPage();
+    await again.goto(`${w.base}/portal/login`);
+    await again.fill('input[name=username]', w.shops.b.owner);
+    await again.fill('input[name=password]', PORTAL_PASSWORD);
+    await again.click('button[type=submit]');
+    await again.waitForURL(/\/portal\/login\/totp/);
+    await again.fill('#totp-code', hotp(secret, step));
+    await again.click('button[type=submit]');
+    await again.waitForURL(`${w.base}/portal`);
+    expect(await again.textContent('#portal-reseller')).toContain(w.shops.b.code);
+    await context.close();
+  });
+
   it('every page fits a phone, in both languages', async () => {
     const page = await logIn(w.shops.a.owner, PHONE);
     const pages: [string, string][] = [
       ['overview', '/portal'], ['analysis', '/portal/analysis'], ['orders', '/portal/orders'], ['order', `/portal/orders/${w.shops.a.cardOrderId}`],
       ['statements', '/portal/statements'], ['wallet', '/portal/wallet'], ['callbacks', '/portal/callbacks'], ['api-keys', '/portal/api-keys'], ['users', '/portal/users'],
       ['prices', '/portal/prices'], ['complaints', '/portal/complaints'], ['complaint-form', `/portal/orders/${w.shops.a.cardOrderId}/complaint`],
+      ['api-settings', '/portal/api-settings'], ['security', '/portal/security'],
     ];
     const filed = await w.h.db('complaints').where({ reseller_id: w.shops.a.id }).orderBy('id', 'desc').first('id');
     if (filed) pages.push(['complaint', `/portal/complaints/${filed.id}`]);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callbackUrlProblem, parseAllowlist } from '../src/resellers/admin.ts';
 import { openPortalWorld, portalLogin, postPortalLogin, PORTAL_PASSWORD, type PortalSessionClient, type PortalWorld } from './support/portal-world.ts';
 
 /**
@@ -99,6 +100,43 @@ describe('fuzzing the portal', () => {
       expect([200, 400, 404, 413, 414, 431]).toContain(res.status);
       expect(text).not.toContain(w.shops.b.code);
       expect(text).not.toContain(w.shops.b.resellerOrderId);
+    }), { numRuns: RUNS });
+  });
+
+  it('API settings: any callback URL or allowlist is saved only when the SSRF and CIDR rules take it; refused, nothing changes', async () => {
+    const row = () => w.h.db('resellers').where({ id: w.shops.a.id }).first('callback_url', 'ip_allowlist');
+    const urls = fc.oneof(nasty, fc.webUrl(), fc.constantFrom('http://127.0.0.1/x', 'http://10.0.0.1/', 'http://localhost/', 'https://u:p@shop.example/', 'ftp://shop.example/', 'http://[::1]/', 'http://169.254.169.254/'));
+    const lists = fc.oneof(nasty, fc.array(fc.oneof(fc.ipV4(), fc.ipV6(), fc.tuple(fc.ipV4(), fc.integer({ min: -1, max: 40 })).map(([a, n]) => `${a}/${n}`)), { maxLength: 5 }).map((l) => l.join('\n')));
+    await fc.assert(fc.asyncProperty(fc.boolean(), urls, lists, async (isUrl, url, list) => {
+      const before = await row();
+      const res = isUrl ? await owner.post('/portal/api-settings/callback-url', { callbackUrl: url }) : await owner.post('/portal/api-settings/allowlist', { ipAllowlist: list });
+      const text = await res.text();
+      expect([303, 400, 413]).toContain(res.status);
+      const after = await row();
+      if (res.status === 303) {
+        if (isUrl) expect(after.callback_url === null || callbackUrlProblem(after.callback_url, w.config.fulfillment.allowPrivateCallbacks) === undefined).toBe(true);
+        else expect(parseAllowlist(list).problem).toBeUndefined();
+      } else {
+        expect(after).toEqual(before);
+        // a NUL is refused at the door (BAD_PARAMETER), anything else by the form's rules
+        if (res.status === 400) expect(text).toMatch(/data-code="(VALIDATION_ERROR|BAD_PARAMETER)"|"code":"BAD_PARAMETER"/);
+      }
+    }), { numRuns: RUNS });
+  });
+
+  it('two-factor: any code neither turns it on without a right code nor opens a session', async () => {
+    expect((await owner.post('/portal/security/totp/start')).status).toBe(303);
+    await fc.assert(fc.asyncProperty(fc.oneof(nasty, fc.integer({ min: 0, max: 999_999 }).map((n) => String(n).padStart(6, '0'))), fc.constantFrom('confirm', 'disable', 'login'), async (code, form) => {
+      const res = form === 'login'
+        ? await fetch(`${w.base}/portal/login/totp`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ code, _csrf: code }) })
+        : await owner.post(`/portal/security/totp/${form}`, { code });
+      await res.arrayBuffer();
+      // a random 6 digits can be right (1 in 333,333 with the drift): then it is on, as it should be
+      const on = (await w.h.db('reseller_users').where({ username: w.shops.a.owner }).first('totp_secret_sealed')).totp_secret_sealed !== null;
+      if (on) return;
+      // 400: a NUL refused at the door
+      expect(form === 'login' ? [303, 400, 403] : [400, 413]).toContain(res.status);
+      expect(res.headers.getSetCookie().some((c) => c.startsWith('kameng_portal='))).toBe(false);
     }), { numRuns: RUNS });
   });
 

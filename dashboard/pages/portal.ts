@@ -4,6 +4,7 @@ import { formatShanghai } from '../../src/dates.ts';
 import { KamengError, NotFoundError, ValidationError } from '../../src/errors.ts';
 import { refusalOf } from '../../src/http/request-errors.ts';
 import { displayYuan } from '../../src/money.ts';
+import { CallbackSendsRateLimitedError } from '../../src/portal/callback-settings.ts';
 import { Portal, RevealRateLimitedError } from '../../src/portal/portal.ts';
 import { registerPortalPages } from './portal-pages.ts';
 import { PORTAL_SESSION_HOURS, PortalForbiddenError, ResellerUsers, type PortalSession } from '../../src/portal/users.ts';
@@ -18,6 +19,7 @@ import { actorFromToken } from '../../src/users/actor.ts';
 import { SESSION_COOKIE } from '../auth.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { html, jsonForScript, type SafeHtml } from '../html.ts';
+import { askSecondFactor, mountPortalApi, mountPortalSecondStep, type PortalKit } from './portal-api.ts';
 import { langOf, translator, type Lang, type LabelKey } from '../i18n.ts';
 
 /** The portal's own session cookie (path /portal): a staff session never opens it, nor it the dashboard. */
@@ -44,8 +46,10 @@ const NAV: [string, LabelKey, string][] = [
   ['prices', 'portal_prices', '/portal/prices'],
   ['complaints', 'portal_complaints', '/portal/complaints'],
   ['api', 'portal_api', '/portal/api-keys'],
+  ['api-settings', 'portal_apiSettings', '/portal/api-settings'],
   ['callbacks', 'portal_callbacks', '/portal/callbacks'],
   ['users', 'portal_users', '/portal/users'],
+  ['security', 'portal_security', '/portal/security'],
 ];
 
 function portalLayout(o: { lang: Lang; title: string; active: string; body: SafeHtml; path: string; session?: PortalSession; scripts?: string[] }): string {
@@ -90,7 +94,7 @@ function statusOfError(err: unknown): number {
   if (refusal) return refusal.status;
   if (err instanceof PortalForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
-  if (err instanceof RevealRateLimitedError) return 429;
+  if (err instanceof RevealRateLimitedError || err instanceof CallbackSendsRateLimitedError) return 429;
   if (err instanceof ValidationError) return 400;
   if (err instanceof KamengError) return err.retryable ? 503 : 400;
   return 500;
@@ -143,7 +147,9 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     try {
       release = await hashing.enter();
       await throttle.admit(attempt);
-      const { token } = await users.login(username, String(req.body?.password ?? ''));
+      const { token, secondFactor } = await users.login(username, String(req.body?.password ?? ''));
+      // the password alone does not take its try back when a code must follow (src/portal/totp.ts)
+      if (secondFactor) return askSecondFactor(kit, res, token, safeNext(req.body?.next));
       await throttle.succeeded(attempt);
       res.clearCookie(LOGIN_CSRF_COOKIE, { path: '/portal/login' });
       res.cookie(PORTAL_COOKIE, token, { httpOnly: true, sameSite: 'lax', secure, path: '/portal', maxAge: PORTAL_SESSION_HOURS * 3600_000 });
@@ -169,6 +175,8 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     res.cookie(SUPPORT_COOKIE, session.user.resellerCode, { httpOnly: true, sameSite: 'lax', secure, path: '/portal', maxAge: 3600_000 });
     res.redirect(303, '/portal');
   });
+  const kit: PortalKit = { deps: { ...deps, resellers: deps.resellers }, users, throttle, secure, portalCookie: PORTAL_COOKIE, loginCsrfCookie: LOGIN_CSRF_COOKIE, page, csrfField, sameToken, safeNext };
+  mountPortalSecondStep(r, kit);
   r.get('/support-exit', (_req, res) => {
     res.clearCookie(SUPPORT_COOKIE, { path: '/portal' });
     res.redirect(303, '/');
@@ -331,13 +339,18 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     const failedOnly = req.query.failed === '1';
     const { rows, more } = await portal.callbackLog(sessionOf(res).user, { limit: 50, offset: (pageNo - 1) * 50, failedOnly });
     const link = (n: number) => `/portal/callbacks?${new URLSearchParams({ ...(failedOnly ? { failed: '1' } : {}), page: String(n) })}`;
+    const owner = sessionOf(res).user.role === 'owner' && !sessionOf(res).user.supportBy;
+    const resent = req.query.resent === 'delivered' || req.query.resent === 'failed' ? req.query.resent : undefined;
     page(req, res, 'portal_callbacks', 'callbacks', (t) => html`
+      ${resent ? html`<p class="notice" id="resent" data-resent="${resent}">${t(resent === 'delivered' ? 'portal_resentDelivered' : 'portal_resentFailed')}</p>` : ''}
       <section><p><a href="/portal/callbacks" class="${failedOnly ? '' : 'active'}">${t('portal_callbacksAll')}</a> · <a href="/portal/callbacks?failed=1" class="${failedOnly ? 'active' : ''}">${t('portal_callbacksFailed')}</a></p>
         ${rows.length === 0 ? html`<p id="no-callbacks">${t('portal_noCallbacks')}</p>` : html`<div class="scroll"><table id="callbacks"><thead><tr>
-        <th>${t('portal_when')}</th><th>${t('portal_orderId')}</th><th>#</th><th>${t('portal_status')}</th><th>${t('portal_detail')}</th><th>${t('portal_callbackUrl')}</th></tr></thead>
-        <tbody>${rows.map((c) => html`<tr data-delivered="${c.delivered ? 'yes' : 'no'}"><td>${formatShanghai(c.at)}</td><td><a href="/portal/orders/${c.orderId}">${c.resellerOrderId}</a></td><td>${c.attempt}</td>
+        <th>${t('portal_when')}</th><th>${t('portal_orderId')}</th><th>#</th><th>${t('portal_status')}</th><th>${t('portal_detail')}</th><th>${t('portal_callbackUrl')}</th><th></th></tr></thead>
+        <tbody>${rows.map((c) => html`<tr data-delivered="${c.delivered ? 'yes' : 'no'}" data-test="${c.test ? 'yes' : 'no'}" data-delivery-id="${c.id}"><td>${formatShanghai(c.at)}</td>
+          <td>${c.test ? html`<span class="test-event">${t('portal_testEvent')}</span>` : html`<a href="/portal/orders/${c.orderId}">${c.resellerOrderId}</a>`}</td><td>${c.attempt}</td>
           <td class="${c.delivered ? 'ok' : 'bad'}">${c.delivered ? t('portal_event_callback_delivered') : t('portal_event_callback_failed')} ${c.statusCode ?? ''}</td>
-          <td>${c.error ?? ''}${c.durationMs !== null ? html` <small>${c.durationMs} ms</small>` : ''}</td><td>${c.url}</td></tr>`)}</tbody></table></div>`}
+          <td>${c.error ?? ''}${c.durationMs !== null ? html` <small>${c.durationMs} ms</small>` : ''}</td><td>${c.url}</td>
+          <td>${owner && !c.delivered && !c.test ? html`<form method="post" action="/portal/callbacks/${c.id}/resend" class="inline">${csrfField(res)}<button type="submit" class="resend">${t('portal_resend')}</button></form>` : ''}</td></tr>`)}</tbody></table></div>`}
         <div class="pager">${pageNo > 1 ? html`<a href="${link(pageNo - 1)}">←</a>` : ''}${more ? html`<a href="${link(pageNo + 1)}">→</a>` : ''}</div></section>`);
   });
 
@@ -392,6 +405,7 @@ export function mountPortal(app: express.Express, deps: DashboardDeps): { routes
     res.redirect(303, '/portal/users');
   });
 
+  mountPortalApi(r, kit);
   r.use((req, _res, next) => next(new NotFoundError('page', req.path)));
   // The portal's errors in the portal's own layout (a 500 goes on to the dashboard's handler, which logs it).
   r.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -45,12 +45,18 @@ export async function callbackDeliveries(db: Db, orderId: number) {
  */
 export async function resendResellerCallback(deps: CallbackDeps, input: { orderId: number; actor: Actor; reason: string }): Promise<{ delivered: boolean; error?: string }> {
   if (!input.reason?.trim()) throw new ValidationError('re-sending a callback needs a reason');
-  const order = await orders.byId(deps.db, input.orderId);
+  return resendResellerCallbackAudited(deps, input.orderId, (attempt) =>
+    recordAudit(deps.db, { actor: input.actor, action: 'order.resend_callback', subjectType: 'order', subjectId: input.orderId, reason: input.reason, details: { attempt } }));
+}
+
+/** The re-send itself, for a caller that has authorised it and writes its own audit row (ops above; the reseller's owner in the portal, src/portal). */
+export async function resendResellerCallbackAudited(deps: CallbackDeps, orderId: number, audit: (attempt: number) => Promise<void>): Promise<{ delivered: boolean; error?: string }> {
+  const order = await orders.byId(deps.db, orderId);
   if (order.status !== 'succeeded' && order.status !== 'refunded') throw new ValidationError(`order ${order.id} is ${order.status}: only a final order's callback can be re-sent`);
   const log = await callbackDeliveries(deps.db, order.id);
   if (log.some((d: { delivered: boolean }) => d.delivered)) throw new ValidationError(`order ${order.id}: the reseller already took its callback`);
   const attempt = Math.max(0, ...log.map((d: { attempt: number }) => d.attempt)) + 1;
-  await recordAudit(deps.db, { actor: input.actor, action: 'order.resend_callback', subjectType: 'order', subjectId: order.id, reason: input.reason, details: { attempt } });
+  await audit(attempt);
   try {
     return await tellReseller(deps, order.id, attempt);
   } catch (err) {

@@ -202,13 +202,15 @@ export class Portal {
 
   /** The callback deliveries to the reseller's endpoint, newest first: why a callback failed, without asking us. */
   async callbackLog(actor: PortalActor, page: { limit: number; offset: number; failedOnly: boolean }) {
-    const q = this.db('callback_deliveries as c').join('orders as o', 'o.id', 'c.order_id').where('o.reseller_id', actor.resellerId);
+    // the orders' deliveries, and the owner's test callbacks (no order: migration 035)
+    const q = this.db('callback_deliveries as c').leftJoin('orders as o', 'o.id', 'c.order_id')
+      .where((w) => w.where('o.reseller_id', actor.resellerId).orWhere((t) => t.where('c.test', true).where('c.reseller_id', actor.resellerId)));
     if (page.failedOnly) q.where('c.delivered', false);
     const rows = await q.orderBy('c.id', 'desc').limit(page.limit + 1).offset(page.offset)
-      .select('c.id', 'c.order_id', 'o.reseller_order_id', 'c.url', 'c.attempt', 'c.status_code', 'c.error', 'c.delivered', 'c.duration_ms', 'c.at');
+      .select('c.id', 'c.order_id', 'o.reseller_order_id', 'c.url', 'c.attempt', 'c.status_code', 'c.error', 'c.delivered', 'c.duration_ms', 'c.at', 'c.test');
     return {
       rows: rows.slice(0, page.limit).map((r) => ({
-        id: Number(r.id), orderId: Number(r.order_id), resellerOrderId: r.reseller_order_id as string, url: r.url as string, attempt: Number(r.attempt),
+        id: Number(r.id), orderId: r.order_id === null ? null : Number(r.order_id), resellerOrderId: r.reseller_order_id as string | null, test: Boolean(r.test), url: r.url as string, attempt: Number(r.attempt),
         statusCode: r.status_code === null ? null : Number(r.status_code), error: r.error as string | null, delivered: Boolean(r.delivered),
         durationMs: r.duration_ms === null ? null : Number(r.duration_ms), at: new Date(r.at),
       })),

@@ -29,6 +29,8 @@ export interface PortalSession {
 }
 
 export const PORTAL_SESSION_HOURS = 12;
+/** How long the password step of a two-factor login waits for the code. */
+export const SECOND_FACTOR_MINUTES = 5;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** Hashed for an unknown username too, so timing does not say which usernames exist. */
 const NO_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -129,18 +131,33 @@ export class ResellerUsers {
     return toActor(await trx('reseller_users as u').join('resellers as r', 'r.id', 'u.reseller_id').where('u.id', row.id).first(SELECT));
   }
 
-  /** Checks the password and opens a session; returns the cookie token (kept only hashed). A suspended reseller's users still log in (to read why). */
-  async login(username: string, password: string): Promise<{ token: string; session: PortalSession }> {
+  /**
+   * Checks the password and opens a session; returns the cookie token (kept only hashed). A suspended reseller's users still log in (to read why).
+   * An owner with two-factor login on gets a token that waits SECOND_FACTOR_MINUTES for the code instead (secondFactor: src/portal/totp.ts).
+   */
+  async login(username: string, password: string): Promise<{ token: string; session: PortalSession; secondFactor?: true }> {
     const row = await this.db('reseller_users as u').join('resellers as r', 'r.id', 'u.reseller_id')
-      .where({ 'u.username': String(username ?? '').trim().toLowerCase(), 'u.disabled': false }).first([...SELECT, 'u.password_hash']);
+      .where({ 'u.username': String(username ?? '').trim().toLowerCase(), 'u.disabled': false }).first([...SELECT, 'u.password_hash', 'u.totp_secret_sealed']);
     const ok = await passwordMatches(String(password ?? ''), row?.password_hash ?? NO_HASH);
     if (!row || !ok) throw new LoginFailedError();
+    if (row.totp_secret_sealed) {
+      const token = randomBytes(32).toString('base64url');
+      await this.db('portal_sessions').insert({ token_sha256: sha256(token), reseller_user_id: row.id, csrf_token: randomBytes(24).toString('base64url'), second_factor_pending: true, expires_at: new Date(Date.now() + SECOND_FACTOR_MINUTES * 60_000) });
+      return { token, session: { user: toActor(row), csrfToken: '' }, secondFactor: true };
+    }
+    return this.openSession(Number(row.id));
+  }
+
+  /** A new session for a user whose login is complete (password, and the code when two-factor is on): audited as the login. */
+  async openSession(resellerUserId: number, details: Record<string, unknown> = {}): Promise<{ token: string; session: PortalSession }> {
+    const row = await this.db('reseller_users as u').join('resellers as r', 'r.id', 'u.reseller_id').where({ 'u.id': resellerUserId, 'u.disabled': false }).first(SELECT);
+    if (!row) throw new LoginFailedError();
     const token = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
     await this.db('portal_sessions').insert({ token_sha256: sha256(token), reseller_user_id: row.id, csrf_token: csrfToken, expires_at: new Date(Date.now() + PORTAL_SESSION_HOURS * 3600_000) });
     await this.db('portal_sessions').where('expires_at', '<', new Date()).delete();
     const session = { user: toActor(row), csrfToken };
-    await recordPortalAudit(this.db, { actor: session.user, action: 'portal.login', subjectType: 'reseller_user', subjectId: session.user.resellerUserId, reason: 'logged in to the portal' });
+    await recordPortalAudit(this.db, { actor: session.user, action: 'portal.login', subjectType: 'reseller_user', subjectId: session.user.resellerUserId, reason: 'logged in to the portal', details });
     return { token, session };
   }
 
@@ -148,7 +165,7 @@ export class ResellerUsers {
   async session(token: string | undefined): Promise<PortalSession | undefined> {
     if (!token || typeof token !== 'string') return undefined;
     const row = await this.db('portal_sessions as s').join('reseller_users as u', 'u.id', 's.reseller_user_id').join('resellers as r', 'r.id', 'u.reseller_id')
-      .where('s.token_sha256', sha256(token)).where('s.expires_at', '>', new Date()).where('u.disabled', false)
+      .where('s.token_sha256', sha256(token)).where('s.expires_at', '>', new Date()).where('u.disabled', false).where('s.second_factor_pending', false)
       .first([...SELECT, 's.csrf_token']);
     return row && { user: toActor(row), csrfToken: row.csrf_token };
   }

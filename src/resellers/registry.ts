@@ -52,7 +52,7 @@ export const toReseller = (r: Record<string, any>): Reseller => ({
 });
 
 /** node-postgres returns inet[] as its text form, e.g. {10.0.0.0/8,::1}. */
-function parseInetArray(value: unknown): string[] {
+export function parseInetArray(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);
   if (typeof value !== 'string' || value === '{}' || value === '') return [];
   return value.replace(/^\{|\}$/g, '').split(',').map((s) => s.replace(/^"|"$/g, ''));
@@ -113,6 +113,11 @@ export class ResellerRegistry {
   /** Seals a secret with this registry's key (rotation: src/resellers/admin.ts). */
   sealSecret(secret: string): Buffer {
     return seal(this.secretKey, secret);
+  }
+
+  /** Opens a secret sealed by sealSecret (a portal owner's TOTP secret: src/portal/totp.ts). */
+  openSecret(sealed: Buffer): string {
+    return open(this.secretKey, sealed);
   }
 
   async list(options: { limit: number; offset: number }): Promise<{ rows: Reseller[]; total: number }> {

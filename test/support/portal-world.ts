@@ -52,14 +52,16 @@ export interface PortalWorld {
  * and a staff login created at onboarding by an admin, a settled statement, and a delivered card
  * order placed through the signed API; the API and the dashboard (with the portal) on one port.
  */
-export async function openPortalWorld(options: { freeTries?: number; worker?: boolean } = {}): Promise<PortalWorld> {
+export async function openPortalWorld(options: { freeTries?: number; worker?: boolean; allowPrivateCallbacks?: boolean } = {}): Promise<PortalWorld> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const h = await openHarness({ worker: options.worker ?? false, freshDatabase: true, settings: { publicUrl: base } });
   await h.ledger.openPlatformAccounts();
   const loaded = loadConfig(process.env);
   // the portal's complaints start their workflow on this test file's own task queue (its worker, when asked for)
-  const config: AppConfig = { ...loaded, temporal: { ...loaded.temporal, taskQueues: { ...loaded.temporal.taskQueues, fulfillment: h.taskQueue } }, dashboard: { ...loaded.dashboard, login: { ...loaded.dashboard.login, freeTries: options.freeTries ?? loaded.dashboard.login.freeTries, lockAfter: Math.max(loaded.dashboard.login.lockAfter, (options.freeTries ?? 0) + 1) } } };
+  // a test's callback receiver listens on 127.0.0.1: allowPrivateCallbacks lets the portal send there
+  const fulfillment = options.allowPrivateCallbacks === undefined ? loaded.fulfillment : { ...loaded.fulfillment, allowPrivateCallbacks: options.allowPrivateCallbacks };
+  const config: AppConfig = { ...loaded, fulfillment, temporal: { ...loaded.temporal, taskQueues: { ...loaded.temporal.taskQueues, fulfillment: h.taskQueue } }, dashboard: { ...loaded.dashboard, login: { ...loaded.dashboard.login, freeTries: options.freeTries ?? loaded.dashboard.login.freeTries, lockAfter: Math.max(loaded.dashboard.login.lockAfter, (options.freeTries ?? 0) + 1) } } };
   const app = express();
   mountApis(app, h.deps, h.client, { fulfillment: h.taskQueue, procurement: h.taskQueue });
   const deps = { db: h.db, ledger: h.ledger, client: h.client, config, infrastructure: ['portal test'], resellers: h.deps.resellers, vault: h.deps.vault,
