@@ -535,7 +535,6 @@ const labels = {
   'action_portal.test_callback': { zh: '发送测试回调', en: 'test callback sent' },
   'action_portal.totp_enable': { zh: '开启两步验证', en: 'two-factor login turned on' },
   'action_portal.totp_disable': { zh: '关闭两步验证', en: 'two-factor login turned off' },
-  subject_reseller_user: { zh: '分销商账号', en: 'reseller login' },
   portal_apiSettings: { zh: '回调与白名单', en: 'Callback & allowlist' },
   portal_saved: { zh: '已保存', en: 'Saved' },
   portal_save: { zh: '保存', en: 'Save' },
