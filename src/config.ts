@@ -63,7 +63,19 @@ export interface AppConfig {
   businessTimeZone: 'Asia/Shanghai';
   /** Resellers and wallet recharges (充值), issue 18. */
   resellers: ResellerAdminSettings;
+  /** `kameng import-codes` (src/inventory/import.ts). */
+  cardImport: CardImportSettings;
 }
+
+/** How a card code import seals: in worker threads, a batch of rows at a time. */
+export interface CardImportSettings {
+  /** KAMENG_IMPORT_SEAL_WORKERS: sealing threads (default: the machine's cores); 0 seals in the importing thread. */
+  sealWorkers: number;
+  /** KAMENG_IMPORT_BATCH_ROWS: rows a thread seals at a time; a file of at most one batch is sealed without threads. */
+  batchRows: number;
+}
+
+export const DEFAULT_CARD_IMPORT: CardImportSettings = { sealWorkers: os.availableParallelism(), batchRows: 4_096 };
 
 /** Onboarding resellers and recording their recharges. */
 export interface ResellerAdminSettings {
@@ -253,6 +265,8 @@ const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('kameng'),
   KAMENG_RECHARGE_APPROVAL_FEN: z.coerce.number().int().min(1).default(5_000_000),
   KAMENG_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
+  KAMENG_IMPORT_SEAL_WORKERS: z.coerce.number().int().min(0).max(64).default(DEFAULT_CARD_IMPORT.sealWorkers),
+  KAMENG_IMPORT_BATCH_ROWS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_CARD_IMPORT.batchRows),
   // operations: routing, alerts, stock (DEFAULT_OPERATIONS)
   KAMENG_ROUTING: z.enum(['health', 'priority']).default('health'),
   KAMENG_ROUTING_WINDOW_SECONDS: z.coerce.number().int().min(5).max(86_400).default(DEFAULT_OPERATIONS.routing.windowMs / 1000),
@@ -379,6 +393,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     businessTimeZone: 'Asia/Shanghai',
     resellers: { rechargeApprovalFen: e.KAMENG_RECHARGE_APPROVAL_FEN, secretOverlapMs: e.KAMENG_SECRET_OVERLAP_HOURS * 3600_000 },
+    cardImport: { sealWorkers: e.KAMENG_IMPORT_SEAL_WORKERS, batchRows: e.KAMENG_IMPORT_BATCH_ROWS },
   };
 }
 
