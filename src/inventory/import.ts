@@ -133,6 +133,15 @@ export async function importCardCodes(db: Db, vault: CodeVault, request: ImportR
       // order. At most two batches a thread are in flight: reading waits for sealing, sealing for COPY.
       const sealing = request.sealing ?? DEFAULT_CARD_IMPORT;
       let pool: SealPool | undefined;
+      const checkExpiry = (text: string): { expires: string; bad?: { reason: QuarantineReason; column: string; detail: string } } => {
+        try {
+          const expires = assertBusinessDate(text.trim().slice(0, 10), 'expires_at');
+          return expires < today ? { expires, bad: { reason: 'expired', column: 'expires_at', detail: `code expired on ${expires}` } } : { expires };
+        } catch {
+          return { expires: '\\N', bad: { reason: 'bad_expiry', column: 'expires_at', detail: `"${text}" is not a date like 2027-12-31` } };
+        }
+      };
+      let lastExpiry: { text: string; expires: string; bad?: { reason: QuarantineReason; column: string; detail: string } } = { text: '', expires: '\\N' };
       async function* copyChunks() {
         const inFlight: Promise<string>[] = [];
         let job: SealJob = { sku: request.sku, heads: [], codes: [], tails: [] };
@@ -154,12 +163,10 @@ export async function importCardCodes(db: Db, vault: CodeVault, request: ImportR
           if (!code) bad = { reason: 'empty_code', column: 'code', detail: 'is empty' };
           else if (!row.serial.trim()) bad = { reason: 'empty_serial', column: 'serial', detail: 'is empty' };
           else if (row.expiresOn.trim()) {
-            try {
-              expires = assertBusinessDate(row.expiresOn.trim().slice(0, 10), 'expires_at');
-              if (expires < today) bad = { reason: 'expired', column: 'expires_at', detail: `code expired on ${expires}` };
-            } catch {
-              bad = { reason: 'bad_expiry', column: 'expires_at', detail: `"${row.expiresOn}" is not a date like 2027-12-31` };
-            }
+            // a file's codes mostly share an expiry date: checked once, not a million times
+            if (row.expiresOn !== lastExpiry.text) lastExpiry = { text: row.expiresOn, ...checkExpiry(row.expiresOn) };
+            expires = lastExpiry.expires;
+            bad = lastExpiry.bad;
           }
           if (bad && !quarantine) { note({ file: request.fileName, line: row.line, column: bad.column, message: bad.detail }); continue; }
           job.heads.push(`${row.line}\t${copyText(row.sku.trim())}\t${copyText(row.serial.trim())}`);

@@ -36,7 +36,11 @@ export class SealPool {
 
   constructor(keys: SealKeys, size: number) {
     this.workers = Array.from({ length: size }, (_, i) => {
-      const worker = new Worker(new URL('./seal-worker.mjs', import.meta.url), { workerData: { codes: keys.codes, fingerprint: keys.fingerprint } });
+      const worker = new Worker(new URL('./seal-worker.mjs', import.meta.url), {
+        workerData: { codes: keys.codes, fingerprint: keys.fingerprint },
+        // a thread holds a few batches of short-lived strings: a small young generation keeps its memory small
+        resourceLimits: { maxYoungGenerationSizeMb: 8 },
+      });
       worker.on('message', (m: { id: number; text?: string; error?: string }) => this.settle(m.id, m.error === undefined ? m.text! : new SealWorkerError(m.error)));
       worker.on('error', (err) => this.fail(new SealWorkerError(err.message)));
       worker.on('exit', (code) => { if (this.workers[i] === worker && code !== 0) this.fail(new SealWorkerError(`thread exited with code ${code}`)); });
