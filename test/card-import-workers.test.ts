@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/catalog.ts';
+import { loadConfig } from '../src/config.ts';
 import { CodeVault } from '../src/inventory/codes.ts';
 import { ImportRejectedError } from '../src/inventory/errors.ts';
 import { importCardCodes, readCodeFile } from '../src/inventory/import.ts';
@@ -87,5 +88,11 @@ describe('card code import sealed in worker threads', () => {
     ]);
     expect(await h.db('card_codes').count('* as n')).toEqual(before);
     expect(await h.db('card_batches').where({ sku_code: sku }).count('* as n')).toEqual([{ n: 0 }]);
+  });
+
+  it('seals on every core unless told otherwise (KAMENG_IMPORT_SEAL_WORKERS, KAMENG_IMPORT_BATCH_ROWS)', () => {
+    expect(loadConfig({ HOME: '/home/finance' }, '/srv/kameng').cardImport).toEqual({ sealWorkers: os.availableParallelism(), batchRows: 4_096 });
+    expect(loadConfig({ HOME: '/home/finance', KAMENG_IMPORT_SEAL_WORKERS: '0', KAMENG_IMPORT_BATCH_ROWS: '1000' }, '/srv/kameng').cardImport).toEqual({ sealWorkers: 0, batchRows: 1_000 });
+    expect(() => loadConfig({ HOME: '/home/finance', KAMENG_IMPORT_SEAL_WORKERS: '-1' }, '/srv/kameng')).toThrow(/KAMENG_IMPORT_SEAL_WORKERS/);
   });
 });
