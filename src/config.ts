@@ -65,7 +65,19 @@ export interface AppConfig {
   businessTimeZone: 'Asia/Shanghai';
   /** Resellers and wallet recharges (充值), issue 18. */
   resellers: ResellerAdminSettings;
+  /** `kameng import-codes` (src/inventory/import.ts). */
+  cardImport: CardImportSettings;
 }
+
+/** How a card code import seals: in worker threads, a batch of rows at a time. */
+export interface CardImportSettings {
+  /** KAMENG_IMPORT_SEAL_WORKERS: sealing threads (default: the machine's cores); 0 seals in the importing thread. */
+  sealWorkers: number;
+  /** KAMENG_IMPORT_BATCH_ROWS: rows a thread seals at a time; a file of at most one batch is sealed without threads. */
+  batchRows: number;
+}
+
+export const DEFAULT_CARD_IMPORT: CardImportSettings = { sealWorkers: os.availableParallelism(), batchRows: 4_096 };
 
 /** Onboarding resellers and recording their recharges. */
 export interface ResellerAdminSettings {
@@ -279,6 +291,8 @@ const envSchema = z.object({
   KAMENG_RECEIVING_BANK_ACCOUNT_NAME: z.string().trim().min(2).max(100).default(DEMO_RECEIVING_BANK.accountNameZh),
   KAMENG_RECEIVING_BANK_ACCOUNT_NAME_EN: z.string().trim().min(2).max(100).default(DEMO_RECEIVING_BANK.accountNameEn),
   KAMENG_RECEIVING_BANK_ACCOUNT_NUMBER: z.string().trim().regex(/^\d[\d ]{6,38}\d$/, 'must be the account number: 8-40 digits, spaces allowed').default(DEMO_RECEIVING_BANK.accountNumber),
+  KAMENG_IMPORT_SEAL_WORKERS: z.coerce.number().int().min(0).max(64).default(DEFAULT_CARD_IMPORT.sealWorkers),
+  KAMENG_IMPORT_BATCH_ROWS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_CARD_IMPORT.batchRows),
   // operations: routing, alerts, stock (DEFAULT_OPERATIONS)
   KAMENG_ROUTING: z.enum(['health', 'priority']).default('health'),
   KAMENG_ROUTING_WINDOW_SECONDS: z.coerce.number().int().min(5).max(86_400).default(DEFAULT_OPERATIONS.routing.windowMs / 1000),
@@ -412,6 +426,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
         accountNameEn: e.KAMENG_RECEIVING_BANK_ACCOUNT_NAME_EN, accountNumber: e.KAMENG_RECEIVING_BANK_ACCOUNT_NUMBER,
       },
     },
+    cardImport: { sealWorkers: e.KAMENG_IMPORT_SEAL_WORKERS, batchRows: e.KAMENG_IMPORT_BATCH_ROWS },
   };
 }
 

@@ -10,12 +10,12 @@ import { withActor, withCli } from './context.ts';
 /** `kameng import-codes`: a card code file into stock, all or nothing, booked (src/procurement/receipt.ts), with a progress bar. */
 export async function importCodesCommand(options: { sku: string; file: string; unitCost: string; supplier?: string; batchKey?: string; counterAccount?: string; reason?: string }): Promise<void> {
   // stock moves money (inventory against a payable or an account): a logged-in user imports it
-  await withActor('settlement', async ({ db, deps }, actor) => {
+  await withActor('settlement', async ({ db, deps, config }, actor) => {
     const bar = new cliProgress.SingleBar({ format: '导入 importing [{bar}] {value} rows | {duration}s', noTTYOutput: true, notTTYSchedule: 5000 }, cliProgress.Presets.shades_classic);
     bar.start(0, 0);
     const result = await importStockFile({ ...deps, db }, {
       sku: options.sku, file: options.file, unitCostFen: parseYuan(options.unitCost, '--unit-cost'), batchKey: options.batchKey,
-      supplier: options.supplier, counterAccount: options.counterAccount, reason: options.reason, actor,
+      supplier: options.supplier, counterAccount: options.counterAccount, reason: options.reason, actor, sealing: config.cardImport,
       onProgress: (n) => { bar.setTotal(n); bar.update(n); },
     }).finally(() => bar.stop());
     console.log(result.created

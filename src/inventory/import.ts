@@ -10,7 +10,9 @@ import type { Db } from '../db/knex.ts';
 import { csvRows, FileFormatError, xlsxRows, type Cell } from '../files/tabular.ts';
 import { ValidationError } from '../errors.ts';
 import { assertFen, type Fen } from '../money.ts';
+import { DEFAULT_CARD_IMPORT, type CardImportSettings } from '../config.ts';
 import type { CodeVault } from './codes.ts';
+import type { SealJob, SealPool } from './seal-pool.ts';
 import { ImportRejectedError, type ImportProblem } from './errors.ts';
 
 export interface CodeRow {
@@ -42,6 +44,8 @@ export interface ImportRequest {
    * kept in card_quarantine with its reason.
    */
   badCodes?: 'reject' | 'quarantine';
+  /** Sealing threads and batch size (config.cardImport); DEFAULT_CARD_IMPORT when absent. */
+  sealing?: CardImportSettings;
   onProgress?: (rowsRead: number) => void;
   /** Where the time went, phase by phase (for the benchmark). */
   onPhase?: (phase: string, ms: number) => void;
@@ -86,11 +90,12 @@ const HEADERS: Record<'sku' | 'serial' | 'code' | 'expiresOn', string[]> = {
 };
 
 /**
- * Imports card codes as one batch. Rows stream through: each code is sealed and fingerprinted in
- * this process, then COPYed into a temporary stage; duplicates (in the file and against every code
- * of the SKU), wrong SKUs and expired codes are found with set-based SQL. In 'reject' mode any
- * problem rolls everything back and is reported with its file, line and column; in 'quarantine'
- * mode the bad codes are kept apart with their reason. The booking runs before the commit.
+ * Imports card codes as one batch. Rows stream through: each code is sealed and fingerprinted (in
+ * worker threads, past the first batch), then COPYed into a temporary stage; duplicates (in the
+ * file and against every code of the SKU), wrong SKUs and expired codes are found with set-based
+ * SQL. In 'reject' mode any problem rolls everything back and is reported with its file, line and
+ * column; in 'quarantine' mode the bad codes are kept apart with their reason. The booking runs
+ * before the commit.
  */
 export async function importCardCodes(db: Db, vault: CodeVault, request: ImportRequest): Promise<ImportResult> {
   assertFen(request.unitCostFen, 'unit cost');
@@ -123,21 +128,31 @@ export async function importCardCodes(db: Db, vault: CodeVault, request: ImportR
         request.onPhase?.(name, now - phaseStart);
         phaseStart = now;
       };
-      // COPY data goes out in ~256 KB chunks, not one message per row.
-      async function* copyChunks() {
-        let chunk = '';
-        for await (const line of copyLines()) {
-          chunk += line;
-          if (chunk.length > 262_144) {
-            yield chunk;
-            chunk = '';
-          }
+      // A staged line is head \t sealed \t fingerprint \t tail; the codes are sealed a batch at a
+      // time, by worker threads once the file is longer than one batch, and the batches go out in
+      // order. At most two batches a thread are in flight: reading waits for sealing, sealing for COPY.
+      const sealing = request.sealing ?? DEFAULT_CARD_IMPORT;
+      let pool: SealPool | undefined;
+      const checkExpiry = (text: string): { expires: string; bad?: { reason: QuarantineReason; column: string; detail: string } } => {
+        try {
+          const expires = assertBusinessDate(text.trim().slice(0, 10), 'expires_at');
+          return expires < today ? { expires, bad: { reason: 'expired', column: 'expires_at', detail: `code expired on ${expires}` } } : { expires };
+        } catch {
+          return { expires: '\\N', bad: { reason: 'bad_expiry', column: 'expires_at', detail: `"${text}" is not a date like 2027-12-31` } };
         }
-        if (chunk) yield chunk;
-      }
-      const stageLine = (row: CodeRow, code: string, expires: string, bad?: { reason: QuarantineReason; detail: string }) =>
-        `${row.line}\t${copyText(row.sku.trim())}\t${copyText(row.serial.trim())}\t${code ? `\\\\x${vault.seal(code).toString('hex')}` : '\\N'}\t${code ? `\\\\x${vault.fingerprint(request.sku, code).toString('hex')}` : '\\N'}\t${expires}\t${bad ? `${bad.reason}\t${copyText(bad.detail)}` : '\\N\t\\N'}\n`;
-      async function* copyLines() {
+      };
+      let lastExpiry: { text: string; expires: string; bad?: { reason: QuarantineReason; column: string; detail: string } } = { text: '', expires: '\\N' };
+      async function* copyChunks() {
+        const inFlight: Promise<string>[] = [];
+        let job: SealJob = { sku: request.sku, heads: [], codes: [], tails: [] };
+        const send = () => {
+          if (!pool && sealing.sealWorkers > 0 && job.codes.length >= sealing.batchRows) pool = vault.sealPool(sealing.sealWorkers);
+          const sealed = pool ? pool.seal(job) : Promise.resolve(vault.sealBatch(job));
+          // a failure is thrown where its batch is awaited, not as an unhandled rejection before that
+          sealed.catch(() => undefined);
+          inFlight.push(sealed);
+          job = { sku: request.sku, heads: [], codes: [], tails: [] };
+        };
         for await (const row of request.rows) {
           read++;
           if (read % 50_000 === 0) request.onProgress?.(read);
@@ -148,18 +163,28 @@ export async function importCardCodes(db: Db, vault: CodeVault, request: ImportR
           if (!code) bad = { reason: 'empty_code', column: 'code', detail: 'is empty' };
           else if (!row.serial.trim()) bad = { reason: 'empty_serial', column: 'serial', detail: 'is empty' };
           else if (row.expiresOn.trim()) {
-            try {
-              expires = assertBusinessDate(row.expiresOn.trim().slice(0, 10), 'expires_at');
-              if (expires < today) bad = { reason: 'expired', column: 'expires_at', detail: `code expired on ${expires}` };
-            } catch {
-              bad = { reason: 'bad_expiry', column: 'expires_at', detail: `"${row.expiresOn}" is not a date like 2027-12-31` };
-            }
+            // a file's codes mostly share an expiry date: checked once, not a million times
+            if (row.expiresOn !== lastExpiry.text) lastExpiry = { text: row.expiresOn, ...checkExpiry(row.expiresOn) };
+            expires = lastExpiry.expires;
+            bad = lastExpiry.bad;
           }
           if (bad && !quarantine) { note({ file: request.fileName, line: row.line, column: bad.column, message: bad.detail }); continue; }
-          yield stageLine(row, code, bad?.reason === 'bad_expiry' ? '\\N' : expires, bad && { reason: bad.reason, detail: `${bad.column}: ${bad.detail}` });
+          job.heads.push(`${row.line}\t${copyText(row.sku.trim())}\t${copyText(row.serial.trim())}`);
+          job.codes.push(code);
+          job.tails.push(`${bad?.reason === 'bad_expiry' ? '\\N' : expires}\t${bad ? `${bad.reason}\t${copyText(`${bad.column}: ${bad.detail}`)}` : '\\N\t\\N'}`);
+          if (job.codes.length >= sealing.batchRows) {
+            send();
+            if (inFlight.length >= 2 * Math.max(1, sealing.sealWorkers)) yield await inFlight.shift()!;
+          }
         }
+        if (job.codes.length) send();
+        while (inFlight.length) yield await inFlight.shift()!;
       }
-      await pipeline(Readable.from(copyChunks()), conn.query(copyFrom('COPY card_import_stage FROM STDIN')));
+      try {
+        await pipeline(Readable.from(copyChunks(), { highWaterMark: 2 }), conn.query(copyFrom('COPY card_import_stage FROM STDIN')));
+      } finally {
+        await pool?.close();
+      }
       request.onProgress?.(read);
       phase('read, seal and stage');
       if (read === 0) throw rejected(request.fileName, [{ file: request.fileName, line: 1, message: 'the file has no codes' }]);

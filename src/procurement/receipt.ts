@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { CardImportSettings } from '../config.ts';
 import type { Db } from '../db/knex.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { CodeVault } from '../inventory/codes.ts';
@@ -65,6 +66,8 @@ export interface StockFileImport {
   reason?: string;
   /** Who is importing. A name for now; the one parameter that becomes an authenticated user. */
   actor?: Actor | Schedule;
+  /** Sealing threads and batch size (config.cardImport). */
+  sealing?: CardImportSettings;
 }
 
 /**
@@ -91,6 +94,6 @@ export async function importStockFile(deps: ReceiptDeps & { suppliers: SupplierR
   }
   return importCardCodes(deps.db, deps.vault, {
     batchKey, sku: input.sku, unitCostFen: input.unitCostFen, source: supplierId ? 'supplier_delivery' : 'file', supplierId, fileName,
-    rows: readCodeFile(input.file), onProgress: input.onProgress, booking,
+    rows: readCodeFile(input.file), onProgress: input.onProgress, booking, sealing: input.sealing,
   });
 }
