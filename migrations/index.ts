@@ -25,6 +25,7 @@ import * as resellerPortal from './20261201_031_reseller_portal.ts';
 import * as ledgerRolledTotals from './20261201_033_ledger_rolled_totals.ts';
 import * as resellerSkuDays from './20261201_034_reseller_sku_days.ts';
 import * as portalApiSettings from './20261201_035_portal_api_settings.ts';
+import * as walletMovementsIndex from './20261201_036_wallet_movements_index.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -54,4 +55,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_033_ledger_rolled_totals': ledgerRolledTotals,
   '20261201_034_reseller_sku_days': resellerSkuDays,
   '20261201_035_portal_api_settings': portalApiSettings,
+  '20261201_036_wallet_movements_index': walletMovementsIndex,
 };

@@ -191,13 +191,15 @@ export class Ledger {
    * reads it (positive raises its balance), with the entry's description and metadata.
    */
   async accountEntries(code: string, kinds: string[], page: { limit: number; offset: number }): Promise<{ rows: AccountEntry[]; more: boolean }> {
+    // the kinds written into the text, so that a partial index on them (migration 036) can serve
+    if (!kinds.length || kinds.some((k) => !/^[a-z_]+$/.test(k))) throw new ValidationError(`entry kinds must be names like wallet_adjustment, not ${JSON.stringify(kinds)}`);
     const { rows } = await this.db.raw(
       `SELECT e.id, e.idempotency_key, e.kind, e.description, e.business_date::text AS business_date, e.metadata, e.posted_at,
               (CASE a.normal_side WHEN 'credit' THEN -p.amount ELSE p.amount END)::bigint AS amount
-         FROM ledger_accounts a JOIN ledger_postings p ON p.account_id = a.id JOIN ledger_entries e ON e.id = p.entry_id
-        WHERE a.code = ? AND e.kind = ANY(?::text[])
-        ORDER BY p.posted_at DESC, p.id DESC LIMIT ? OFFSET ?`,
-      [code, kinds, page.limit + 1, page.offset],
+         FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id JOIN ledger_accounts a ON a.id = p.account_id
+        WHERE a.code = ? AND e.kind IN (${kinds.map((k) => `'${k}'`).join(', ')})
+        ORDER BY e.posted_at DESC, e.id DESC LIMIT ? OFFSET ?`,
+      [code, page.limit + 1, page.offset],
     );
     return {
       rows: rows.slice(0, page.limit).map((r: Record<string, any>) => ({
