@@ -103,7 +103,8 @@ export function footerReader(profile: StatementProfile): (cells: unknown[]) => b
     const first = cells.find((c) => c !== null && c !== undefined && String(c).trim() !== '');
     if (typeof first !== 'string') return false;
     const text = first.normalize('NFKC').trim().toLowerCase();
-    return markers.some((m) => text.startsWith(m) && !/^[a-z0-9_]/.test(text.slice(m.length))) || COUNT_FOOTER.test(text);
+    // a Latin marker is a word of its own: "Total: 12" is a footer, a SKU like SUM-0 or TOTAL-50 is not
+    return markers.some((m) => text.startsWith(m) && !(/^[a-z]/.test(m) ? /^[a-z0-9_./-]/ : /^[a-z0-9_]/).test(text.slice(m.length))) || COUNT_FOOTER.test(text);
   };
 }
 
