@@ -61,9 +61,11 @@ export async function openHarness(options: {
   const ownerDb = createDb(fresh?.ownerUrl ?? inject('ownerDatabaseUrl'), { poolMax: 4 });
   if (fresh) {
     await migrateToLatest(ownerDb, { appRole: roleOf(inject('databaseUrl')) });
-    // workflow ids carry order ids (topup-<id>) and all test files share one Temporal namespace:
-    // a fresh database's orders start at a random id, so they never meet another file's workflows
-    await ownerDb.raw(`ALTER SEQUENCE orders_id_seq RESTART WITH ${1_000_000 + Math.floor(Math.random() * 1_000_000_000)}`);
+    // workflow ids carry order and complaint ids (topup-<id>, complaint-<id>) and all test files share
+    // one Temporal namespace: a fresh database's start at a random id, so they never meet another file's workflows
+    for (const sequence of ['orders_id_seq', 'complaints_id_seq']) {
+      await ownerDb.raw(`ALTER SEQUENCE ${sequence} RESTART WITH ${1_000_000 + Math.floor(Math.random() * 1_000_000_000)}`);
+    }
   }
   const masterKey = randomBytes(32);
   const keys = deriveKeys(masterKey);
