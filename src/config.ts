@@ -21,6 +21,8 @@ export interface AppConfig {
     ownerUrl: string | undefined;
     embeddedPort: number;
     poolMax: number;
+    /** KAMENG_PG_JIT: PostgreSQL's JIT compilation for this application's sessions (default off: see src/db/knex.ts). */
+    jit: boolean;
   };
   temporal: TemporalConfig & {
     /** External Temporal cluster; when absent, a local dev server is started. */
@@ -236,6 +238,7 @@ const envSchema = z.object({
   KAMENG_CLUSTER_DIR: z.string().min(1).optional(),
   KAMENG_PG_PORT: port(54329),
   KAMENG_DB_POOL_MAX: z.coerce.number().int().min(2).max(200).default(20),
+  KAMENG_PG_JIT: z.enum(['on', 'off']).default('off'),
   TEMPORAL_ADDRESS: z
     .string()
     .regex(/^[A-Za-z0-9.\-[\]:]+:\d+$/, 'must be host:port, e.g. temporal.internal:7233')
@@ -354,7 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir: path.resolve(cwd, e.KAMENG_DATA_DIR),
     cacheDir: path.resolve(cwd, e.KAMENG_CACHE_DIR ?? path.join(cacheHome, 'kameng')),
     clusterDir: path.resolve(cwd, e.KAMENG_CLUSTER_DIR ?? path.join(e.KAMENG_DATA_DIR, 'cluster')),
-    database: { url: e.DATABASE_URL, ownerUrl: e.DATABASE_OWNER_URL, embeddedPort: e.KAMENG_PG_PORT, poolMax: e.KAMENG_DB_POOL_MAX },
+    database: { url: e.DATABASE_URL, ownerUrl: e.DATABASE_OWNER_URL, embeddedPort: e.KAMENG_PG_PORT, poolMax: e.KAMENG_DB_POOL_MAX, jit: e.KAMENG_PG_JIT === 'on' },
     temporal: {
       ...temporalConfig,
       address: temporalProfile.address,

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { isCronExpression, loadConfig } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
+import { createDb } from '../src/db/knex.ts';
 
 describe('configuration', () => {
   it('has working defaults: embedded PostgreSQL and a local Temporal dev server', () => {
@@ -61,5 +62,26 @@ describe('start-up settings read through the configuration', () => {
     expect(set.bootstrap).toEqual({ adminPassword: 'pw-from-env', demoStuckAfterMs: 60_000 });
     expect(set.fulfillment.stuckAfterMs).toBe(60_000);
     expect(() => loadConfig({ HOME: '/home/finance', KAMENG_LOG_LEVEL: 'LOUD' }, '/srv/kameng')).toThrow(/KAMENG_LOG_LEVEL/);
+  });
+});
+
+describe('database sessions', () => {
+  it('run with PostgreSQL JIT compilation off unless KAMENG_PG_JIT=on asks for it', async () => {
+    expect(loadConfig({ HOME: '/home/finance' }, '/srv/kameng').database.jit).toBe(false);
+    expect(loadConfig({ HOME: '/home/finance', KAMENG_PG_JIT: 'on' }, '/srv/kameng').database.jit).toBe(true);
+    expect(() => loadConfig({ HOME: '/home/finance', KAMENG_PG_JIT: 'yes' }, '/srv/kameng')).toThrow(/KAMENG_PG_JIT/);
+    // where the session's value came from: 'client' is Kameng's connection asking for it
+    const setting = async (jit: boolean | undefined) => {
+      const db = createDb(inject('databaseUrl'), { poolMax: 1, ...(jit === undefined ? {} : { jit }) });
+      try {
+        const { rows: [r] } = await db.raw("SELECT setting, source FROM pg_settings WHERE name = 'jit'");
+        return `${r.setting} (${r.source})`;
+      } finally {
+        await db.destroy();
+      }
+    };
+    expect(await setting(undefined)).toBe('off (client)');
+    expect(await setting(false)).toBe('off (client)');
+    expect(await setting(true)).not.toMatch(/client/);
   });
 });

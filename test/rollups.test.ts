@@ -7,6 +7,7 @@ import { keepLedgerRolledUp, rollUpLedger, ROLL_AFTER_DAY_END_MS } from '../src/
 import { orders } from '../src/orders/orders.ts';
 import { OrderReports, resellerSkuDays } from '../src/orders/reports.ts';
 import { rollUpOrderDays } from '../src/orders/rollups.ts';
+import { marginReport, marginTable } from '../src/orders/margin-table.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
 
@@ -186,5 +187,52 @@ describe('portal rollups', () => {
     expect(refunded).toEqual(await live(from, today));
     expect((await rollUpOrderDays(h.db)).days).toEqual([day]);
     expect(await resellerSkuDays(h.db, resellerId, from, today)).toEqual(refunded);
+  });
+});
+
+describe('the overview\'s margins', () => {
+  it('chart the six largest groups and the rest as "other", and table every group, largest margin first: the same live and rolled up', async () => {
+    // a reseller of its own: the portal rollups below count the other one's orders
+    const { reseller: { id: shop } } = await h.deps.resellers.create({ code: 'margin-shop', name: '毛利测试店 Margin shop' });
+    const skus: Awaited<ReturnType<typeof cardSku>>[] = [];
+    for (let i = 0; i < 8; i++) skus.push(await cardSku(h, `毛利${i}`));
+    // days of their own, ahead, that no other test has orders on or rolls: the range is [first, last]
+    const [first, middle, last] = [addDays(today, 4), addDays(today, 5), addDays(today, 6)];
+    // SKU i: one order on the middle day and i + 1 on the last, each with a margin of 100 fen
+    for (const [i, sku] of skus.entries()) {
+      for (let n = 0; n < i + 2; n++) {
+        const { order } = await orders.insertOnce(h.db, {
+          resellerId: shop, requestHash: 'h', sku: sku.code, quantity: 1, account: null, unitPriceFen: 9_800, amountFen: 9_800, priceVersionId: null,
+          businessDate: n === 0 ? middle : last, resellerOrderId: `margin-${i}-${n}`, kind: 'card_code', status: 'delivered',
+        });
+        await h.db('orders').where({ id: order.id }).update({ cost_fen: 9_700, completed_at: new Date() });
+      }
+    }
+    // the truth, straight from the orders: every completed order of the range, per SKU and day
+    const truth = await h.db('orders').whereIn('status', ['delivered', 'succeeded']).whereNotNull('margin_fen')
+      .whereBetween('business_date', [first, last]).select('sku_code', 'business_date').count('* as n').sum('amount_fen as gross').sum('margin_fen as margin')
+      .groupBy('sku_code', 'business_date');
+    const bySku = new Map<string, { orders: number; grossFen: number; marginFen: number; days: number[] }>();
+    const days = [first, middle, last];
+    for (const r of truth) {
+      const t = bySku.get(r.sku_code) ?? { orders: 0, grossFen: 0, marginFen: 0, days: [0, 0, 0] };
+      t.orders += Number(r.n); t.grossFen += Number(r.gross); t.marginFen += Number(r.margin);
+      t.days[days.indexOf(r.business_date)] = Number(r.margin);
+      bySku.set(r.sku_code, t);
+    }
+    const table = [...bySku].map(([name, t]) => ({ name, orders: t.orders, grossFen: t.grossFen, marginFen: t.marginFen }))
+      .sort((a, b) => b.marginFen - a.marginFen || (a.name < b.name ? -1 : 1));
+    const shown = table.slice(0, 6).map((r) => ({ name: r.name, fen: bySku.get(r.name)!.days }));
+    const other = days.map((_, d) => table.slice(6).reduce((sum, r) => sum + bySku.get(r.name)!.days[d]!, 0));
+    const expected = { table, chart: { dates: days, series: [...shown, { name: 'other', fen: other }] } };
+    expect(table.length).toBeGreaterThan(6);
+    expect(table.find((r) => r.name === skus[7]!.code)).toEqual({ name: skus[7]!.code, orders: 9, grossFen: 9 * 9_800, marginFen: 900 });
+
+    expect(await marginReport(h.db, first, last, 'sku')).toEqual(expected);
+    // a clock past the last day: every day rolled up (this file's last test, as nothing after it expects today live)
+    const rolled = await rollUpOrderDays(h.db, new Date(Date.now() + 8 * 86_400_000));
+    expect(rolled.days).toEqual(expect.arrayContaining([middle, last]));
+    expect(await marginReport(h.db, first, last, 'sku')).toEqual(expected);
+    expect(await marginTable(h.db, first, last, 'sku')).toEqual(table);
   });
 });

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { addDays, assertBusinessDate, businessDateOf, formatShanghai } from '../../src/dates.ts';
 import { keepLedgerRolledUp } from '../../src/ledger/rollups.ts';
 import { OrderReports, type MarginDimension } from '../../src/orders/reports.ts';
-import { exportMarginTable, marginTable } from '../../src/orders/margin-table.ts';
+import { exportMarginTable, marginReport, marginTable } from '../../src/orders/margin-table.ts';
 import { displayYuan } from '../../src/money.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { sessionOf } from '../auth.ts';
@@ -45,12 +45,11 @@ export function overviewPage(deps: DashboardDeps) {
     const { from, to, by } = marginRange(req);
     // today's postings rolled up to minutes ago, not read live since midnight by every figure below
     await keepLedgerRolledUp(deps.db);
-    const [accounts, { days: daily, imbalanceFen: imbalance }, figures, margins, table, totals] = await Promise.all([
+    const [accounts, { days: daily, imbalanceFen: imbalance }, figures, { chart: margins, table }, totals] = await Promise.all([
       deps.reports.trialBalance({ limit: p.size, offset: p.offset }),
       deps.reports.movement(addDays(today, -29), today),
       orderReports.day(today),
-      orderReports.dailyMargin(from, to, by),
-      marginTable(deps.db, from, to, by),
+      marginReport(deps.db, from, to, by),
       deps.reports.trialBalanceTotals(),
     ]);
     const marginQuery = new URLSearchParams({ from, to, by }).toString();

@@ -70,7 +70,7 @@ export async function startCommand(options: { demo: boolean }): Promise<void> {
   } finally {
     await ownerDb.destroy();
   }
-  const db = createDb(infra.databaseUrl, { poolMax: config.database.poolMax });
+  const db = createDb(infra.databaseUrl, { poolMax: config.database.poolMax, jit: config.database.jit });
   cleanups.push(() => db.destroy());
   for (const warning of await excessPrivileges(db)) log(`WARNING: ${warning}; see README, Security (kameng db roles --print)`);
 

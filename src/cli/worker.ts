@@ -23,7 +23,7 @@ export async function workerCommand(options: { taskQueues?: string }): Promise<v
   if (missing.length) throw new ConfigError(missing.map((name) => `${name} is required for \`kameng worker\` (it joins an existing deployment)`));
   const queues = options.taskQueues ? options.taskQueues.split(',').map((q) => q.trim()) : Object.values(config.temporal.taskQueues);
   const keys = deriveKeys(await loadMasterKey(config.masterKey, config.dataDir));
-  const deps = createActivityDeps({ databaseUrl: config.database.url!, keys, settings: config.fulfillment, reconciliation: config.reconciliation, operations: config.operations, poolMax: config.database.poolMax });
+  const deps = createActivityDeps({ databaseUrl: config.database.url!, keys, settings: config.fulfillment, reconciliation: config.reconciliation, operations: config.operations, poolMax: config.database.poolMax, jit: config.database.jit });
   // a worker may start before `npm start` has sealed rows from before migration 016
   await deps.suppliers.sealPlainCredentials();
   const workers = await startWorkers({ address: config.temporal.address!, connection: config.temporal.connection, namespace: config.temporal.namespace, taskQueues: queues, deps,

@@ -73,9 +73,14 @@ export async function recordStockMiss(db: Db, sku: string, quantity: number): Pr
 
 /** Fill rate over a period: card units delivered ÷ card units asked (delivered + refused out of stock). */
 export async function fillRate(db: Db, since: Date): Promise<{ served: number; refused: number; rate: number }> {
+  // per card SKU, so that each range is read from the (sku_code, …) indexes: PostgreSQL 15 cannot skip-scan
+  // an index by its second column and read every order ever placed instead (0.6 s at 2.5 million orders)
   const { rows: [r] } = await db.raw(`
-    SELECT (SELECT coalesce(sum(quantity), 0) FROM orders WHERE kind = 'card_code' AND status = 'delivered' AND created_at >= ?)::int AS served,
-           (SELECT coalesce(sum(quantity), 0) FROM stock_misses WHERE at >= ?)::int AS refused`, [since, since]);
+    SELECT coalesce(sum(o.n), 0)::int AS served, coalesce(sum(m.n), 0)::int AS refused
+      FROM skus k
+      CROSS JOIN LATERAL (SELECT sum(quantity) AS n FROM orders WHERE sku_code = k.code AND kind = 'card_code' AND status = 'delivered' AND created_at >= ?) o
+      CROSS JOIN LATERAL (SELECT sum(quantity) AS n FROM stock_misses WHERE sku_code = k.code AND at >= ?) m
+     WHERE k.kind = 'card_code'`, [since, since]);
   const asked = r.served + r.refused;
   return { served: r.served, refused: r.refused, rate: asked === 0 ? 1 : r.served / asked };
 }

@@ -1,7 +1,8 @@
 import type { BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 
-import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL, unrolledDays, type MarginDimension } from './rollups.ts';
+import { marginReport, type MarginChart } from './margin-table.ts';
+import { unrolledDays, type MarginDimension } from './rollups.ts';
 
 export type { MarginDimension };
 
@@ -37,39 +38,8 @@ export class OrderReports {
   }
 
   /** Daily margin of the top `top` groups over a range (the rest as one "other" series). */
-  async dailyMargin(from: BusinessDate, to: BusinessDate, by: MarginDimension, top = 6): Promise<{ dates: BusinessDate[]; series: { name: string; fen: number[] }[] }> {
-    // rolled-up days from order_day_margins, the others (today, late completions) from the orders
-    const live = await unrolledDays(this.db, from, to);
-    const { rows } = await this.db.raw(
-      `WITH g AS (
-         SELECT business_date AS date, name, margin_fen AS fen FROM order_day_margins m
-          WHERE m.dimension = ? AND m.business_date BETWEEN ?::date AND ?::date
-            AND NOT (m.business_date = ANY (?::date[]))
-         UNION ALL
-         SELECT o.business_date, ${MARGIN_GROUP_SQL[by]}, sum(o.margin_fen)::bigint
-           FROM orders o
-           JOIN resellers r ON r.id = o.reseller_id
-           LEFT JOIN suppliers s ON s.id = o.supplier_id
-          -- the days not rolled up, as a constant: the planner reads only those from the business_date index, and knows how many rows that is
-          WHERE o.business_date = ANY (?::date[])
-            AND ${COMPLETED_WITH_MARGIN}
-          GROUP BY 1, 2
-       ), ranked AS (
-         SELECT name, rank() OVER (ORDER BY sum(fen) DESC, name) AS rk FROM g GROUP BY name
-       )
-       SELECT g.date, CASE WHEN ranked.rk <= ? THEN g.name ELSE 'other' END AS name, sum(g.fen)::bigint AS fen
-         FROM g JOIN ranked USING (name) GROUP BY 1, 2 ORDER BY 1`,
-      [by, from, to, live, live, top],
-    );
-    const dates: BusinessDate[] = [];
-    for (let d = from; d <= to; d = new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)) dates.push(d);
-    const index = new Map(dates.map((d, i) => [d, i]));
-    const series = new Map<string, number[]>();
-    for (const r of rows as { date: string; name: string; fen: number }[]) {
-      if (!series.has(r.name)) series.set(r.name, dates.map(() => 0));
-      series.get(r.name)![index.get(r.date)!] = r.fen;
-    }
-    return { dates, series: [...series].map(([name, fen]) => ({ name, fen })) };
+  async dailyMargin(from: BusinessDate, to: BusinessDate, by: MarginDimension, top = 6): Promise<MarginChart> {
+    return (await marginReport(this.db, from, to, by, top)).chart;
   }
 }
 

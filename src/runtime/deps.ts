@@ -35,7 +35,7 @@ export function buildDeps(db: Db, keys: Keys, settings: FulfillmentSettings, rec
   };
 }
 
-export function createActivityDeps(options: { databaseUrl: string; keys: Keys; settings: FulfillmentSettings; reconciliation: ReconSettings; operations?: OperationsSettings; poolMax?: number }): ActivityDeps & { close(): Promise<void> } {
-  const db = createDb(options.databaseUrl, { poolMax: options.poolMax, applicationName: 'kameng-worker' });
+export function createActivityDeps(options: { databaseUrl: string; keys: Keys; settings: FulfillmentSettings; reconciliation: ReconSettings; operations?: OperationsSettings; poolMax?: number; jit?: boolean }): ActivityDeps & { close(): Promise<void> } {
+  const db = createDb(options.databaseUrl, { poolMax: options.poolMax, applicationName: 'kameng-worker', jit: options.jit });
   return { ...buildDeps(db, options.keys, options.settings, options.reconciliation, options.operations), close: () => db.destroy() };
 }
