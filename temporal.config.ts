@@ -133,6 +133,15 @@ export const temporalConfig = {
     deliveryPollMs: 2_000,
     deliveryTimeoutMs: 30 * 60_000,
   },
+  /**
+   * housekeeping: a direct top-up committed (processing, its money held) whose workflow never started
+   * (the API died between the commit and the start) is started once it is this old (KAMENG_STRANDED_AFTER_MS
+   * overrides), at most this many a run, oldest first.
+   */
+  housekeeping: {
+    strandedAfterMs: 2 * 60_000,
+    resumedPerRun: 500,
+  },
   /** After-sales (售后): how long a complaint may wait before it is escalated to the ops queue. */
   aftersales: {
     /** The supplier's answer is on the timeline, ops should have looked at the complaint by then. */
@@ -146,7 +155,7 @@ export const temporalConfig = {
     supplierReconciliation: '30 2 * * *',
     resellerSettlement: '0 4 * * *',
     stockCheck: '*/10 * * * *',
-    /** Pruning (reseller API nonces past the replay window). */
+    /** Pruning (reseller API nonces past the replay window), top-ups stranded before their workflow started. */
     housekeeping: '*/5 * * * *',
     /** Alert rules evaluated, notices delivered (src/alerts). */
     alerts: '* * * * *',

@@ -16,6 +16,8 @@ import { orders } from '../src/orders/orders.ts';
 import type { ResellerRegistry } from '../src/resellers/registry.ts';
 import type { SupplierOrder } from '../src/supplier-api/client.ts';
 import { recordPlacement, recordResult, transaction } from '../src/supplier-api/transactions.ts';
+import { recordTopUpsResumed } from '../src/fulfillment/stranded.ts';
+import { temporalConfig } from '../temporal.config.ts';
 import type { SupplierRegistry } from '../src/suppliers/registry.ts';
 import { actorFromRef, type ActorRef } from '../src/users/actor.ts';
 
@@ -130,6 +132,17 @@ export function createFulfillmentActivities(deps: { db: Db; ledger: Ledger; cata
       // the user was authorised when ops asked; the audit row names them by id
       await recordAudit(deps.db, { actor: await actorFromRef(deps.db, actor), action: `order.${action}`, subjectType: 'order', subjectId: orderId, reason, details });
       if (action !== 'refund' && action !== 'markSucceeded') await orders.setStatus(deps.db, orderId, 'processing', ['stuck']);
+    },
+
+    /** Housekeeping: top-ups charged but perhaps never started (src/orders/orders.ts `stranded`), oldest first. */
+    async strandedTopUps(): Promise<number[]> {
+      const { strandedAfterMs, resumedPerRun } = temporalConfig.housekeeping;
+      return orders.stranded(deps.db, { olderThanMs: deps.settings.strandedAfterMs ?? strandedAfterMs, limit: resumedPerRun });
+    },
+
+    /** Housekeeping: the stranded top-ups whose workflow it started, on the record. */
+    async recordTopUpsResumed(orderIds: number[]): Promise<void> {
+      await recordTopUpsResumed(deps.db, orderIds);
     },
 
     /** Tells the reseller; every attempt is logged; retried by Temporal until the reseller takes it. */

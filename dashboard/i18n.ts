@@ -165,6 +165,7 @@ const labels = {
   'action_order.resend_callback': { zh: '重发分销商回调', en: 'reseller callback re-sent' },
   'action_order.resolved_by_supplier': { zh: '供应商确认成功', en: 'resolved by the supplier' },
   'action_order.failed_by_supplier': { zh: '供应商确认失败', en: 'failed by the supplier' },
+  'action_order.resumed': { zh: '补启动中断的充值', en: 'stranded top-up started' },
   'action_recon.investigate': { zh: '差异调查', en: 'case investigated' },
   'action_recon.accept_supplier': { zh: '差异：以供应商为准', en: 'case: accept supplier' },
   'action_recon.accept_ours': { zh: '差异：以我方为准', en: 'case: accept ours' },

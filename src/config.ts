@@ -131,6 +131,12 @@ export interface FulfillmentSettings {
   /** A top-up with no final answer from its supplier for this long is stuck and waits for ops. */
   stuckAfterMs: number;
   pollIntervalMs: number;
+  /**
+   * A top-up still processing with no supplier attempt this long after it was placed was stranded
+   * before its workflow started: housekeeping starts it (KAMENG_STRANDED_AFTER_MS; default
+   * temporal.config.ts housekeeping.strandedAfterMs, 2 minutes).
+   */
+  strandedAfterMs?: number;
   /** A stuck top-up still asks its supplier, this much less often, while it waits for ops (default: 20 poll intervals). */
   stuckPollIntervalMs?: number;
   supplierTimeoutMs: number;
@@ -268,6 +274,7 @@ const envSchema = z.object({
   KAMENG_STUCK_AFTER_MS: z.coerce.number().int().min(1000).optional(),
   KAMENG_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   KAMENG_STUCK_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(10 * 60_000),
+  KAMENG_STRANDED_AFTER_MS: z.coerce.number().int().min(1000).default(temporalConfig.housekeeping.strandedAfterMs),
   KAMENG_SUPPLIER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   KAMENG_COMPLAINT_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 365).default(72),
   KAMENG_STATEMENT_DIR: z.string().min(1).optional(),
@@ -384,6 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       stuckAfterMs: e.KAMENG_STUCK_AFTER_MS ?? 10 * 60_000,
       pollIntervalMs: e.KAMENG_POLL_INTERVAL_MS,
       stuckPollIntervalMs: e.KAMENG_STUCK_POLL_INTERVAL_MS,
+      strandedAfterMs: e.KAMENG_STRANDED_AFTER_MS,
       supplierTimeoutMs: e.KAMENG_SUPPLIER_TIMEOUT_MS,
       allowPrivateCallbacks: e.KAMENG_ALLOW_PRIVATE_CALLBACKS === 'true',
       aftersales: { complaintWindowHours: e.KAMENG_COMPLAINT_WINDOW_HOURS },

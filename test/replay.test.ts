@@ -21,6 +21,7 @@ describe('workflow histories recorded from earlier versions', () => {
     expect(recorded(/^fulfillTopUp-/)).toBeGreaterThanOrEqual(1);
     expect(recorded(/^procurement-/)).toBeGreaterThanOrEqual(3);
     expect(recorded(/^(reconcileSupplierDay|dailyReconciliation|dailySettlement)-/)).toBeGreaterThanOrEqual(5);
+    expect(recorded(/^housekeeping-/)).toBeGreaterThanOrEqual(1);
     const histories = await Promise.all(files.map(async (file) => ({
       workflowId: file.replace(/\.json$/, ''),
       history: historyFromJSON(JSON.parse(await fs.readFile(path.join(dir, file), 'utf8'))),

@@ -118,6 +118,22 @@ export const orders = {
     await db('orders').where({ id }).whereIn('status', from).update({ status });
   },
 
+  /**
+   * Top-ups charged but perhaps never started: processing for longer than `olderThanMs` with no
+   * supplier attempt on record (a started fulfillTopUp records its first one within moments), oldest
+   * first, at most `limit`. A row here may still have a workflow (one whose worker has not reached
+   * the supplier yet): starting it again is refused by its workflow id, so the caller may try.
+   */
+  async stranded(db: Queryable, options: { olderThanMs: number; limit: number }): Promise<number[]> {
+    const { rows } = await db.raw(`
+      SELECT o.id FROM orders o
+       WHERE o.status = 'processing' AND o.kind = 'direct_topup' AND o.created_at < now() - make_interval(secs => ?)
+         AND NOT EXISTS (SELECT 1 FROM supplier_transactions t WHERE t.order_id = o.id)
+       ORDER BY o.created_at, o.id
+       LIMIT ?`, [options.olderThanMs / 1000, options.limit]);
+    return rows.map((r: { id: number | string }) => Number(r.id));
+  },
+
   /** Open top-ups for ops: stuck ones first, then the oldest processing. */
   async open(db: Queryable, options: { status?: OrderStatus; limit: number; offset: number }) {
     const q = db('orders').whereIn('status', options.status ? [options.status] : ['processing', 'stuck']);

@@ -137,3 +137,11 @@ describe('fulfillTopUp', () => {
     await write(`topup-${orderId}`, 'fulfillTopUp-stuck-refunded.json');
   });
 });
+
+describe('housekeeping', () => {
+  scenario('housekeeping')('housekeeping: nonces pruned (before it resumed stranded top-ups)', async () => {
+    const workflowId = uniq('housekeeping');
+    await h.client.workflow.execute('housekeeping', { taskQueue: h.taskQueue, workflowId });
+    await write(workflowId, 'housekeeping-pruned.json');
+  });
+});
