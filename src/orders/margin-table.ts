@@ -2,7 +2,8 @@ import type { Writable } from 'node:stream';
 import { addDays, type BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { streamingWorkbook, XlsxSection, type ExportColumn } from '../files/export-sheet.ts';
-import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL, unrolledDays, type MarginDimension } from './rollups.ts';
+import { closedMargins, rollupState } from './closed-margins.ts';
+import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL, type MarginDimension } from './rollups.ts';
 
 export interface MarginRow {
   name: string;
@@ -26,57 +27,57 @@ export async function marginTable(db: Db, from: BusinessDate, to: BusinessDate, 
 }
 
 /**
- * The overview's margins in one statement: the table above, and the chart, the daily margin of the
- * `top` groups with the largest margin over the range (the rest as one "other" series). Both come
- * from one reading of the rollups and of the days not rolled up (today's orders are read live).
+ * The overview's margins: the table above, and the chart, the daily margin of the `top` groups with
+ * the largest margin over the range (the rest as one "other" series). The closed days come from
+ * their rollups, read once per state of the rollups (closed-margins.ts); the days not rolled up
+ * (today, a day a late completion unrolled) are read from the orders at every call.
  */
 export async function marginReport(db: Db, from: BusinessDate, to: BusinessDate, by: MarginDimension, top = 6): Promise<{ table: MarginRow[]; chart: MarginChart }> {
-  const live = await unrolledDays(db, from, to);
-  const { rows } = await db.raw(
-    `WITH g AS MATERIALIZED (
-       SELECT business_date AS date, name, orders::bigint AS orders, gross_fen AS gross, margin_fen AS margin FROM order_day_margins m
-        WHERE m.dimension = ? AND m.business_date BETWEEN ?::date AND ?::date
-          AND NOT (m.business_date = ANY (?::date[]))
-       UNION ALL
-       SELECT o.business_date, ${MARGIN_GROUP_SQL[by]}, count(*), sum(o.amount_fen), sum(o.margin_fen)
-         FROM orders o
-         JOIN resellers r ON r.id = o.reseller_id
-         LEFT JOIN suppliers s ON s.id = o.supplier_id
-        -- the days not rolled up, as a constant: the planner reads only those from the business_date index, and knows how many rows that is
-        WHERE o.business_date = ANY (?::date[])
-          AND ${COMPLETED_WITH_MARGIN}
-        GROUP BY 1, 2
-     ), t AS MATERIALIZED (
-       SELECT name, sum(orders)::int AS orders, sum(gross)::bigint AS gross, sum(margin)::bigint AS margin,
-              rank() OVER (ORDER BY sum(margin) DESC, name) AS rk
-         FROM g GROUP BY name
-     )
-     -- the table; the top groups' days; each day's total (the chart's "other" is the total less the top)
-     SELECT 'table' AS part, NULL::text AS date, name, orders, gross, margin, rk FROM t
-     UNION ALL
-     SELECT 'top', g.date::text, g.name, NULL, NULL, g.margin, NULL FROM g WHERE g.name IN (SELECT name FROM t WHERE rk <= ?)
-     UNION ALL
-     SELECT 'day', g.date::text, NULL, NULL, NULL, sum(g.margin)::bigint, NULL FROM g GROUP BY g.date`,
-    [by, from, to, live, live, top],
-  );
-  const all = rows as Record<string, any>[];
-  const table: MarginRow[] = all.filter((r) => r.part === 'table').sort((a, b) => Number(a.rk) - Number(b.rk))
-    .map((r) => ({ name: r.name, orders: r.orders, grossFen: Number(r.gross), marginFen: Number(r.margin) }));
   const dates: BusinessDate[] = [];
   for (let d = from; d <= to; d = addDays(d, 1)) dates.push(d);
+  const state = await rollupState(db, from, to);
+  const [closed, live] = await Promise.all([closedMargins(db, by, from, to, dates, state), liveMargins(db, by, state.live)]);
   const index = new Map(dates.map((d, i) => [d, i]));
-  // series in the order of their rank, then "other" when there are more groups than shown
-  const series = new Map<string, number[]>(table.slice(0, top).map((r) => [r.name, dates.map(() => 0)]));
-  const other = dates.map(() => 0);
-  for (const r of all) {
+  // the closed figures are shared: the live days go into copies
+  const totals = new Map<string, MarginRow>();
+  for (const [name, g] of closed.groups) totals.set(name, { name, orders: g.orders, grossFen: g.grossFen, marginFen: g.marginFen });
+  const liveDays = new Map<string, number[]>();
+  const dayTotals = [...closed.dayTotals];
+  for (const r of live) {
+    const t = totals.get(r.name) ?? { name: r.name, orders: 0, grossFen: 0, marginFen: 0 };
+    totals.set(r.name, { name: r.name, orders: t.orders + r.orders, grossFen: t.grossFen + r.grossFen, marginFen: t.marginFen + r.marginFen });
+    const days = liveDays.get(r.name) ?? dates.map(() => 0);
     const i = index.get(r.date)!;
-    if (r.part === 'top') {
-      series.get(r.name)![i] = Number(r.margin);
-      other[i] = other[i]! - Number(r.margin);
-    } else if (r.part === 'day') other[i] = other[i]! + Number(r.margin);
+    days[i] = days[i]! + r.marginFen;
+    dayTotals[i] = dayTotals[i]! + r.marginFen;
+    liveDays.set(r.name, days);
   }
-  if (table.length > top) series.set('other', other);
-  return { table, chart: { dates, series: [...series].map(([name, fen]) => ({ name, fen })) } };
+  const table = [...totals.values()].sort((a, b) => b.marginFen - a.marginFen || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // series in the order of their rank, then "other" (every group's day less the shown ones) when there are more groups
+  const series = table.slice(0, top).map((r) => {
+    const closedDays = closed.groups.get(r.name)?.days;
+    const liveOf = liveDays.get(r.name);
+    return { name: r.name, fen: dates.map((_, i) => (closedDays?.[i] ?? 0) + (liveOf?.[i] ?? 0)) };
+  });
+  if (table.length > top) series.push({ name: 'other', fen: dayTotals.map((total, i) => series.reduce((rest, s) => rest - s.fen[i]!, total)) });
+  return { table, chart: { dates, series } };
+}
+
+/** The days not rolled up, from the orders themselves: per day and group, completed orders, gross and margin. */
+async function liveMargins(db: Db, by: MarginDimension, live: string): Promise<{ date: BusinessDate; name: string; orders: number; grossFen: number; marginFen: number }[]> {
+  if (live === '{}') return [];
+  const { rows } = await db.raw(
+    `SELECT o.business_date::text AS date, ${MARGIN_GROUP_SQL[by]} AS name, count(*)::int AS orders, sum(o.amount_fen)::bigint AS gross, sum(o.margin_fen)::bigint AS margin
+       FROM orders o
+       JOIN resellers r ON r.id = o.reseller_id
+       LEFT JOIN suppliers s ON s.id = o.supplier_id
+      -- the days not rolled up, as a constant: the planner reads only those from the business_date index, and knows how many rows that is
+      WHERE o.business_date = ANY (?::date[])
+        AND ${COMPLETED_WITH_MARGIN}
+      GROUP BY 1, 2`,
+    [live],
+  );
+  return (rows as Record<string, any>[]).map((r) => ({ date: r.date, name: r.name, orders: r.orders, grossFen: Number(r.gross), marginFen: Number(r.margin) }));
 }
 
 const DIMENSION_HEADERS: Record<MarginDimension, string> = { sku: '商品 SKU', supplier: '供应商 Supplier', reseller: '分销商 Reseller' };
