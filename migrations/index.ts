@@ -26,6 +26,7 @@ import * as ledgerRolledTotals from './20261201_033_ledger_rolled_totals.ts';
 import * as resellerSkuDays from './20261201_034_reseller_sku_days.ts';
 import * as portalApiSettings from './20261201_035_portal_api_settings.ts';
 import * as walletMovementsIndex from './20261201_036_wallet_movements_index.ts';
+import * as orderPartialDays from './20261201_037_order_partial_days.ts';
 
 /** Every migration, in order. Add new ones at the end. */
 export const migrations: Record<string, Knex.Migration> = {
@@ -56,4 +57,5 @@ export const migrations: Record<string, Knex.Migration> = {
   '20261201_034_reseller_sku_days': resellerSkuDays,
   '20261201_035_portal_api_settings': portalApiSettings,
   '20261201_036_wallet_movements_index': walletMovementsIndex,
+  '20261201_037_order_partial_days': orderPartialDays,
 };

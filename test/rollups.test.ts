@@ -8,6 +8,7 @@ import { orders } from '../src/orders/orders.ts';
 import { OrderReports, resellerSkuDays } from '../src/orders/reports.ts';
 import { rollUpOrderDays } from '../src/orders/rollups.ts';
 import { marginReport, marginTable } from '../src/orders/margin-table.ts';
+import { keepTodayRolledUp, rollUpToday } from '../src/orders/intraday.ts';
 import { openHarness, type Harness } from './support/harness.ts';
 import { cardSku } from './support/world.ts';
 
@@ -187,6 +188,50 @@ describe('portal rollups', () => {
     expect(refunded).toEqual(await live(from, today));
     expect((await rollUpOrderDays(h.db)).days).toEqual([day]);
     expect(await resellerSkuDays(h.db, resellerId, from, today)).toEqual(refunded);
+  });
+});
+
+describe('intraday order rollups', () => {
+  it("roll today's completed orders up to minutes ago; orders placed since and top-ups open at the roll are read live, so every figure stays as the orders say", async () => {
+    // a clock two days ahead: a day of its own that no other test rolls
+    const later = new Date(Date.now() + 2 * 86_400_000);
+    const day = businessDateOf(later);
+    const sku = await cardSku(h, '当日');
+    const common = { resellerId, requestHash: 'h', sku: sku.code, quantity: 1, account: null, unitPriceFen: 9_800, amountFen: 9_800, priceVersionId: null, businessDate: day };
+    const card = async (n: string) => {
+      const { order } = await orders.insertOnce(h.db, { ...common, resellerOrderId: `intraday-card-${n}`, kind: 'card_code', status: 'delivered' });
+      await h.db('orders').where({ id: order.id }).update({ cost_fen: 9_400, completed_at: new Date() });
+    };
+    for (const n of ['a', 'b', 'c']) await card(n);
+    const { order: open } = await orders.insertOnce(h.db, { ...common, resellerOrderId: 'intraday-topup', kind: 'direct_topup', account: '13800000000', status: 'processing' });
+    const truth = async () => {
+      const rows = await h.db('orders').where({ business_date: day }).whereIn('status', ['delivered', 'succeeded']).whereNotNull('margin_fen')
+        .select('sku_code as name').count('* as n').sum('amount_fen as gross').sum('margin_fen as margin').groupBy('sku_code');
+      return rows.map((r) => ({ name: r.name, orders: Number(r.n), grossFen: Number(r.gross), marginFen: Number(r.margin) }));
+    };
+    const report = () => marginReport(h.db, day, day, 'sku');
+    expect((await report()).table).toEqual(await truth());
+
+    expect(await rollUpToday(h.db, later)).toEqual({ untilId: open.id, open: 1 });
+    const part = await h.db('order_partial_margins').where({ business_date: day, dimension: 'sku', name: sku.code }).first();
+    expect(part).toMatchObject({ orders: 3, margin_fen: 1_200 });
+    expect((await report()).table).toEqual([{ name: sku.code, orders: 3, grossFen: 29_400, marginFen: 1_200 }]);
+
+    // placed after the roll: read live on top of the part
+    for (const n of ['d', 'e']) await card(n);
+    expect((await report()).table).toEqual([{ name: sku.code, orders: 5, grossFen: 49_000, marginFen: 2_000 }]);
+    // the top-up open at the roll completes: counted, though its id is inside the part
+    await h.db.transaction((trx) => orders.finish(trx, open.id, { status: 'succeeded', costFen: 9_500 }));
+    expect((await report()).table).toEqual([{ name: sku.code, orders: 6, grossFen: 58_800, marginFen: 2_300 }]);
+    expect((await report()).table).toEqual(await truth());
+    expect((await report()).chart.series).toEqual([{ name: sku.code, fen: [2_300] }]);
+
+    // rolled again: everything in the part now, the same figures; a fresh roll is not repeated
+    expect((await rollUpToday(h.db, later)).open).toBe(0);
+    expect((await report()).table).toEqual(await truth());
+    const before = await h.db('order_partial_days').where({ business_date: day }).first();
+    await keepTodayRolledUp(h.db, later);
+    expect((await h.db('order_partial_days').where({ business_date: day }).first()).rolled_at).toEqual(before.rolled_at);
   });
 });
 

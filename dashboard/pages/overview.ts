@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { addDays, assertBusinessDate, businessDateOf, formatShanghai } from '../../src/dates.ts';
 import { keepLedgerRolledUp } from '../../src/ledger/rollups.ts';
+import { keepTodayRolledUp } from '../../src/orders/intraday.ts';
 import { OrderReports, type MarginDimension } from '../../src/orders/reports.ts';
 import { exportMarginTable, marginReport, marginTable } from '../../src/orders/margin-table.ts';
 import { displayYuan } from '../../src/money.ts';
@@ -43,8 +44,8 @@ export function overviewPage(deps: DashboardDeps) {
     const today = businessDateOf(new Date());
     const p = pageOf(req);
     const { from, to, by } = marginRange(req);
-    // today's postings rolled up to minutes ago, not read live since midnight by every figure below
-    await keepLedgerRolledUp(deps.db);
+    // today's postings and orders rolled up to minutes ago, not read live since midnight by every figure below
+    await Promise.all([keepLedgerRolledUp(deps.db), keepTodayRolledUp(deps.db)]);
     const [accounts, { days: daily, imbalanceFen: imbalance }, figures, { chart: margins, table }, totals] = await Promise.all([
       deps.reports.trialBalance({ limit: p.size, offset: p.offset }),
       deps.reports.movement(addDays(today, -29), today),

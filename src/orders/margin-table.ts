@@ -3,6 +3,7 @@ import { addDays, type BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { streamingWorkbook, XlsxSection, type ExportColumn } from '../files/export-sheet.ts';
 import { closedMargins, rollupState } from './closed-margins.ts';
+import { partialDays } from './intraday.ts';
 import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL, type MarginDimension } from './rollups.ts';
 
 export interface MarginRow {
@@ -63,19 +64,31 @@ export async function marginReport(db: Db, from: BusinessDate, to: BusinessDate,
   return { table, chart: { dates, series } };
 }
 
-/** The days not rolled up, from the orders themselves: per day and group, completed orders, gross and margin. */
+/**
+ * The days not rolled up: per day and group, completed orders, gross and margin. A day rolled up to
+ * minutes ago (intraday.ts) is its part plus its orders placed since and those open at the roll;
+ * every other such day is read from its orders.
+ */
 async function liveMargins(db: Db, by: MarginDimension, live: string): Promise<{ date: BusinessDate; name: string; orders: number; grossFen: number; marginFen: number }[]> {
   if (live === '{}') return [];
+  const days = live.slice(1, -1).split(',');
+  const partial = await partialDays(db, days);
+  const whole = days.filter((d) => !partial.has(d));
+  // each partial day's tail by id (the primary key), so only those orders are read
+  const tails = [...partial].map(([day, p]) => ({ sql: '(o.business_date = ?::date AND (o.id > ? OR o.id = ANY (?::bigint[])))', bindings: [day, p.untilId, p.openIds] }));
   const { rows } = await db.raw(
-    `SELECT o.business_date::text AS date, ${MARGIN_GROUP_SQL[by]} AS name, count(*)::int AS orders, sum(o.amount_fen)::bigint AS gross, sum(o.margin_fen)::bigint AS margin
+    `SELECT business_date::text AS date, name, orders, gross_fen AS gross, margin_fen AS margin FROM order_partial_margins
+      WHERE dimension = ? AND business_date = ANY (?::date[])
+     UNION ALL
+     SELECT o.business_date::text, ${MARGIN_GROUP_SQL[by]}, count(*)::int, sum(o.amount_fen)::bigint, sum(o.margin_fen)::bigint
        FROM orders o
        JOIN resellers r ON r.id = o.reseller_id
        LEFT JOIN suppliers s ON s.id = o.supplier_id
-      -- the days not rolled up, as a constant: the planner reads only those from the business_date index, and knows how many rows that is
-      WHERE o.business_date = ANY (?::date[])
+      -- the days read whole, as a constant: the planner reads only those from the business_date index, and knows how many rows that is
+      WHERE (o.business_date = ANY (?::date[])${tails.map((t) => ` OR ${t.sql}`).join('')})
         AND ${COMPLETED_WITH_MARGIN}
       GROUP BY 1, 2`,
-    [live],
+    [by, `{${[...partial.keys()].join(',')}}`, `{${whole.join(',')}}`, ...tails.flatMap((t) => t.bindings)],
   );
   return (rows as Record<string, any>[]).map((r) => ({ date: r.date, name: r.name, orders: r.orders, grossFen: Number(r.gross), marginFen: Number(r.margin) }));
 }

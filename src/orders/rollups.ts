@@ -60,6 +60,9 @@ async function rollUpDay(trx: Knex.Transaction, day: BusinessDate): Promise<void
   const { rowCount } = await trx.raw('INSERT INTO order_rollup_days (business_date) VALUES (?) ON CONFLICT DO NOTHING', [day]);
   if (rowCount === 0) return;
   await trx.raw('DELETE FROM order_day_margins WHERE business_date = ?', [day]);
+  // the day's partial roll (intraday.ts) is done with
+  await trx.raw('DELETE FROM order_partial_margins WHERE business_date = ?', [day]);
+  await trx.raw('DELETE FROM order_partial_days WHERE business_date = ?', [day]);
   await trx.raw('DELETE FROM order_reseller_sku_days WHERE business_date = ?', [day]);
   await trx.raw(`INSERT INTO order_reseller_sku_days (reseller_id, business_date, sku_code, orders, spend_fen, refunded) ${RESELLER_SKU_DAYS_SQL}`, [day, day]);
   for (const [dimension, group] of Object.entries(MARGIN_GROUP_SQL)) {
