@@ -164,6 +164,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (const [k, v] of Object.entries(demo.simulator.supplier(code).misbehaved)) simulator[k] = (simulator[k] ?? 0) + v;
     }
     notes.push(...topology.problems().slice(0, 3));
+    // a note points at a process's log: keep the logs past the scratch directory's removal
+    if (notes.some((n) => n.includes(scratch))) {
+      const kept = path.resolve(config.dataDir, 'chaos-logs', new Date().toISOString().replace(/[:.]/g, '-'));
+      await fs.cp(path.join(scratch, 'cluster', 'logs'), kept, { recursive: true }).then(
+        () => notes.splice(0, notes.length, ...notes.map((n) => n.replaceAll(path.join(scratch, 'cluster', 'logs'), kept))),
+        (err: Error) => notes.push(`logs not kept: ${err.message}`),
+      );
+    }
     const invariants = await checkInvariants(db);
     return {
       seconds: options.seconds, topology: options.cluster ? 'cluster' : 'single', traffic, routing, fillRate: await fillRate(db, dayStarted),
