@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { KamengError } from '../errors.ts';
 
@@ -374,9 +374,11 @@ export async function* xlsxRows(
 }
 
 async function* firstSheetRows(file: string, stallMs: number, isHeader?: (cells: Cell[]) => boolean): AsyncGenerator<{ cells: Cell[]; line: number }> {
+  // loaded when a workbook is read: about 20 MB of memory a process that reads only CSV never needs
+  const { default: excel } = await import('exceljs');
   const input = createReadStream(file);
   const damaged = partErrors(input);
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
+  const reader = new excel.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
   const step = <T>(next: Promise<T>) => withinStall(Promise.race([next, damaged]), stallMs);
   const HEAD_ROWS = 20;
   try {
