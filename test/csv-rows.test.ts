@@ -80,6 +80,8 @@ describe('csvRows (plain lines split directly) reads what csv-parse reads', () =
     ['GBK with a byte that is not GBK', Buffer.concat([gbk('商品编码,卡号,卡密\nA,卡1,密码\n'), Buffer.from([0xff, 0x0a])])],
     ['UTF-8 with a byte that is not UTF-8', Buffer.concat([Buffer.from('sku,serial,code\nA,卡1,x\nA,2,'), Buffer.from([0xe5, 0x41, 0x0a])])],
     ['a NUL', 'sku,serial,code\nA,1,x\u0000y\n'],
+    ['a line of 1.5 MB', `sku,serial,code\nA,1,${'x'.repeat(1_500_000)}\nB,2,y\n`],
+    ['a first line of 1.5 MB', `sku,serial,${'x'.repeat(1_500_000)}\r\nB,2,y\r\n`],
   ];
   for (const [name, bytes] of cases) {
     it(name, async () => {

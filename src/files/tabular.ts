@@ -155,6 +155,8 @@ async function* plainCsvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', na
         yield { cells: text.slice(pos).split(delimiter), line };
         pos = text.length;
       }
+      // a line of over a megabyte, looked through again at every chunk: csv-parse reads it in one pass
+      if (text.length - pos > 1 << 20) break plain;
     }
     if (ended && pos >= text.length) return;
     // csv-parse from here: as it would be after the lines before, which padding with empty lines
