@@ -1,9 +1,9 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { KamengError } from '../errors.ts';
 
@@ -22,25 +22,44 @@ export class FileFormatError extends KamengError {
   }
 }
 
-export async function* csvRows(
+const CSV_OPTIONS = { bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false } as const;
+
+export function csvRows(
   file: string, encoding: 'utf8' | 'gbk' | 'auto', name = path.basename(file),
   /** Also refuse what statement staging refuses (a NUL, a stray carriage return): for a reader that must agree with it. */
   options: { copyRules?: boolean; delimiter?: string } = {},
 ): AsyncGenerator<{ cells: Cell[]; line: number }> {
+  const delimiter = options.delimiter ?? ',';
+  // the generator itself, not one delegating to it: a million rows pay for every layer
+  return !options.copyRules && delimiter.length === 1 && !'"\r\n'.includes(delimiter)
+    ? plainCsvRows(file, encoding, name, delimiter)
+    : parsedCsvRows(file, encoding, name, options);
+}
+
+/**
+ * csvRows by csv-parse alone, every line: what statements read (copyRules), and the reference
+ * the plain-line path is held to (test/csv-rows.test.ts).
+ */
+export async function* parsedCsvRows(
+  file: string, encoding: 'utf8' | 'gbk' | 'auto', name = path.basename(file), options: { copyRules?: boolean; delimiter?: string } = {},
+): AsyncGenerator<{ cells: Cell[]; line: number }> {
   const chosen = encoding === 'auto' ? await detectEncoding(file) : encoding;
-  // pipeline: an error anywhere (unreadable bytes, the file itself) ends the loop below with it
-  const parser = pipeline(
+  // pipeline: an error anywhere (unreadable bytes, the file itself) ends the loop of parsedRecords with it
+  yield* parsedRecords(pipeline(
     createReadStream(file), strictDecoder(chosen, name, options.copyRules ?? false),
     // as staging reads Excel's ="0012" (CsvStageFeed): a field whose cell is ="0012"
     ...(options.copyRules ? [excelTexts(options.delimiter ?? ',')] : []),
     parse({
-      bom: true, relax_column_count: true, skip_empty_lines: true, info: true, relax_quotes: false, delimiter: options.delimiter ?? ',',
+      ...CSV_OPTIONS, delimiter: options.delimiter ?? ',',
       // as staging splits records (CsvStageFeed): LF or CRLF ends a record, mixed in one file; csv-parse
       // would otherwise take the first line's ending as the only one
       ...(options.copyRules ? { record_delimiter: ['\r\n', '\n'] } : {}),
     }),
     () => {},
-  );
+  ), name);
+}
+
+async function* parsedRecords(parser: unknown, name: string): AsyncGenerator<{ cells: Cell[]; line: number }> {
   try {
     for await (const record of parser as unknown as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       // the line a record starts on: csv-parse counts to its end, past line breaks in quoted cells
@@ -50,6 +69,113 @@ export async function* csvRows(
     // csv-parse's own errors (a stray quote, an unclosed field) are about the file, not about us.
     if (err instanceof CsvError) throw new FileFormatError(name, Math.max(1, Number(err.lines) || 1), `not valid CSV: ${err.message}`);
     throw err;
+  }
+}
+
+const QUOTE = 0x22;
+const CR = 0x0d;
+const NL = 0x0a;
+
+/**
+ * csvRows for a file that is nearly all plain lines (a supplier's million card codes): a line
+ * without a quote is split on the delimiter right from the decoded text, which is all csv-parse
+ * does with it, at a fraction of the cost. From the first line that is not that plain on, csv-parse
+ * reads the rest of the file, as it would have: a line with a quote in it, or one with a carriage
+ * return other than its CRLF ending when the first line ended in CRLF, or any carriage return when
+ * it ended in LF (csv-parse takes the first line's ending as the only one, with quirks beyond it).
+ * A first line with a quote, or ending in a CR alone, leaves the whole file to csv-parse. The bytes
+ * go through the same strict decoder, 64 KB at a time as before, so the rows, their line numbers
+ * and the errors are csv-parse's own (test/csv-rows.test.ts compares both on generated files).
+ */
+async function* plainCsvRows(file: string, encoding: 'utf8' | 'gbk' | 'auto', name: string, delimiter: string): AsyncGenerator<{ cells: Cell[]; line: number }> {
+  const decode = textDecoder(encoding === 'auto' ? await detectEncoding(file) : encoding, name, false);
+  const input = createReadStream(file);
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let ended = false;
+  /** The next piece of the file's text ('' when a chunk ends inside a character); the last when ended. */
+  const next = async (): Promise<string> => {
+    const chunk = await chunks.next();
+    ended = chunk.done === true;
+    const text = decode(chunk.done ? undefined : chunk.value);
+    if (text instanceof FileFormatError) throw text;
+    return text;
+  };
+  /** The record delimiter csv-parse finds: the first line's ending. */
+  let ending: '\n' | '\r\n' | undefined;
+  let text = '';
+  let pos = 0; // where the first line not read yet starts in text
+  let line = 1; // and its number
+  let scanned = 0; // how much of the first line was looked at for its ending
+  try {
+    plain: while (!ended) {
+      text = text.slice(pos) + (await next());
+      pos = 0;
+      if (!ending) {
+        let at = scanned;
+        for (; at < text.length; at++) {
+          const c = text.charCodeAt(at);
+          if (c === QUOTE || c === CR || c === NL) break;
+        }
+        // no line ending in the first megabyte: not a file of short plain lines
+        if (at === text.length) {
+          scanned = at;
+          if (ended || at > 1 << 20) break plain;
+          continue;
+        }
+        const c = text.charCodeAt(at);
+        if (c === CR && at + 1 === text.length && !ended) {
+          scanned = at;
+          continue;
+        }
+        if (c === QUOTE || (c === CR && text.charCodeAt(at + 1) !== NL)) break plain;
+        ending = c === NL ? '\n' : '\r\n';
+        if (text.charCodeAt(0) === 0xfeff) pos = 1; // csv-parse's bom: true
+      }
+      const crlf = ending === '\r\n';
+      let quote = text.indexOf('"', pos);
+      if (quote < 0) quote = Infinity;
+      let cr = text.indexOf('\r', pos);
+      if (cr < 0) cr = Infinity;
+      for (let nl = text.indexOf('\n', pos); nl >= 0; nl = text.indexOf('\n', pos)) {
+        if (quote < nl) break plain;
+        let end = nl;
+        if (crlf) {
+          if (cr !== nl - 1) break plain;
+          end = nl - 1;
+          cr = text.indexOf('\r', nl);
+          if (cr < 0) cr = Infinity;
+        } else if (cr < nl) break plain;
+        if (end > pos) yield { cells: text.slice(pos, end).split(delimiter), line };
+        line++;
+        pos = nl + 1;
+      }
+      if (ended && pos < text.length) {
+        // the last line, without an ending
+        if (quote < Infinity || cr < Infinity) break plain;
+        yield { cells: text.slice(pos).split(delimiter), line };
+        pos = text.length;
+      }
+      // a line of over a megabyte, looked through again at every chunk: csv-parse reads it in one pass
+      if (text.length - pos > 1 << 20) break plain;
+    }
+    if (ended && pos >= text.length) return;
+    // csv-parse from here: as it would be after the lines before, which padding with empty lines
+    // (skipped, but counted) gives its line numbers and error messages
+    const first = ending ? ending.repeat(line - 1) + text.slice(pos) : text;
+    const rest = async function* () {
+      yield first;
+      while (!ended) {
+        const piece = await next();
+        if (piece) yield piece;
+      }
+    };
+    yield* parsedRecords(pipeline(
+      Readable.from(rest(), { objectMode: false }),
+      parse({ ...CSV_OPTIONS, delimiter, ...(ending ? { record_delimiter: ending } : {}) }),
+      () => {},
+    ), name);
+  } finally {
+    input.destroy();
   }
 }
 
@@ -250,9 +376,11 @@ export async function* xlsxRows(
 }
 
 async function* firstSheetRows(file: string, stallMs: number, isHeader?: (cells: Cell[]) => boolean): AsyncGenerator<{ cells: Cell[]; line: number }> {
+  // loaded when a workbook is read: about 20 MB of memory a process that reads only CSV never needs
+  const { default: excel } = await import('exceljs');
   const input = createReadStream(file);
   const damaged = partErrors(input);
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
+  const reader = new excel.stream.xlsx.WorkbookReader(input, { entries: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit' });
   const step = <T>(next: Promise<T>) => withinStall(Promise.race([next, damaged]), stallMs);
   const HEAD_ROWS = 20;
   try {

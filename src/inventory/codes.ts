@@ -22,7 +22,7 @@ export class CodeVault {
   }
 
   /** A batch of an import's staged lines, sealed here (src/inventory/seal-batch.mjs); codes come trimmed. */
-  sealBatch(job: SealJob): string {
+  sealBatch(job: SealJob): Buffer {
     return sealBatch(this.sealKeys(), job.sku, job.heads, job.codes, job.tails);
   }
 

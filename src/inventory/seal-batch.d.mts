@@ -4,5 +4,8 @@ export interface SealKeys {
   fingerprint: Uint8Array;
 }
 
-/** Staged COPY lines of a batch: head, sealed code, fingerprint, tail; an empty code stages NULL, NULL. */
-export function sealBatch(keys: SealKeys, sku: string, heads: string[], codes: string[], tails: string[]): string;
+/**
+ * Staged COPY lines of a batch: head, sealed code, fingerprint, tail; an empty code stages NULL, NULL.
+ * A buffer of its own (no pool's slice): a worker transfers it.
+ */
+export function sealBatch(keys: SealKeys, sku: string, heads: string[], codes: string[], tails: string[]): Buffer;

@@ -17,7 +17,7 @@ export class SealWorkerError extends KamengError {
 }
 
 interface Pending {
-  resolve: (text: string) => void;
+  resolve: (bytes: Buffer) => void;
   reject: (err: Error) => void;
   worker: number;
 }
@@ -38,11 +38,14 @@ export class SealPool {
     this.workers = Array.from({ length: size }, (_, i) => {
       const worker = new Worker(new URL('./seal-worker.mjs', import.meta.url), {
         workerData: { codes: keys.codes, fingerprint: keys.fingerprint },
-        // a thread holds a batch or two of short-lived strings: with V8's default heap sizes two
-        // threads took 150 MB of resident memory, with these 80 MB (the import's target is < 300 MB)
-        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+        // a thread holds the batch it seals and one or two waiting, each at most 512K characters
+        // (import.ts), as short-lived strings; its output is bytes outside the heap. With V8's default
+        // heap sizes two threads took 150 MB of resident memory, with an old generation of 32 MB 80 MB
+        // (the import's target is < 300 MB), with 16 MB about 15 MB less
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
       });
-      worker.on('message', (m: { id: number; text?: string; error?: string }) => this.settle(m.id, m.error === undefined ? m.text! : new SealWorkerError(m.error)));
+      worker.on('message', (m: { id: number; bytes?: Uint8Array; error?: string }) =>
+        this.settle(m.id, m.error === undefined ? Buffer.from(m.bytes!.buffer, m.bytes!.byteOffset, m.bytes!.byteLength) : new SealWorkerError(m.error)));
       worker.on('error', (err) => this.fail(new SealWorkerError(err.message)));
       worker.on('exit', (code) => { if (this.workers[i] === worker && code !== 0) this.fail(new SealWorkerError(`thread exited with code ${code}`)); });
       // an idle pool must not keep the process alive
@@ -56,13 +59,14 @@ export class SealPool {
     return this.workers.length;
   }
 
-  seal(job: SealJob): Promise<string> {
+  /** The batch's staged lines (COPY text, as bytes). */
+  seal(job: SealJob): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     let worker = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[worker]!) worker = i;
     this.load[worker]!++;
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<Buffer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
       this.workers[worker]!.postMessage({ id, ...job });
     });
@@ -74,7 +78,7 @@ export class SealPool {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
-  private settle(id: number, result: string | Error): void {
+  private settle(id: number, result: Buffer | Error): void {
     const job = this.pending.get(id);
     if (!job) return;
     this.pending.delete(id);
