@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { addDays, assertBusinessDate, businessDateOf, formatShanghai } from '../../src/dates.ts';
-import { keepLedgerRolledUp } from '../../src/ledger/rollups.ts';
-import { keepTodayRolledUp } from '../../src/orders/intraday.ts';
+import { keepTodayRolledUpInBackground } from '../../src/orders/intraday.ts';
+import { logger } from '../../src/observability/log.ts';
 import { OrderReports, type MarginDimension } from '../../src/orders/reports.ts';
 import { exportMarginTable, marginReport, marginTable } from '../../src/orders/margin-table.ts';
 import { displayYuan } from '../../src/money.ts';
@@ -12,6 +12,8 @@ import { langOf, translator } from '../i18n.ts';
 import { layout } from '../layout.ts';
 import { pageOf, pager } from '../pagination.ts';
 import { supplierQualitySection } from './aftersales.ts';
+
+const log = logger('dashboard');
 
 const COLORS = ['#3e7cb1', '#f4a259', '#5b8e7d', '#bc4b51', '#8e6c8a', '#e0c341', '#9aa5b1'];
 
@@ -44,8 +46,8 @@ export function overviewPage(deps: DashboardDeps) {
     const today = businessDateOf(new Date());
     const p = pageOf(req);
     const { from, to, by } = marginRange(req);
-    // today's postings and orders rolled up to minutes ago, not read live since midnight by every figure below
-    await Promise.all([keepLedgerRolledUp(deps.db), keepTodayRolledUp(deps.db)]);
+    // today's postings and orders rolled up to minutes ago (in the background), not read live since midnight by every figure below
+    keepTodayRolledUpInBackground(deps.db, (err) => log.warn({ err }, 'intraday roll failed; views read the live tail meanwhile'));
     const [accounts, { days: daily, imbalanceFen: imbalance }, figures, { chart: margins, table }, totals] = await Promise.all([
       deps.reports.trialBalance({ limit: p.size, offset: p.offset }),
       deps.reports.movement(addDays(today, -29), today),

@@ -1,6 +1,6 @@
 import { businessDateOf, type BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
-import { INTRADAY_ROLL_EVERY_MS, ROLL_AFTER_DAY_END_MS } from '../ledger/rollups.ts';
+import { INTRADAY_ROLL_EVERY_MS, keepLedgerRolledUp, ROLL_AFTER_DAY_END_MS } from '../ledger/rollups.ts';
 import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL } from './rollups.ts';
 
 /**
@@ -71,4 +71,19 @@ export async function partialDays(db: Db, days: BusinessDate[]): Promise<Map<Bus
     [`{${days.join(',')}}`],
   );
   return new Map((rows as { day: string; until_id: number; open_ids: string }[]).map((r) => [r.day, { untilId: Number(r.until_id), openIds: r.open_ids }]));
+}
+
+const rolling = new WeakMap<Db, Promise<void>>();
+
+/**
+ * The dashboard's rolls of today (the ledger's and the orders'), started when stale and not waited
+ * for: what a view reads is right at any staleness (the rolled part plus the live tail), a roll only
+ * makes later views cheaper, so no view pays 0.4–1.4 s for one. One at a time per database.
+ */
+export function keepTodayRolledUpInBackground(db: Db, onError: (err: unknown) => void): void {
+  if (rolling.has(db)) return;
+  const run = Promise.all([keepLedgerRolledUp(db), keepTodayRolledUp(db)])
+    .then(() => undefined, onError)
+    .finally(() => rolling.delete(db));
+  rolling.set(db, run);
 }
