@@ -1,6 +1,6 @@
 import type { BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
-import type { MarginDimension } from './rollups.ts';
+import type { MarginDimension, RollupState } from './rollups.ts';
 
 /** One group's figures over the closed days of a range, and its margin on each of them. */
 export interface ClosedGroup {
@@ -16,24 +16,6 @@ export interface ClosedMargins {
   groups: Map<string, ClosedGroup>;
   /** Every group's margin per day of the range. */
   dayTotals: number[];
-}
-
-/** The rollup state of a range: which days are read live, and a stamp of how the others were rolled. */
-export interface RollupState {
-  /** The days not rolled up, as a PostgreSQL date[] literal. */
-  live: string;
-  /** Changes whenever a day of the range is rolled, unrolled or rolled again. */
-  stamp: string;
-}
-
-export async function rollupState(db: Db, from: BusinessDate, to: BusinessDate): Promise<RollupState> {
-  const { rows: [s] } = await db.raw(
-    `SELECT coalesce(string_agg(d::date::text, ',' ORDER BY d) FILTER (WHERE r.business_date IS NULL), '') AS live,
-            coalesce(string_agg(d::date::text || '@' || r.rolled_at::text, ',' ORDER BY d) FILTER (WHERE r.business_date IS NOT NULL), '') AS stamp
-       FROM generate_series(?::date, ?::date, interval '1 day') d LEFT JOIN order_rollup_days r ON r.business_date = d::date`,
-    [from, to],
-  );
-  return { live: `{${s.live}}`, stamp: s.stamp };
 }
 
 // A rolled day's rows never change under the same roll (a new roll is a new rolled_at, so a new

@@ -1,7 +1,7 @@
 import { businessDateOf, type BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
-import { INTRADAY_ROLL_EVERY_MS, keepLedgerRolledUp, ROLL_AFTER_DAY_END_MS } from '../ledger/rollups.ts';
-import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL } from './rollups.ts';
+import { INTRADAY_ROLL_EVERY_MS, ROLL_AFTER_DAY_END_MS } from '../ledger/rollups.ts';
+import { MARGIN_GROUP_SQL, marginRowsSql, type MarginDimension } from './rollups.ts';
 
 /**
  * Today's margins rolled up to minutes ago (order_partial_days, order_partial_margins), as the
@@ -40,13 +40,10 @@ export async function rollUpToday(db: Db, now = new Date()): Promise<{ untilId: 
     const openIds = part.open_ids as (number | string)[];
     if (openIds.length > MAX_OPEN) return { untilId: marker.until_id, open: openIds.length };
     await trx.raw('DELETE FROM order_partial_margins WHERE business_date = ?', [day]);
-    for (const [dimension, group] of Object.entries(MARGIN_GROUP_SQL)) {
+    for (const dimension of Object.keys(MARGIN_GROUP_SQL) as MarginDimension[]) {
       await trx.raw(
         `INSERT INTO order_partial_margins (dimension, business_date, name, orders, gross_fen, margin_fen)
-         SELECT ?, o.business_date, ${group}, count(*), sum(o.amount_fen), sum(o.margin_fen)
-           FROM orders o JOIN resellers r ON r.id = o.reseller_id LEFT JOIN suppliers s ON s.id = o.supplier_id
-          WHERE o.business_date = ? AND o.id <= ? AND ${COMPLETED_WITH_MARGIN}
-          GROUP BY o.business_date, ${group}`,
+         SELECT ?, m.* FROM (${marginRowsSql(dimension, 'o.business_date = ? AND o.id <= ?')}) m`,
         [dimension, day, part.until_id],
       );
     }
@@ -71,19 +68,4 @@ export async function partialDays(db: Db, days: BusinessDate[]): Promise<Map<Bus
     [`{${days.join(',')}}`],
   );
   return new Map((rows as { day: string; until_id: number; open_ids: string }[]).map((r) => [r.day, { untilId: Number(r.until_id), openIds: r.open_ids }]));
-}
-
-const rolling = new WeakMap<Db, Promise<void>>();
-
-/**
- * The dashboard's rolls of today (the ledger's and the orders'), started when stale and not waited
- * for: what a view reads is right at any staleness (the rolled part plus the live tail), a roll only
- * makes later views cheaper, so no view pays 0.4–1.4 s for one. One at a time per database.
- */
-export function keepTodayRolledUpInBackground(db: Db, onError: (err: unknown) => void): void {
-  if (rolling.has(db)) return;
-  const run = Promise.all([keepLedgerRolledUp(db), keepTodayRolledUp(db)])
-    .then(() => undefined, onError)
-    .finally(() => rolling.delete(db));
-  rolling.set(db, run);
 }

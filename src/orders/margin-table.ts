@@ -2,9 +2,9 @@ import type { Writable } from 'node:stream';
 import { addDays, type BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 import { streamingWorkbook, XlsxSection, type ExportColumn } from '../files/export-sheet.ts';
-import { closedMargins, rollupState } from './closed-margins.ts';
+import { closedMargins } from './closed-margins.ts';
 import { partialDays } from './intraday.ts';
-import { COMPLETED_WITH_MARGIN, MARGIN_GROUP_SQL, type MarginDimension } from './rollups.ts';
+import { marginRowsSql, rollupState, type MarginDimension } from './rollups.ts';
 
 export interface MarginRow {
   name: string;
@@ -80,14 +80,9 @@ async function liveMargins(db: Db, by: MarginDimension, live: string): Promise<{
     `SELECT business_date::text AS date, name, orders, gross_fen AS gross, margin_fen AS margin FROM order_partial_margins
       WHERE dimension = ? AND business_date = ANY (?::date[])
      UNION ALL
-     SELECT o.business_date::text, ${MARGIN_GROUP_SQL[by]}, count(*)::int, sum(o.amount_fen)::bigint, sum(o.margin_fen)::bigint
-       FROM orders o
-       JOIN resellers r ON r.id = o.reseller_id
-       LEFT JOIN suppliers s ON s.id = o.supplier_id
-      -- the days read whole, as a constant: the planner reads only those from the business_date index, and knows how many rows that is
-      WHERE (o.business_date = ANY (?::date[])${tails.map((t) => ` OR ${t.sql}`).join('')})
-        AND ${COMPLETED_WITH_MARGIN}
-      GROUP BY 1, 2`,
+     -- the days read whole, as a constant: the planner reads only those from the business_date index, and knows how many rows that is
+     SELECT business_date::text, name, orders, gross, margin
+       FROM (${marginRowsSql(by, `o.business_date = ANY (?::date[])${tails.map((t) => ` OR ${t.sql}`).join('')}`)}) m`,
     [by, `{${[...partial.keys()].join(',')}}`, `{${whole.join(',')}}`, ...tails.flatMap((t) => t.bindings)],
   );
   return (rows as Record<string, any>[]).map((r) => ({ date: r.date, name: r.name, orders: r.orders, grossFen: Number(r.gross), marginFen: Number(r.margin) }));

@@ -1,8 +1,7 @@
 import type { BusinessDate } from '../dates.ts';
 import type { Db } from '../db/knex.ts';
 
-import { marginReport, type MarginChart } from './margin-table.ts';
-import { unrolledDays, type MarginDimension } from './rollups.ts';
+import { rollupState, type MarginDimension } from './rollups.ts';
 
 export type { MarginDimension };
 
@@ -16,7 +15,7 @@ export interface DayFigures {
   openDiscrepancies: number;
 }
 
-/** Read side of orders for the dashboard: a day's figures and daily margins by SKU, supplier or reseller. */
+/** Read side of orders for the dashboard: a day's figures (margins: margin-table.ts). */
 export class OrderReports {
   constructor(private readonly db: Db) {}
 
@@ -36,11 +35,6 @@ export class OrderReports {
       orders: d.orders, grossFen: d.gross, marginFen: d.margin, refundRate: d.topups ? d.refunded / d.topups : 0, stuck: d.stuck, openDiscrepancies: d.open_cases,
     };
   }
-
-  /** Daily margin of the top `top` groups over a range (the rest as one "other" series). */
-  async dailyMargin(from: BusinessDate, to: BusinessDate, by: MarginDimension, top = 6): Promise<MarginChart> {
-    return (await marginReport(this.db, from, to, by, top)).chart;
-  }
 }
 
 export interface ResellerSkuDay {
@@ -57,7 +51,7 @@ export interface ResellerSkuDay {
  * from its orders.
  */
 export async function resellerSkuDays(db: Db, resellerId: number, from: BusinessDate, to: BusinessDate): Promise<ResellerSkuDay[]> {
-  const live = await unrolledDays(db, from, to);
+  const { live } = await rollupState(db, from, to);
   const { rows } = await db.raw(
     `WITH g AS (
        SELECT business_date, sku_code, orders, spend_fen, refunded FROM order_reseller_sku_days m

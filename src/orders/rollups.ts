@@ -14,7 +14,19 @@ export const MARGIN_GROUP_SQL = {
 export type MarginDimension = keyof typeof MARGIN_GROUP_SQL;
 
 /** The orders a margin counts: completed, with a known cost. */
-export const COMPLETED_WITH_MARGIN = "o.status IN ('delivered', 'succeeded') AND o.margin_fen IS NOT NULL";
+const COMPLETED_WITH_MARGIN = "o.status IN ('delivered', 'succeeded') AND o.margin_fen IS NOT NULL";
+
+/**
+ * Per business date and group of one dimension, the completed orders `where` picks (over orders o,
+ * their reseller r and supplier s): date, name, orders, gross and margin. What the nightly roll,
+ * today's partial roll and the live reads all count, written once.
+ */
+export function marginRowsSql(by: MarginDimension, where: string): string {
+  return `SELECT o.business_date, ${MARGIN_GROUP_SQL[by]} AS name, count(*)::int AS orders, sum(o.amount_fen)::bigint AS gross, sum(o.margin_fen)::bigint AS margin
+            FROM orders o JOIN resellers r ON r.id = o.reseller_id LEFT JOIN suppliers s ON s.id = o.supplier_id
+           WHERE (${where}) AND ${COMPLETED_WITH_MARGIN}
+           GROUP BY o.business_date, ${MARGIN_GROUP_SQL[by]}`;
+}
 
 /**
  * Per reseller, business date and SKU over [?, ?]: orders placed, spend (all but refunded) and
@@ -25,17 +37,25 @@ export const RESELLER_SKU_DAYS_SQL = `
          count(*) FILTER (WHERE status = 'refunded')::int
     FROM orders WHERE business_date BETWEEN ?::date AND ?::date GROUP BY 1, 2, 3`;
 
-/**
- * The days of [from, to] not rolled up (today, a day a late completion unrolled), as a PostgreSQL
- * date[] literal: a report reads these live and every other day from its rollup, both by this one list.
- */
-export async function unrolledDays(db: Db, from: BusinessDate, to: BusinessDate): Promise<string> {
-  const { rows } = await db.raw(
-    `SELECT d::date::text AS day FROM generate_series(?::date, ?::date, interval '1 day') d
-      WHERE NOT EXISTS (SELECT FROM order_rollup_days r WHERE r.business_date = d::date)`,
+/** The rollup state of a range: which days are read live, and a stamp of how the others were rolled. */
+export interface RollupState {
+  /**
+   * The days not rolled up (today, a day a late completion unrolled), as a PostgreSQL date[]
+   * literal: a report reads these live and every other day from its rollup, both by this one list.
+   */
+  live: string;
+  /** Changes whenever a day of the range is rolled, unrolled or rolled again (each day's rolled_at). */
+  stamp: string;
+}
+
+export async function rollupState(db: Db, from: BusinessDate, to: BusinessDate): Promise<RollupState> {
+  const { rows: [s] } = await db.raw(
+    `SELECT coalesce(string_agg(d::date::text, ',' ORDER BY d) FILTER (WHERE r.business_date IS NULL), '') AS live,
+            coalesce(string_agg(d::date::text || '@' || r.rolled_at::text, ',' ORDER BY d) FILTER (WHERE r.business_date IS NOT NULL), '') AS stamp
+       FROM generate_series(?::date, ?::date, interval '1 day') d LEFT JOIN order_rollup_days r ON r.business_date = d::date`,
     [from, to],
   );
-  return `{${(rows as { day: string }[]).map((r) => r.day).join(',')}}`;
+  return { live: `{${s.live}}`, stamp: s.stamp };
 }
 
 /**
@@ -65,13 +85,10 @@ async function rollUpDay(trx: Knex.Transaction, day: BusinessDate): Promise<void
   await trx.raw('DELETE FROM order_partial_days WHERE business_date = ?', [day]);
   await trx.raw('DELETE FROM order_reseller_sku_days WHERE business_date = ?', [day]);
   await trx.raw(`INSERT INTO order_reseller_sku_days (reseller_id, business_date, sku_code, orders, spend_fen, refunded) ${RESELLER_SKU_DAYS_SQL}`, [day, day]);
-  for (const [dimension, group] of Object.entries(MARGIN_GROUP_SQL)) {
+  for (const dimension of Object.keys(MARGIN_GROUP_SQL) as MarginDimension[]) {
     await trx.raw(
       `INSERT INTO order_day_margins (dimension, business_date, name, orders, gross_fen, margin_fen)
-       SELECT ?, o.business_date, ${group}, count(*), sum(o.amount_fen), sum(o.margin_fen)
-         FROM orders o JOIN resellers r ON r.id = o.reseller_id LEFT JOIN suppliers s ON s.id = o.supplier_id
-        WHERE o.business_date = ? AND ${COMPLETED_WITH_MARGIN}
-        GROUP BY o.business_date, ${group}`,
+       SELECT ?, m.* FROM (${marginRowsSql(dimension, 'o.business_date = ?')}) m`,
       [dimension, day],
     );
   }
