@@ -163,15 +163,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const code of suppliers) {
       for (const [k, v] of Object.entries(demo.simulator.supplier(code).misbehaved)) simulator[k] = (simulator[k] ?? 0) + v;
     }
-    notes.push(...topology.problems().slice(0, 3));
-    // a note points at a process's log: keep the logs past the scratch directory's removal
-    if (notes.some((n) => n.includes(scratch))) {
+    // a problem points at a process's log: keep the logs past the scratch directory's removal
+    const logs = path.join(scratch, 'cluster', 'logs');
+    let problems = topology.problems().slice(0, 3);
+    if (problems.some((p) => p.includes(logs))) {
       const kept = path.resolve(config.dataDir, 'chaos-logs', new Date().toISOString().replace(/[:.]/g, '-'));
-      await fs.cp(path.join(scratch, 'cluster', 'logs'), kept, { recursive: true }).then(
-        () => notes.splice(0, notes.length, ...notes.map((n) => n.replaceAll(path.join(scratch, 'cluster', 'logs'), kept))),
-        (err: Error) => notes.push(`logs not kept: ${err.message}`),
-      );
+      try {
+        await fs.cp(logs, kept, { recursive: true });
+        problems = problems.map((p) => p.replaceAll(logs, kept));
+      } catch (err) {
+        problems.push(`logs not kept: ${(err as Error).message}`);
+      }
     }
+    notes.push(...problems);
     const invariants = await checkInvariants(db);
     return {
       seconds: options.seconds, topology: options.cluster ? 'cluster' : 'single', traffic, routing, fillRate: await fillRate(db, dayStarted),

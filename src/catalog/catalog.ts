@@ -29,13 +29,7 @@ export interface ResellerPrice {
 }
 
 /** One line of a reseller's price list: what it pays now, and whether that is its override, its tier's or the default. */
-export interface PriceListRow {
-  code: string;
-  nameZh: string;
-  nameEn: string;
-  brand: string;
-  kind: SkuKind;
-  faceValueFen: Fen;
+export interface PriceListRow extends Pick<Sku, 'code' | 'nameZh' | 'nameEn' | 'brand' | 'kind' | 'faceValueFen'> {
   priceFen: Fen;
   source: 'override' | PriceTier;
   /** Its tier's (else the default) price, beside an override. */
